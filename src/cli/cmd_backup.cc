@@ -1,0 +1,164 @@
+// `pgdedup backup`: stores a stream (stdin) as a new snapshot.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+#include "cli/commands.h"
+#include "cli/json.h"
+#include "repo/backup.h"
+
+namespace pgdedup::cli {
+
+namespace {
+
+struct BackupArgs {
+  bool stdin_input = false;
+  std::string name;
+  std::vector<std::string> tags;
+  std::string time;
+  std::string host;
+  std::string db;
+  int jobs = 0;
+};
+
+std::string Hostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+// Parses "YYYY-MM-DD HH:MM:SS" as local time.
+Result<std::pair<int64_t, int32_t>> ParseLocalTime(const std::string& s) {
+  struct tm tm = {};
+  const char* end = strptime(s.c_str(), "%Y-%m-%d %H:%M:%S", &tm);
+  if (end == nullptr || *end != '\0') {
+    return Status::InvalidArgument("--time '" + s + "': expected \"YYYY-MM-DD HH:MM:SS\"");
+  }
+  tm.tm_isdst = -1;
+  time_t t = mktime(&tm);
+  if (t == static_cast<time_t>(-1)) return Status::InvalidArgument("--time '" + s + "': invalid");
+  return std::make_pair(static_cast<int64_t>(t), static_cast<int32_t>(tm.tm_gmtoff));
+}
+
+std::pair<int64_t, int32_t> Now() {
+  time_t t = time(nullptr);
+  struct tm tm;
+  localtime_r(&t, &tm);
+  return {static_cast<int64_t>(t), static_cast<int32_t>(tm.tm_gmtoff)};
+}
+
+int RunBackup(const Context& ctx, const BackupArgs& args) {
+  if (!args.db.empty()) {
+    return ctx.Fail(Status::InvalidArgument(
+        "native backups (--db) are not in this version yet; pipe pg_dump into "
+        "`pgdedup backup --stdin --name NAME`"));
+  }
+  if (!args.stdin_input) {
+    return ctx.Fail(Status::InvalidArgument("say what to back up: --stdin --name NAME"));
+  }
+  if (args.name.empty() || args.name.find('\0') != std::string::npos) {
+    return ctx.Fail(Status::InvalidArgument("--stdin needs --name NAME for the stream"));
+  }
+  if (isatty(STDIN_FILENO)) {
+    return ctx.Fail(Status::InvalidArgument(
+        "--stdin reads from a pipe or file, not a terminal (e.g. pg_dump db | pgdedup backup "
+        "--stdin --name db.sql)"));
+  }
+  std::pair<int64_t, int32_t> when = Now();
+  if (!args.time.empty()) {
+    auto parsed = ParseLocalTime(args.time);
+    if (!parsed.ok()) return ctx.Fail(parsed.status());
+    when = *parsed;
+  }
+  auto repo = ctx.OpenRepository();
+  if (!repo.ok()) return ctx.Fail(repo.status());
+
+  auto start = std::chrono::steady_clock::now();
+  Progress progress(ctx, "backup " + args.name);
+  repo::BackupOptions options;
+  options.threads = args.jobs;
+  options.progress = [&progress](uint64_t b) { progress.Update(b); };
+  auto session = repo::BackupSession::Start(repo->get(), options);
+  if (!session.ok()) return ctx.Fail(session.status());
+
+  auto read_stdin = [](char* buf, size_t n) -> Result<size_t> {
+    for (;;) {
+      ssize_t r = ::read(STDIN_FILENO, buf, n);
+      if (r >= 0) return static_cast<size_t>(r);
+      if (errno != EINTR) return Status::FromErrno("read stdin", errno);
+    }
+  };
+  auto stream = (*session)->AddStream(args.name, read_stdin);
+  progress.Done();
+  if (!stream.ok()) return ctx.Fail(stream.status());
+
+  repo::Manifest manifest;
+  manifest.time = when.first;
+  manifest.utc_offset = when.second;
+  manifest.hostname = args.host.empty() ? Hostname() : args.host;
+  const char* user = getenv("USER");
+  manifest.username = user ? user : std::to_string(getuid());
+  manifest.tags = args.tags;
+  manifest.source = "stdin";
+  manifest.program_version = PGDEDUP_VERSION;
+  auto id = (*session)->Commit(manifest);
+  if (!id.ok()) return ctx.Fail(id.status());
+  repo::BackupStats stats = (*session)->stats();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  if (ctx.json()) {
+    JsonWriter j;
+    j.BeginObject();
+    j.Field("snapshot_id", id->Hex());
+    j.Field("short_id", id->ShortHex());
+    j.Field("time", repo::FormatTime(manifest.time, manifest.utc_offset));
+    j.Field("bytes_read", stats.bytes_read);
+    j.Field("chunks", stats.chunks);
+    j.Field("new_chunks", stats.writer.new_blobs);
+    j.Field("new_bytes", stats.writer.new_raw_bytes);
+    j.Field("bytes_added", stats.writer.stored_bytes);
+    j.Field("packs_added", stats.writer.packs);
+    j.Field("duration_seconds", secs);
+    j.Key("streams");
+    j.BeginArray();
+    j.BeginObject();
+    j.Field("name", stream->name);
+    j.Field("size", stream->size);
+    j.Field("sha256", stream->sha256.Hex());
+    j.EndObject();
+    j.EndArray();
+    j.EndObject();
+    std::puts(j.str().c_str());
+  } else {
+    spdlog::info("snapshot {} saved: read {}, {} new of {} chunks, added {} to the repository in "
+                 "{:.1f}s ({}/s)",
+                 id->ShortHex(), FormatBytes(stats.bytes_read), stats.writer.new_blobs,
+                 stats.chunks, FormatBytes(stats.writer.stored_bytes), secs,
+                 FormatBytes(static_cast<uint64_t>(secs > 0 ? stats.bytes_read / secs : 0)));
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddBackup(CLI::App* app, Runner* run) {
+  auto args = std::make_shared<BackupArgs>();
+  CLI::App* cmd = app->add_subcommand(
+      "backup", "back up a stream as a new snapshot (e.g. pg_dump db | pgdedup backup --stdin "
+                "--name db.sql)");
+  cmd->add_flag("--stdin", args->stdin_input, "read the stream to back up from standard input");
+  cmd->add_option("--name", args->name, "name of the stream in the snapshot (with --stdin)");
+  cmd->add_option("--tag", args->tags, "tag the snapshot (repeatable)");
+  cmd->add_option("--time", args->time,
+                  "the snapshot's time, \"YYYY-MM-DD HH:MM:SS\" local time (default: now)");
+  cmd->add_option("--host", args->host, "the hostname recorded (default: this host's name)");
+  cmd->add_option("--db", args->db, "back up a database (libpq conninfo or URL)");
+  cmd->add_option("--jobs", args->jobs, "worker threads (default: the number of cores)");
+  cmd->callback([run, args] { *run = [args](const Context& c) { return RunBackup(c, *args); }; });
+}
+
+}  // namespace pgdedup::cli

@@ -1,0 +1,104 @@
+// `pgdedup repo check` and `pgdedup repo index rebuild`.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "cli/json.h"
+#include "repo/check.h"
+#include "repo/lock.h"
+
+namespace pgdedup::cli {
+
+namespace {
+
+struct CheckArgs {
+  bool read_data = false;
+  int jobs = 0;
+};
+
+int RunCheck(const Context& ctx, const CheckArgs& args) {
+  auto repo = ctx.OpenRepository();
+  if (!repo.ok()) return ctx.Fail(repo.status());
+  auto lock = repo::RepoLock::Acquire(repo->get(), /*exclusive=*/false);
+  if (!lock.ok()) return ctx.Fail(lock.status());
+  repo::CheckOptions options;
+  options.read_data = args.read_data;
+  options.threads = args.jobs;
+  options.progress = [&ctx](const std::string& phase) {
+    if (!ctx.json()) spdlog::info("checking {}", phase);
+  };
+  auto report = repo::CheckRepository(repo->get(), options);
+  if (!report.ok()) return ctx.Fail(report.status());
+  if (ctx.json()) {
+    JsonWriter j;
+    j.BeginObject();
+    j.Field("ok", report->ok());
+    j.Field("read_data", args.read_data);
+    j.Field("snapshots", report->snapshots);
+    j.Field("index_objects", report->index_objects);
+    j.Field("packs", report->packs);
+    j.Field("packs_read", report->packs_read);
+    j.Field("bytes_read", report->bytes_read);
+    j.Field("blobs_read", report->blobs);
+    j.Key("errors");
+    j.BeginArray();
+    for (const auto& e : report->errors) j.String(e);
+    j.EndArray();
+    j.Key("warnings");
+    j.BeginArray();
+    for (const auto& w : report->warnings) j.String(w);
+    j.EndArray();
+    j.EndObject();
+    std::puts(j.str().c_str());
+  } else {
+    for (const auto& w : report->warnings) spdlog::warn("{}", w);
+    for (const auto& e : report->errors) spdlog::error("{}", e);
+    if (report->ok()) {
+      spdlog::info("no errors: {} snapshots, {} index objects, {} packs{}", report->snapshots,
+                   report->index_objects, report->packs,
+                   args.read_data ? ", " + FormatBytes(report->bytes_read) + " read and verified"
+                                  : "");
+    } else {
+      spdlog::error("the repository is damaged: {} errors", report->errors.size());
+    }
+  }
+  return report->ok() ? kExitOk : kExitDamaged;
+}
+
+int RunIndexRebuild(const Context& ctx) {
+  auto repo = ctx.OpenRepository();
+  if (!repo.ok()) return ctx.Fail(repo.status());
+  if (Status s = (*repo)->SyncIndex(); !s.ok()) return ctx.Fail(s);
+  if (Status s = (*repo)->index()->Clear(); !s.ok()) return ctx.Fail(s);
+  if (Status s = (*repo)->SyncIndex(); !s.ok()) return ctx.Fail(s);
+  if (!ctx.json()) spdlog::info("the local index cache was rebuilt from the index objects");
+  else std::puts("{\"ok\":true}");
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddRepo(CLI::App* app, Runner* run) {
+  CLI::App* repo = app->add_subcommand("repo", "repository maintenance");
+  repo->require_subcommand(1);
+  repo->fallthrough();
+
+  auto args = std::make_shared<CheckArgs>();
+  CLI::App* check = repo->add_subcommand(
+      "check", "verify the repository's structure (and with --read-data, every byte); exit 4 "
+               "when damage is found");
+  check->add_flag("--read-data", args->read_data,
+                  "read and verify every pack and blob (reads the whole repository)");
+  check->add_option("--jobs", args->jobs, "worker threads (default: the number of cores)");
+  check->callback([run, args] { *run = [args](const Context& c) { return RunCheck(c, *args); }; });
+
+  CLI::App* index = repo->add_subcommand("index", "the local index cache");
+  index->require_subcommand(1);
+  index->fallthrough();
+  CLI::App* rebuild =
+      index->add_subcommand("rebuild", "rebuild the local index cache from the index objects");
+  rebuild->callback([run] { *run = [](const Context& c) { return RunIndexRebuild(c); }; });
+}
+
+}  // namespace pgdedup::cli

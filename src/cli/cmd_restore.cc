@@ -1,0 +1,138 @@
+// `pgdedup restore`: writes a snapshot's stream to a file or stdout.
+#include <fcntl.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "cli/json.h"
+#include "repo/lock.h"
+#include "repo/restore.h"
+
+namespace pgdedup::cli {
+
+namespace {
+
+struct RestoreArgs {
+  std::string snapshot;
+  std::string stream;
+  std::string output;
+  std::string db;
+  int jobs = 0;
+};
+
+Status WriteAll(int fd, std::string_view data, const std::string& what) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno("write " + what, errno);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::OK();
+}
+
+int RunRestore(const Context& ctx, const RestoreArgs& args) {
+  if (!args.db.empty()) {
+    return ctx.Fail(Status::InvalidArgument(
+        "restoring into a database (--db) is not in this version yet; use --stream NAME "
+        "--output - | psql"));
+  }
+  if (args.output.empty()) {
+    return ctx.Fail(Status::InvalidArgument("say where to: --output FILE, or --output - for stdout"));
+  }
+  if (args.output == "-" && ctx.json()) {
+    return ctx.Fail(Status::InvalidArgument("--json and --output - would mix on stdout"));
+  }
+  auto repo = ctx.OpenRepository();
+  if (!repo.ok()) return ctx.Fail(repo.status());
+  auto lock = repo::RepoLock::Acquire(repo->get(), /*exclusive=*/false);
+  if (!lock.ok()) return ctx.Fail(lock.status());
+  auto snap = (*repo)->FindSnapshot(args.snapshot);
+  if (!snap.ok()) return ctx.Fail(snap.status());
+  const repo::StreamInfo* stream = nullptr;
+  std::string names;
+  for (const auto& s : snap->manifest.streams) {
+    names += (names.empty() ? "" : ", ") + s.name;
+    if (s.name == args.stream) stream = &s;
+  }
+  if (args.stream.empty() && snap->manifest.streams.size() == 1) {
+    stream = &snap->manifest.streams[0];
+  }
+  if (stream == nullptr) {
+    return ctx.Fail(Status::NotFound("snapshot " + snap->id.ShortHex() + " has no stream '" +
+                                     args.stream + "' (it has: " + names + ")"));
+  }
+  if (Status s = (*repo)->SyncIndex(); !s.ok()) return ctx.Fail(s);
+
+  int fd = STDOUT_FILENO;
+  std::string tmp;
+  if (args.output != "-") {
+    // Write next to the target and rename at the end: a failed restore leaves no partial file.
+    tmp = args.output + ".pgdedup-partial";
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return ctx.Fail(Status::FromErrno("create " + tmp, errno));
+  } else {
+    signal(SIGPIPE, SIG_IGN);  // a closed pipe becomes an EPIPE error we report
+  }
+  auto start = std::chrono::steady_clock::now();
+  Progress progress(ctx, "restore " + stream->name);
+  repo::RestoreOptions options;
+  options.threads = args.jobs;
+  options.progress = [&progress](uint64_t b) { progress.Update(b); };
+  std::string what = args.output == "-" ? "stdout" : args.output;
+  Status s = repo::RestoreStream(
+      repo->get(), *stream, [&](std::string_view d) { return WriteAll(fd, d, what); }, options);
+  progress.Done();
+  if (fd != STDOUT_FILENO) {
+    if (s.ok() && ::fsync(fd) != 0) s = Status::FromErrno("fsync " + tmp, errno);
+    if (::close(fd) != 0 && s.ok()) s = Status::FromErrno("close " + tmp, errno);
+    if (s.ok() && ::rename(tmp.c_str(), args.output.c_str()) != 0) {
+      s = Status::FromErrno("rename to " + args.output, errno);
+    }
+    if (!s.ok()) ::unlink(tmp.c_str());
+  }
+  if (!s.ok()) {
+    spdlog::error("restore of snapshot {} stream '{}' FAILED; the output is incomplete",
+                  snap->id.ShortHex(), stream->name);
+    return ctx.Fail(s);
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (ctx.json()) {
+    JsonWriter j;
+    j.BeginObject();
+    j.Field("snapshot_id", snap->id.Hex());
+    j.Field("stream", stream->name);
+    j.Field("bytes_written", stream->size);
+    j.Field("sha256", stream->sha256.Hex());
+    j.Field("duration_seconds", secs);
+    j.EndObject();
+    std::puts(j.str().c_str());
+  } else {
+    spdlog::info("restored {} of stream '{}' from snapshot {} in {:.1f}s (verified)",
+                 FormatBytes(stream->size), stream->name, snap->id.ShortHex(), secs);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddRestore(CLI::App* app, Runner* run) {
+  auto args = std::make_shared<RestoreArgs>();
+  CLI::App* cmd = app->add_subcommand("restore", "restore a snapshot's stream");
+  cmd->add_option("snapshot", args->snapshot, "snapshot id, unique id prefix, or `latest`")
+      ->required();
+  cmd->add_option("--stream", args->stream,
+                  "the stream to restore (may be left out when the snapshot has one)");
+  cmd->add_option("--output", args->output, "file to write, or - for standard output");
+  cmd->add_option("--db", args->db, "restore into a database (libpq conninfo or URL)");
+  cmd->add_option("--jobs", args->jobs, "worker threads (default: the number of cores)");
+  cmd->callback([run, args] { *run = [args](const Context& c) { return RunRestore(c, *args); }; });
+}
+
+}  // namespace pgdedup::cli

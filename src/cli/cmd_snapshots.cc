@@ -1,0 +1,96 @@
+// `pgdedup snapshots`: lists the snapshots.
+#include <cstdio>
+#include <ctime>
+
+#include "cli/commands.h"
+#include "cli/json.h"
+#include "repo/lock.h"
+
+namespace pgdedup::cli {
+
+namespace {
+
+std::string LocalTime(int64_t t) {
+  time_t tt = static_cast<time_t>(t);
+  struct tm tm;
+  localtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+int RunSnapshots(const Context& ctx) {
+  auto repo = ctx.OpenRepository();
+  if (!repo.ok()) return ctx.Fail(repo.status());
+  auto snapshots = (*repo)->ListSnapshots();
+  if (!snapshots.ok()) return ctx.Fail(snapshots.status());
+  if (ctx.json()) {
+    JsonWriter j;
+    j.BeginArray();
+    for (const auto& s : *snapshots) {
+      const auto& m = s.manifest;
+      j.BeginObject();
+      j.Field("id", s.id.Hex());
+      j.Field("short_id", s.id.ShortHex());
+      j.Field("time", repo::FormatTime(m.time, m.utc_offset));
+      j.Field("hostname", m.hostname);
+      j.Field("username", m.username);
+      j.Key("tags");
+      j.BeginArray();
+      for (const auto& t : m.tags) j.String(t);
+      j.EndArray();
+      j.Field("source", m.source);
+      if (!m.database.empty()) j.Field("database", m.database);
+      j.Field("program_version", m.program_version);
+      uint64_t total = 0;
+      j.Key("streams");
+      j.BeginArray();
+      for (const auto& st : m.streams) {
+        total += st.size;
+        j.BeginObject();
+        j.Field("name", st.name);
+        j.Field("size", st.size);
+        j.Field("sha256", st.sha256.Hex());
+        j.Field("chunks", st.chunk_count);
+        j.EndObject();
+      }
+      j.EndArray();
+      j.Field("size", total);
+      j.EndObject();
+    }
+    j.EndArray();
+    std::puts(j.str().c_str());
+    return kExitOk;
+  }
+  std::printf("%-8s  %-19s  %-16s  %-12s  %12s  %s\n", "ID", "Time", "Host", "Tags", "Size",
+              "Streams");
+  for (const auto& s : *snapshots) {
+    const auto& m = s.manifest;
+    uint64_t total = 0;
+    std::vector<std::string> names;
+    for (const auto& st : m.streams) {
+      total += st.size;
+      names.push_back(st.name);
+    }
+    std::printf("%-8s  %-19s  %-16s  %-12s  %12s  %s\n", s.id.ShortHex().c_str(),
+                LocalTime(m.time).c_str(), m.hostname.c_str(), Join(m.tags).c_str(),
+                FormatBytes(total).c_str(), Join(names).c_str());
+  }
+  std::printf("%zu snapshots\n", snapshots->size());
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddSnapshots(CLI::App* app, Runner* run) {
+  CLI::App* cmd = app->add_subcommand("snapshots", "list the snapshots, oldest first");
+  cmd->callback([run] { *run = [](const Context& c) { return RunSnapshots(c); }; });
+}
+
+}  // namespace pgdedup::cli

@@ -1,0 +1,174 @@
+#include "repo/backup.h"
+
+#include <deque>
+#include <future>
+
+#include "chunker/fastcdc.h"
+
+namespace pgdedup::repo {
+
+namespace {
+
+// Chunk lists are cut by content too, with small chunks: a change in one place of a stream
+// rewrites only the list piece around it (128 ids on average).
+chunker::ChunkerParams ChunkListParams() { return {1024, 4096, 16384}; }
+
+// Accumulates a stream's chunk ids and stores them as kChunkList blobs.
+class ChunkListWriter {
+ public:
+  ChunkListWriter(Repository* repo, BlobWriter* writer)
+      : repo_(repo),
+        writer_(writer),
+        cdc_(ChunkListParams(), repo->keys().chunker_seed()) {}
+
+  Status Add(const Id& id) {
+    std::string_view bytes = id.view();
+    while (!bytes.empty()) {
+      size_t k = cdc_.Scan(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+      if (k == chunker::FastCdc::kNeedMore) {
+        current_.append(bytes);
+        return Status::OK();
+      }
+      current_.append(bytes.substr(0, k));
+      bytes.remove_prefix(k);
+      PGDEDUP_RETURN_IF_ERROR(Emit());
+    }
+    return Status::OK();
+  }
+
+  Result<std::vector<Id>> Finish() {
+    if (!current_.empty()) PGDEDUP_RETURN_IF_ERROR(Emit());
+    return std::move(lists_);
+  }
+
+ private:
+  Status Emit() {
+    Id id = BlobIdOf(repo_->keys(), current_);
+    auto stored = writer_->Store(BlobType::kChunkList, id, current_);
+    if (!stored.ok()) return stored.status();
+    lists_.push_back(id);
+    current_.clear();
+    return Status::OK();
+  }
+
+  Repository* repo_;
+  BlobWriter* writer_;
+  chunker::FastCdc cdc_;
+  std::string current_;
+  std::vector<Id> lists_;
+};
+
+}  // namespace
+
+BackupSession::BackupSession(Repository* repo, const BackupOptions& options)
+    : repo_(repo), options_(options) {}
+
+BackupSession::~BackupSession() {
+  pool_.reset();  // finish in-flight work before the writer goes away
+}
+
+Result<std::unique_ptr<BackupSession>> BackupSession::Start(Repository* repo,
+                                                            const BackupOptions& options) {
+  std::unique_ptr<BackupSession> s(new BackupSession(repo, options));
+  auto lock = RepoLock::Acquire(repo, /*exclusive=*/false);
+  if (!lock.ok()) return lock.status();
+  s->lock_ = std::move(*lock);
+  PGDEDUP_RETURN_IF_ERROR(repo->SyncIndex());
+  int threads = options.threads > 0 ? options.threads : ThreadPool::DefaultThreads();
+  s->pool_ = std::make_unique<ThreadPool>(threads);
+  s->writer_ = std::make_unique<BlobWriter>(repo);
+  return s;
+}
+
+Result<StreamInfo> BackupSession::AddStream(const std::string& name, const ReadFn& read) {
+  for (const auto& s : streams_) {
+    if (s.name == name) return Status::InvalidArgument("duplicate stream name '" + name + "'");
+  }
+  const auto& params = repo_->config().chunker;
+  chunker::FastCdc cdc(params, repo_->keys().chunker_seed());
+  ChunkListWriter lists(repo_, writer_.get());
+  Sha256Hasher whole;
+  StreamInfo info;
+  info.name = name;
+
+  std::deque<std::future<Result<Id>>> in_flight;
+  Status status;
+  // Waits for the oldest chunk and appends its id to the list.
+  auto drain_one = [&]() -> Status {
+    Result<Id> id = in_flight.front().get();
+    in_flight.pop_front();
+    if (!id.ok()) return id.status();
+    return lists.Add(*id);
+  };
+  auto submit = [&](std::string chunk) -> Status {
+    while (in_flight.size() >= kMaxInFlight) PGDEDUP_RETURN_IF_ERROR(drain_one());
+    info.chunk_count++;
+    in_flight.push_back(pool_->Submit([this, c = std::move(chunk)]() -> Result<Id> {
+      Id id = BlobIdOf(repo_->keys(), c);
+      auto stored = writer_->Store(BlobType::kData, id, c);
+      if (!stored.ok()) return stored.status();
+      return id;
+    }));
+    return Status::OK();
+  };
+
+  std::string buf(1 << 20, '\0');
+  std::string current;
+  current.reserve(params.max_size);
+  for (;;) {
+    auto n = read(buf.data(), buf.size());
+    if (!n.ok()) {
+      status = n.status().WithContext("reading stream '" + name + "'");
+      break;
+    }
+    if (*n == 0) break;
+    std::string_view data(buf.data(), *n);
+    whole.Update(data);
+    info.size += *n;
+    bytes_read_ += *n;
+    while (!data.empty() && status.ok()) {
+      size_t k = cdc.Scan(reinterpret_cast<const uint8_t*>(data.data()), data.size());
+      if (k == chunker::FastCdc::kNeedMore) {
+        current.append(data);
+        break;
+      }
+      current.append(data.substr(0, k));
+      data.remove_prefix(k);
+      status = submit(std::move(current));
+      current = std::string();
+      current.reserve(params.max_size);
+    }
+    if (!status.ok()) break;
+    if (options_.progress) options_.progress(bytes_read_);
+  }
+  if (status.ok() && !current.empty()) status = submit(std::move(current));
+  while (!in_flight.empty()) {
+    Status s = drain_one();
+    if (status.ok()) status = s;
+  }
+  if (!status.ok()) return status;
+  auto ids = lists.Finish();
+  if (!ids.ok()) return ids.status();
+  info.chunk_lists = std::move(*ids);
+  info.sha256 = whole.Finish();
+  chunks_ += info.chunk_count;
+  streams_.push_back(info);
+  return info;
+}
+
+Result<Id> BackupSession::Commit(Manifest manifest) {
+  // Commit order: every pack and index object first, the manifest last.
+  PGDEDUP_RETURN_IF_ERROR(writer_->Flush());
+  manifest.streams = streams_;
+  return repo_->SaveObject(ObjectType::kSnapshot, EncodeManifest(manifest));
+}
+
+BackupStats BackupSession::stats() const {
+  BackupStats s;
+  s.bytes_read = bytes_read_;
+  s.chunks = chunks_;
+  s.writer = writer_->stats();
+  return s;
+}
+
+}  // namespace pgdedup::repo

@@ -1,0 +1,78 @@
+// Backup: turns byte streams into a snapshot.
+//
+//   auto session = BackupSession::Start(repo, options);   // takes a shared lock
+//   session->AddStream("shop.sql", reader);                // any number of streams
+//   auto snapshot_id = session->Commit(manifest);          // packs, index, then the manifest
+//
+// The pipeline: the calling thread reads, hashes the whole stream (SHA-256) and cuts chunks
+// (FastCDC); a pool of workers computes each chunk's id, skips chunks the repository already
+// has, and compresses, seals and packs the rest (BlobWriter). At most kMaxInFlight chunks are
+// in flight, so memory stays bounded whatever the stream size. The ordered chunk ids become the
+// stream's chunk list blobs.
+//
+// If anything fails, the session is abandoned: nothing refers to what it wrote, no snapshot
+// appears, and every earlier snapshot is untouched.
+//
+// Thread safety: a session is driven by one thread (it runs its own workers).
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "common/result.h"
+#include "common/thread_pool.h"
+#include "repo/blob_writer.h"
+#include "repo/lock.h"
+#include "repo/manifest.h"
+#include "repo/repository.h"
+
+namespace pgdedup::repo {
+
+// Reads up to n bytes into buf; returns the count, 0 at end of stream.
+using ReadFn = std::function<Result<size_t>(char* buf, size_t n)>;
+
+struct BackupOptions {
+  // Worker threads for hashing, compression and encryption. Default: the machine's cores.
+  int threads = 0;
+  // Called from the reading thread with the total bytes read so far (for progress).
+  std::function<void(uint64_t bytes_read)> progress;
+};
+
+struct BackupStats {
+  uint64_t bytes_read = 0;
+  uint64_t chunks = 0;
+  BlobWriterStats writer;
+};
+
+class BackupSession {
+ public:
+  static constexpr size_t kMaxInFlight = 64;
+
+  // Syncs the index cache and takes a shared lock. REQUIRES: repo outlives the session.
+  static Result<std::unique_ptr<BackupSession>> Start(Repository* repo,
+                                                      const BackupOptions& options);
+  ~BackupSession();
+
+  // Reads `read` to its end as a stream called `name` (unique within the snapshot).
+  Result<StreamInfo> AddStream(const std::string& name, const ReadFn& read);
+
+  // Flushes packs and index objects, then writes the manifest (its streams are the ones added;
+  // other fields come from `manifest`). Returns the snapshot id.
+  Result<Id> Commit(Manifest manifest);
+
+  BackupStats stats() const;
+
+ private:
+  BackupSession(Repository* repo, const BackupOptions& options);
+
+  Repository* repo_;
+  BackupOptions options_;
+  std::unique_ptr<RepoLock> lock_;
+  std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<BlobWriter> writer_;
+  std::vector<StreamInfo> streams_;
+  uint64_t bytes_read_ = 0;
+  uint64_t chunks_ = 0;
+};
+
+}  // namespace pgdedup::repo

@@ -1,0 +1,58 @@
+// Blobs: the unit of deduplication. A blob is a chunk of a stream (kData) or a piece of a
+// stream's chunk list (kChunkList). It is stored compressed (zstd, when that helps) and sealed
+// (XChaCha20-Poly1305, associated data = "PGDB" | type | id), inside a pack. A BlobEntry says
+// where a blob is and how to read it; the same entry encoding is used in pack headers and index
+// objects (docs/FORMAT.md, "blob entry").
+//
+// Thread safety: SealBlob and OpenBlob are thread-safe (each thread keeps its own zstd context).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/coding.h"
+#include "common/result.h"
+#include "repo/crypto.h"
+#include "repo/id.h"
+
+namespace pgdedup::repo {
+
+enum class BlobType : uint8_t {
+  kData = 1,       // a chunk of a stream
+  kChunkList = 2,  // concatenated 32-byte ids of a stream's chunks (or of a part of them)
+};
+
+enum class Compression : uint8_t {
+  kNone = 0,
+  kZstd = 1,
+};
+
+struct BlobEntry {
+  Id id;
+  BlobType type = BlobType::kData;
+  Compression compression = Compression::kNone;
+  uint64_t offset = 0;         // in the pack
+  uint32_t stored_length = 0;  // sealed bytes in the pack
+  uint32_t raw_length = 0;     // plaintext bytes
+};
+
+// The largest plaintext a blob may hold; chunkers and chunk lists stay below it.
+constexpr uint32_t kMaxBlobSize = 64u << 20;
+
+void EncodeBlobEntry(const BlobEntry& e, std::string* dst);
+// Returns false on malformed input or an unknown type/compression.
+bool DecodeBlobEntry(Reader* in, BlobEntry* e);
+
+// Compresses (zstd at `level`, kept only when smaller) and seals `plaintext` as a blob with id
+// `id`. Returns the sealed bytes and fills entry->{id,type,compression,stored_length,raw_length}.
+// REQUIRES: plaintext.size() <= kMaxBlobSize.
+std::string SealBlob(const MasterKeys& keys, BlobType type, const Id& id,
+                     std::string_view plaintext, int level, BlobEntry* entry);
+
+// Opens sealed blob bytes described by `entry`: authenticates, decompresses, and checks that
+// the plaintext hashes to entry.id. Any mismatch is Corruption naming the blob.
+Result<std::string> OpenBlob(const MasterKeys& keys, const BlobEntry& entry,
+                             std::string_view sealed);
+
+}  // namespace pgdedup::repo

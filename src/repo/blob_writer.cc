@@ -1,0 +1,116 @@
+#include "repo/blob_writer.h"
+
+#include "common/log.h"
+
+namespace pgdedup::repo {
+
+BlobWriter::BlobWriter(Repository* repo) : repo_(repo), builder_(&repo->keys()) {}
+
+Status BlobWriter::Fail(Status s) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (status_.ok()) status_ = s;
+  return s;
+}
+
+Result<bool> BlobWriter::Store(BlobType type, const Id& id, std::string_view plaintext) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!status_.ok()) return status_;
+    if (pending_.count(id)) return false;
+  }
+  if (repo_->index()->Contains(id)) return false;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!pending_.insert(id).second) return false;  // another thread claimed it meanwhile
+  }
+
+  BlobEntry entry;
+  std::string sealed =
+      SealBlob(repo_->keys(), type, id, plaintext, repo_->config().compression_level, &entry);
+
+  std::string full_pack;
+  std::vector<BlobEntry> full_entries;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!status_.ok()) return status_;
+    builder_.Add(entry, sealed);
+    stats_.new_blobs++;
+    stats_.new_raw_bytes += plaintext.size();
+    if (builder_.size() >= repo_->config().pack_size) {
+      full_entries = builder_.entries();
+      full_pack = builder_.Finish();
+    }
+  }
+  if (!full_pack.empty()) {
+    Status s = UploadPack(std::move(full_pack), std::move(full_entries));
+    if (!s.ok()) return Fail(s);
+  }
+  return true;
+}
+
+Status BlobWriter::UploadPack(std::string pack, std::vector<BlobEntry> entries) {
+  Id pack_id = Sha256(pack);
+  PGDEDUP_RETURN_IF_ERROR(repo_->backend()->Put(PackObjectName(pack_id), pack));
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stats_.stored_bytes += pack.size();
+    stats_.packs++;
+  }
+  std::lock_guard<std::mutex> l(index_mu_);
+  batch_.packs.push_back({pack_id, std::move(entries)});
+  if (batch_.packs.size() >= kPacksPerIndex) return WriteIndexLocked();
+  return Status::OK();
+}
+
+Status BlobWriter::WriteIndexLocked() {
+  if (batch_.packs.empty()) return Status::OK();
+  std::string plain = EncodeIndexObject(batch_);
+  auto id = repo_->SaveObject(ObjectType::kIndex, plain);
+  if (!id.ok()) return id.status();
+  // Only now may the cache claim these blobs.
+  PGDEDUP_RETURN_IF_ERROR(repo_->index()->Merge(*id, batch_));
+  index_ids_.push_back(*id);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& p : batch_.packs) {
+      for (const auto& b : p.blobs) pending_.erase(b.id);
+    }
+    stats_.index_objects++;
+    stats_.stored_bytes += plain.size() + kSealOverhead + 6;
+  }
+  batch_.packs.clear();
+  return Status::OK();
+}
+
+Status BlobWriter::Flush() {
+  std::string pack;
+  std::vector<BlobEntry> entries;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!status_.ok()) return status_;
+    if (builder_.count() > 0) {
+      entries = builder_.entries();
+      pack = builder_.Finish();
+    }
+  }
+  if (!pack.empty()) {
+    Status s = UploadPack(std::move(pack), std::move(entries));
+    if (!s.ok()) return Fail(s);
+  }
+  std::lock_guard<std::mutex> l(index_mu_);
+  Status s = WriteIndexLocked();
+  if (!s.ok()) return Fail(s);
+  return Status::OK();
+}
+
+BlobWriterStats BlobWriter::stats() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return stats_;
+}
+
+std::vector<Id> BlobWriter::index_objects() const {
+  std::lock_guard<std::mutex> l(index_mu_);
+  return index_ids_;
+}
+
+}  // namespace pgdedup::repo

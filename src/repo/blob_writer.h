@@ -1,0 +1,76 @@
+// BlobWriter: stores new blobs into packs and makes them findable, in commit order.
+//
+//   1. Store() seals a blob the repository does not have yet and appends it to the open pack;
+//      a full pack (config.pack_size) is uploaded by the thread that filled it.
+//   2. After its pack is uploaded, a blob waits in an index batch; every kPacksPerIndex packs,
+//      and at Flush(), the batch becomes an index object, and only once that object is stored
+//      is it merged into the local index cache.
+//   3. Flush() uploads the last pack and writes the last index object. A manifest may refer to
+//      the blobs only after Flush() returned OK.
+// Until a blob's index object is stored it is "pending": Store() dedups against pending blobs
+// too, so one backup never stores a blob twice, and the cache never claims a blob that no index
+// object in the repository lists.
+//
+// After any failure every later call returns that failure: the run is abandoned and leaves only
+// unreferenced packs (prune removes them).
+//
+// Thread safety: Store may be called concurrently; Flush only after every Store returned.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <unordered_set>
+#include <vector>
+
+#include "common/result.h"
+#include "repo/pack.h"
+#include "repo/repository.h"
+
+namespace pgdedup::repo {
+
+struct BlobWriterStats {
+  uint64_t new_blobs = 0;
+  uint64_t new_raw_bytes = 0;     // plaintext bytes of new blobs
+  uint64_t stored_bytes = 0;      // bytes written to the repository (packs and index objects)
+  uint64_t packs = 0;
+  uint64_t index_objects = 0;
+};
+
+class BlobWriter {
+ public:
+  static constexpr int kPacksPerIndex = 16;
+
+  // REQUIRES: repo->SyncIndex() returned OK; repo outlives the writer.
+  explicit BlobWriter(Repository* repo);
+
+  // Stores the blob unless the repository or this run already has it. Returns true when the
+  // blob was new. The blob's id must be BlobIdOf(plaintext).
+  Result<bool> Store(BlobType type, const Id& id, std::string_view plaintext);
+
+  // Uploads the open pack and writes the index object for every pack not yet indexed.
+  Status Flush();
+
+  BlobWriterStats stats() const;
+  // Ids of the index objects written so far.
+  std::vector<Id> index_objects() const;
+
+ private:
+  Status Fail(Status s);
+  Status UploadPack(std::string pack, std::vector<BlobEntry> entries);
+  // REQUIRES: index_mu_ held.
+  Status WriteIndexLocked();
+
+  Repository* repo_;
+
+  mutable std::mutex mu_;  // guards pending_, builder_, status_, stats_
+  std::unordered_set<Id, IdHash> pending_;
+  PackBuilder builder_;
+  Status status_;
+  BlobWriterStats stats_;
+
+  mutable std::mutex index_mu_;  // guards batch_ and index_ids_; never taken while holding mu_
+  IndexObject batch_;
+  std::vector<Id> index_ids_;
+};
+
+}  // namespace pgdedup::repo

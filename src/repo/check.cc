@@ -1,0 +1,294 @@
+#include "repo/check.h"
+
+#include <filesystem>
+#include <future>
+#include <map>
+#include <mutex>
+#include <unordered_set>
+
+#include "common/thread_pool.h"
+#include "repo/index_object.h"
+#include "repo/pack.h"
+#include "repo/restore.h"
+
+namespace pgdedup::repo {
+
+namespace {
+
+constexpr int kMaxErrorsPerStream = 5;
+
+struct PackRecord {
+  Id index_id;             // an index object that lists it
+  uint64_t blob_end = 0;   // end of the furthest blob
+  bool present = false;
+  uint64_t size = 0;
+};
+
+// A temporary directory removed on scope exit.
+class TempDir {
+ public:
+  static Result<std::unique_ptr<TempDir>> Make() {
+    std::string tmpl = std::filesystem::temp_directory_path().string() + "/pgdedup-check-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) return Status::FromErrno("mkdtemp", errno);
+    return std::unique_ptr<TempDir>(new TempDir(tmpl));
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit TempDir(std::string p) : path_(std::move(p)) {}
+  std::string path_;
+};
+
+class Checker {
+ public:
+  Checker(Repository* repo, const CheckOptions& options) : repo_(repo), options_(options) {}
+
+  Result<CheckReport> Run() {
+    auto tmp = TempDir::Make();
+    if (!tmp.ok()) return tmp.status();
+    auto index = IndexCache::Open((*tmp)->path() + "/index");
+    if (!index.ok()) return index.status();
+    index_ = std::move(*index);
+
+    Phase("index objects");
+    PGDEDUP_RETURN_IF_ERROR(LoadIndexObjects());
+    Phase("packs");
+    PGDEDUP_RETURN_IF_ERROR(ListPacks());
+    if (options_.read_data) {
+      Phase("reading all data");
+      PGDEDUP_RETURN_IF_ERROR(ReadAllPacks());
+    }
+    Phase("snapshots");
+    PGDEDUP_RETURN_IF_ERROR(CheckSnapshots());
+    return std::move(report_);
+  }
+
+ private:
+  void Phase(const std::string& p) {
+    if (options_.progress) options_.progress(p);
+  }
+  void Error(std::string e) {
+    std::lock_guard<std::mutex> l(mu_);
+    report_.errors.push_back(std::move(e));
+  }
+  void Warning(std::string w) {
+    std::lock_guard<std::mutex> l(mu_);
+    report_.warnings.push_back(std::move(w));
+  }
+
+  Status LoadIndexObjects() {
+    auto ids = repo_->ListObjects(ObjectType::kIndex);
+    if (!ids.ok()) return ids.status();
+    for (const Id& id : *ids) {
+      report_.index_objects++;
+      auto plain = repo_->LoadObject(ObjectType::kIndex, id);
+      if (!plain.ok()) {
+        Error("index object " + id.Hex() + ": " + plain.status().message());
+        continue;
+      }
+      auto decoded = DecodeIndexObject(*plain);
+      if (!decoded.ok()) {
+        Error("index object " + id.Hex() + ": " + decoded.status().message());
+        continue;
+      }
+      for (const auto& pack : decoded->packs) {
+        PackRecord& rec = packs_[pack.pack_id];
+        rec.index_id = id;
+        for (const auto& b : pack.blobs) {
+          rec.blob_end = std::max(rec.blob_end, b.offset + b.stored_length);
+        }
+      }
+      PGDEDUP_RETURN_IF_ERROR(index_->Merge(id, *decoded));
+    }
+    return Status::OK();
+  }
+
+  Status ListPacks() {
+    auto objects = repo_->backend()->List("data/");
+    if (!objects.ok()) return objects.status();
+    for (const auto& o : *objects) {
+      auto id = PackIdFromName(o.name);
+      if (!id) {
+        Warning("unexpected object " + o.name + " in data/");
+        continue;
+      }
+      report_.packs++;
+      auto it = packs_.find(*id);
+      if (it == packs_.end()) {
+        Warning("pack " + id->Hex() +
+                " is not listed in any index object (left by an interrupted backup, or its "
+                "index object is lost)");
+        unindexed_.push_back({o.name, o.size});
+        continue;
+      }
+      it->second.present = true;
+      it->second.size = o.size;
+    }
+    for (const auto& [id, rec] : packs_) {
+      if (!rec.present) {
+        Error("pack " + id.Hex() + " is missing (listed in index object " + rec.index_id.Hex() +
+              ")");
+        missing_packs_.insert(id);
+      } else if (rec.size < rec.blob_end + kPackTrailerSize + kSealOverhead) {
+        Error("pack " + id.Hex() + " is truncated (" + std::to_string(rec.size) +
+              " bytes; its blobs alone need " + std::to_string(rec.blob_end) + ")");
+        damaged_packs_.insert(id);
+      }
+    }
+    return Status::OK();
+  }
+
+  // Reads one pack and verifies everything in it. Returns errors as report entries.
+  void ReadPack(const std::string& name, const Id& pack_id) {
+    auto bytes = repo_->backend()->Get(name);
+    if (!bytes.ok()) {
+      Error("pack " + pack_id.Hex() + ": " + bytes.status().message());
+      MarkDamaged(pack_id);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      report_.packs_read++;
+      report_.bytes_read += bytes->size();
+    }
+    if (Sha256(*bytes) != pack_id) {
+      Error("pack " + pack_id.Hex() + ": content does not match its name (damaged bytes)");
+      MarkDamaged(pack_id);
+    }
+    auto entries = ParsePackHeader(repo_->keys(), *bytes);
+    if (!entries.ok()) {
+      Error("pack " + pack_id.Hex() + ": " + entries.status().message());
+      MarkDamaged(pack_id);
+      return;
+    }
+    for (const auto& e : *entries) {
+      auto blob = OpenBlob(repo_->keys(), e, std::string_view(*bytes).substr(e.offset, e.stored_length));
+      if (!blob.ok()) {
+        Error("pack " + pack_id.Hex() + ": " + blob.status().message());
+        std::lock_guard<std::mutex> l(mu_);
+        damaged_blobs_.insert(e.id);
+      }
+      auto loc = index_->Lookup(e.id);
+      if (loc.ok() && loc->has_value() && (*loc)->pack_id == pack_id &&
+          ((*loc)->entry.offset != e.offset || (*loc)->entry.stored_length != e.stored_length)) {
+        Error("pack " + pack_id.Hex() + ": blob " + e.id.Hex() +
+              " is at a different place than the index says");
+      }
+    }
+    std::lock_guard<std::mutex> l(mu_);
+    report_.blobs += entries->size();
+  }
+
+  void MarkDamaged(const Id& pack_id) {
+    std::lock_guard<std::mutex> l(mu_);
+    damaged_packs_.insert(pack_id);
+  }
+
+  Status ReadAllPacks() {
+    int threads = options_.threads > 0 ? options_.threads : ThreadPool::DefaultThreads();
+    ThreadPool pool(threads);
+    std::vector<std::future<void>> done;
+    for (const auto& [id, rec] : packs_) {
+      if (!rec.present) continue;
+      Id pack_id = id;
+      done.push_back(pool.Submit([this, pack_id] { ReadPack(PackObjectName(pack_id), pack_id); }));
+    }
+    for (auto& f : done) f.get();
+    return Status::OK();
+  }
+
+  Status CheckSnapshots() {
+    auto ids = repo_->ListObjects(ObjectType::kSnapshot);
+    if (!ids.ok()) return ids.status();
+    for (const Id& id : *ids) {
+      report_.snapshots++;
+      std::string where = "snapshot " + id.ShortHex();
+      auto plain = repo_->LoadObject(ObjectType::kSnapshot, id);
+      if (!plain.ok()) {
+        Error(where + ": " + plain.status().message());
+        continue;
+      }
+      auto m = DecodeManifest(*plain);
+      if (!m.ok()) {
+        Error(where + ": " + m.status().message());
+        continue;
+      }
+      for (const auto& stream : m->streams) CheckStream(where, stream);
+    }
+    return Status::OK();
+  }
+
+  // Reads a blob through the check's own index.
+  Result<std::string> ReadListBlob(const Id& id) {
+    auto loc = index_->Lookup(id);
+    if (!loc.ok()) return loc.status();
+    if (!loc->has_value()) return Status::Corruption("blob " + id.Hex() + " is not in any index object");
+    return repo_->ReadBlob(**loc);
+  }
+
+  void CheckStream(const std::string& snapshot, const StreamInfo& stream) {
+    std::string where = snapshot + " stream '" + stream.name + "'";
+    uint64_t problems = 0;
+    uint64_t chunks = 0;
+    auto problem = [&](const std::string& what) {
+      if (++problems <= kMaxErrorsPerStream) Error(where + ": " + what);
+    };
+    std::string carry;
+    for (const Id& list_id : stream.chunk_lists) {
+      auto list = ReadListBlob(list_id);
+      if (!list.ok()) {
+        problem("chunk list: " + list.status().message());
+        carry.clear();
+        continue;
+      }
+      carry.append(*list);
+      size_t whole = carry.size() / Id::kSize * Id::kSize;
+      for (size_t off = 0; off < whole; off += Id::kSize) {
+        Id chunk = Id::FromBytes(std::string_view(carry).substr(off, Id::kSize));
+        chunks++;
+        auto loc = index_->Lookup(chunk);
+        if (!loc.ok() || !loc->has_value()) {
+          problem("chunk " + chunk.Hex() + " is not in any index object");
+        } else if (missing_packs_.count((*loc)->pack_id)) {
+          problem("chunk " + chunk.Hex() + " is in missing pack " + (*loc)->pack_id.Hex());
+        } else if (damaged_blobs_.count(chunk) ||
+                   (damaged_packs_.count((*loc)->pack_id) && options_.read_data == false)) {
+          problem("chunk " + chunk.Hex() + " is damaged (pack " + (*loc)->pack_id.Hex() + ")");
+        }
+      }
+      carry.erase(0, whole);
+    }
+    if (problems == 0 && chunks != stream.chunk_count) {
+      problem("has " + std::to_string(chunks) + " chunks, its manifest says " +
+              std::to_string(stream.chunk_count));
+    }
+    if (problems > kMaxErrorsPerStream) {
+      Error(where + ": ... and " + std::to_string(problems - kMaxErrorsPerStream) +
+            " more damaged or missing chunks");
+    }
+  }
+
+  Repository* repo_;
+  CheckOptions options_;
+  CheckReport report_;
+  std::unique_ptr<IndexCache> index_;
+  std::map<Id, PackRecord> packs_;
+  std::vector<ObjectInfo> unindexed_;
+  std::mutex mu_;
+  std::set<Id> missing_packs_;
+  std::set<Id> damaged_packs_;
+  std::unordered_set<Id, IdHash> damaged_blobs_;
+};
+
+}  // namespace
+
+Result<CheckReport> CheckRepository(Repository* repo, const CheckOptions& options) {
+  Checker checker(repo, options);
+  return checker.Run();
+}
+
+}  // namespace pgdedup::repo

@@ -1,0 +1,185 @@
+#include "repo/manifest.h"
+
+#include <cstdio>
+#include <ctime>
+
+#include "common/coding.h"
+
+namespace pgdedup::repo {
+
+namespace {
+
+enum Tag : uint64_t {
+  kTime = 1,
+  kUtcOffset = 2,
+  kHostname = 3,
+  kUsername = 4,
+  kTagName = 5,
+  kSource = 6,
+  kDatabase = 7,
+  kProgramVersion = 8,
+  kStream = 9,
+};
+
+enum StreamTag : uint64_t {
+  kStreamName = 1,
+  kStreamSize = 2,
+  kStreamSha256 = 3,
+  kStreamChunkCount = 4,
+  kStreamChunkList = 5,
+};
+
+void PutField(std::string* out, uint64_t tag, std::string_view value) {
+  PutVarint64(out, tag);
+  PutLengthPrefixed(out, value);
+}
+
+void PutIntField(std::string* out, uint64_t tag, uint64_t v) {
+  std::string s;
+  PutVarint64(&s, v);
+  PutField(out, tag, s);
+}
+
+bool ParseInt(std::string_view v, uint64_t* out) {
+  Reader r(v);
+  return r.GetVarint64(out) && r.empty();
+}
+
+Result<StreamInfo> DecodeStream(std::string_view value) {
+  Reader in(value);
+  StreamInfo s;
+  bool have_hash = false;
+  while (!in.empty()) {
+    uint64_t tag;
+    std::string_view v;
+    if (!in.GetVarint64(&tag) || !in.GetLengthPrefixed(&v)) {
+      return Status::Corruption("manifest: truncated stream record");
+    }
+    bool ok = true;
+    switch (tag) {
+      case kStreamName:
+        s.name = std::string(v);
+        break;
+      case kStreamSize:
+        ok = ParseInt(v, &s.size);
+        break;
+      case kStreamSha256:
+        ok = v.size() == Id::kSize;
+        if (ok) s.sha256 = Id::FromBytes(v);
+        have_hash = ok;
+        break;
+      case kStreamChunkCount:
+        ok = ParseInt(v, &s.chunk_count);
+        break;
+      case kStreamChunkList:
+        ok = v.size() == Id::kSize;
+        if (ok) s.chunk_lists.push_back(Id::FromBytes(v));
+        break;
+      default:
+        break;  // a field from a newer version
+    }
+    if (!ok) return Status::Corruption("manifest: bad stream field " + std::to_string(tag));
+  }
+  if (s.name.empty() || !have_hash) return Status::Corruption("manifest: incomplete stream");
+  return s;
+}
+
+}  // namespace
+
+std::string EncodeManifest(const Manifest& m) {
+  std::string out;
+  out.push_back(static_cast<char>(kManifestVersion));
+  PutIntField(&out, kTime, static_cast<uint64_t>(m.time));
+  PutIntField(&out, kUtcOffset, static_cast<uint64_t>(static_cast<int64_t>(m.utc_offset)));
+  PutField(&out, kHostname, m.hostname);
+  PutField(&out, kUsername, m.username);
+  for (const auto& t : m.tags) PutField(&out, kTagName, t);
+  PutField(&out, kSource, m.source);
+  PutField(&out, kDatabase, m.database);
+  PutField(&out, kProgramVersion, m.program_version);
+  for (const auto& s : m.streams) {
+    std::string rec;
+    PutField(&rec, kStreamName, s.name);
+    PutIntField(&rec, kStreamSize, s.size);
+    PutField(&rec, kStreamSha256, s.sha256.view());
+    PutIntField(&rec, kStreamChunkCount, s.chunk_count);
+    for (const auto& id : s.chunk_lists) PutField(&rec, kStreamChunkList, id.view());
+    PutField(&out, kStream, rec);
+  }
+  return out;
+}
+
+Result<Manifest> DecodeManifest(std::string_view plain) {
+  Reader in(plain);
+  uint8_t version;
+  if (!in.GetFixed8(&version)) return Status::Corruption("manifest: empty");
+  if (version != kManifestVersion) {
+    return Status::Corruption("manifest: unsupported version " + std::to_string(version));
+  }
+  Manifest m;
+  bool have_time = false;
+  while (!in.empty()) {
+    uint64_t tag, n;
+    std::string_view v;
+    if (!in.GetVarint64(&tag) || !in.GetLengthPrefixed(&v)) {
+      return Status::Corruption("manifest: truncated field");
+    }
+    bool ok = true;
+    switch (tag) {
+      case kTime:
+        ok = ParseInt(v, &n);
+        m.time = static_cast<int64_t>(n);
+        have_time = ok;
+        break;
+      case kUtcOffset:
+        ok = ParseInt(v, &n);
+        m.utc_offset = static_cast<int32_t>(static_cast<int64_t>(n));
+        break;
+      case kHostname:
+        m.hostname = std::string(v);
+        break;
+      case kUsername:
+        m.username = std::string(v);
+        break;
+      case kTagName:
+        m.tags.emplace_back(v);
+        break;
+      case kSource:
+        m.source = std::string(v);
+        break;
+      case kDatabase:
+        m.database = std::string(v);
+        break;
+      case kProgramVersion:
+        m.program_version = std::string(v);
+        break;
+      case kStream: {
+        auto s = DecodeStream(v);
+        if (!s.ok()) return s.status();
+        m.streams.push_back(std::move(*s));
+        break;
+      }
+      default:
+        break;  // a field from a newer version
+    }
+    if (!ok) return Status::Corruption("manifest: bad field " + std::to_string(tag));
+  }
+  if (!have_time) return Status::Corruption("manifest: no time");
+  return m;
+}
+
+std::string FormatTime(int64_t time, int32_t utc_offset) {
+  time_t shifted = static_cast<time_t>(time + utc_offset);
+  struct tm tm;
+  gmtime_r(&shifted, &tm);
+  char buf[64];
+  int off = utc_offset;
+  char sign = off < 0 ? '-' : '+';
+  if (off < 0) off = -off;
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, sign, off / 3600,
+                (off % 3600) / 60);
+  return buf;
+}
+
+}  // namespace pgdedup::repo

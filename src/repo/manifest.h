@@ -1,0 +1,54 @@
+// Manifest: what one backup contains. A snapshot exists exactly when its manifest object
+// "snapshots/<sha256>" exists; the manifest is written last, after every pack and index object
+// it needs (commit order: packs, index objects, manifest). The snapshot id is the manifest's
+// object id.
+//
+// A stream's chunk ids are not inline: they are concatenated and stored as kChunkList blobs,
+// cut by the content-defined chunker, so an unchanged stream's list dedups and a nightly
+// manifest stays small whatever the stream size.
+//
+//   manifest (plaintext of a sealed object of type kSnapshot) := version:u8 | field*
+//   field := varint tag | length-prefixed value          (unknown tags are skipped)
+// Tags and value layouts: docs/FORMAT.md.
+//
+// Thread safety: value types and pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "repo/id.h"
+
+namespace pgdedup::repo {
+
+constexpr uint8_t kManifestVersion = 1;
+
+struct StreamInfo {
+  std::string name;
+  uint64_t size = 0;         // bytes in the stream
+  Id sha256;                 // SHA-256 of the whole stream
+  uint64_t chunk_count = 0;  // data chunks in the stream
+  std::vector<Id> chunk_lists;  // ids of the kChunkList blobs, in order
+};
+
+struct Manifest {
+  int64_t time = 0;            // unix seconds
+  int32_t utc_offset = 0;      // seconds east of UTC at backup time (local time of the host)
+  std::string hostname;
+  std::string username;
+  std::vector<std::string> tags;
+  std::string source;          // "stdin" for a piped stream
+  std::string database;        // database name for native backups; empty otherwise
+  std::string program_version;
+  std::vector<StreamInfo> streams;
+};
+
+std::string EncodeManifest(const Manifest& m);
+Result<Manifest> DecodeManifest(std::string_view plain);
+
+// RFC 3339 with the recorded offset: "2026-11-23T02:00:00+01:00".
+std::string FormatTime(int64_t time, int32_t utc_offset);
+
+}  // namespace pgdedup::repo

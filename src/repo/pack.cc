@@ -1,0 +1,118 @@
+#include "repo/pack.h"
+
+#include "common/hex.h"
+
+namespace pgdedup::repo {
+
+namespace {
+
+constexpr char kPackMagic[4] = {'P', 'G', 'D', 'P'};
+
+std::string HeaderAssociatedData(uint32_t version) {
+  std::string ad = "PGDH";
+  PutFixed32(&ad, version);
+  return ad;
+}
+
+// Decodes a sealed header whose blobs occupy [0, blob_area) of the pack.
+Result<std::vector<BlobEntry>> DecodeHeader(const MasterKeys& keys, std::string_view sealed,
+                                            uint64_t blob_area) {
+  auto plain = Open(keys.encryption_key(), HeaderAssociatedData(kPackVersion), sealed);
+  if (!plain.ok()) return plain.status().WithContext("pack header");
+  Reader in(*plain);
+  uint64_t count;
+  if (!in.GetVarint64(&count) || count > (blob_area / kSealOverhead) + 1) {
+    return Status::Corruption("pack header: bad blob count");
+  }
+  std::vector<BlobEntry> entries(count);
+  for (auto& e : entries) {
+    if (!DecodeBlobEntry(&in, &e)) return Status::Corruption("pack header: bad blob entry");
+    if (e.offset + e.stored_length > blob_area) {
+      return Status::Corruption("pack header: blob " + e.id.ShortHex() + " lies outside the pack");
+    }
+  }
+  if (!in.empty()) return Status::Corruption("pack header: trailing bytes");
+  return entries;
+}
+
+struct Trailer {
+  uint32_t header_length;
+};
+
+Result<Trailer> DecodeTrailer(std::string_view t, uint64_t pack_size) {
+  if (t.size() != kPackTrailerSize) return Status::Corruption("pack too short for a trailer");
+  if (std::memcmp(t.data() + 8, kPackMagic, 4) != 0) {
+    return Status::Corruption("not a pack (bad magic; truncated?)");
+  }
+  uint32_t version = DecodeFixed32(t.data() + 4);
+  if (version != kPackVersion) {
+    return Status::Corruption("unsupported pack version " + std::to_string(version));
+  }
+  uint32_t header_length = DecodeFixed32(t.data());
+  if (header_length < kSealOverhead || header_length + kPackTrailerSize > pack_size) {
+    return Status::Corruption("pack trailer: bad header length");
+  }
+  return Trailer{header_length};
+}
+
+}  // namespace
+
+std::string PackObjectName(const Id& id) {
+  std::string hex = id.Hex();
+  return "data/" + hex.substr(0, 2) + "/" + hex;
+}
+
+std::optional<Id> PackIdFromName(const std::string& name) {
+  // data/xx/<64 hex>
+  if (name.size() != 5 + 3 + 64 || name.compare(0, 5, "data/") != 0) return std::nullopt;
+  auto id = Id::FromHex(std::string_view(name).substr(8));
+  if (!id || name.compare(5, 2, name, 8, 2) != 0) return std::nullopt;
+  return id;
+}
+
+void PackBuilder::Add(BlobEntry entry, std::string_view sealed) {
+  entry.offset = data_.size();
+  entry.stored_length = static_cast<uint32_t>(sealed.size());
+  data_.append(sealed);
+  entries_.push_back(entry);
+}
+
+std::string PackBuilder::Finish() {
+  std::string header;
+  PutVarint64(&header, entries_.size());
+  for (const auto& e : entries_) EncodeBlobEntry(e, &header);
+  std::string pack = std::move(data_);
+  size_t before = pack.size();
+  Seal(keys_->encryption_key(), HeaderAssociatedData(kPackVersion), header, &pack);
+  PutFixed32(&pack, static_cast<uint32_t>(pack.size() - before));
+  PutFixed32(&pack, kPackVersion);
+  pack.append(kPackMagic, 4);
+  data_.clear();
+  entries_.clear();
+  return pack;
+}
+
+Result<std::vector<BlobEntry>> ParsePackHeader(const MasterKeys& keys, std::string_view pack) {
+  if (pack.size() < kPackTrailerSize) return Status::Corruption("pack too short for a trailer");
+  auto trailer = DecodeTrailer(pack.substr(pack.size() - kPackTrailerSize), pack.size());
+  if (!trailer.ok()) return trailer.status();
+  uint64_t header_start = pack.size() - kPackTrailerSize - trailer->header_length;
+  return DecodeHeader(keys, pack.substr(header_start, trailer->header_length), header_start);
+}
+
+Result<std::vector<BlobEntry>> ReadPackHeader(const MasterKeys& keys, Backend* backend,
+                                              const std::string& name, uint64_t size) {
+  if (size < kPackTrailerSize) return Status::Corruption(name + ": too short for a pack");
+  auto t = backend->Get(name, size - kPackTrailerSize, kPackTrailerSize);
+  if (!t.ok()) return t.status();
+  auto trailer = DecodeTrailer(*t, size);
+  if (!trailer.ok()) return trailer.status().WithContext(name);
+  uint64_t header_start = size - kPackTrailerSize - trailer->header_length;
+  auto sealed = backend->Get(name, header_start, trailer->header_length);
+  if (!sealed.ok()) return sealed.status();
+  auto entries = DecodeHeader(keys, *sealed, header_start);
+  if (!entries.ok()) return entries.status().WithContext(name);
+  return entries;
+}
+
+}  // namespace pgdedup::repo

@@ -1,0 +1,61 @@
+// Packs: many sealed blobs in one repository object (~16 MiB), so a bucket is not flooded with
+// tiny objects. A pack ends with a sealed header that lists its blobs, so the index can always
+// be rebuilt from the packs alone:
+//
+//   pack    := blob* sealed_header trailer
+//   trailer := header_length:u32 | version:u32 | "PGDP"          (12 bytes, little-endian)
+//   header  := Seal(AD = "PGDH" | version:u32, varint count | blob_entry*)
+//
+// A pack's name is "data/<xx>/<sha256 of the pack's bytes>", so a pack's bytes can be verified
+// without a key. Byte layouts: docs/FORMAT.md.
+//
+// Thread safety: a PackBuilder is used by one thread at a time; the functions are thread-safe.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "repo/backend.h"
+#include "repo/blob.h"
+
+namespace pgdedup::repo {
+
+constexpr uint32_t kPackVersion = 1;
+constexpr size_t kPackTrailerSize = 12;
+
+// The object name of the pack with id `id`.
+std::string PackObjectName(const Id& id);
+// The pack id in a name made by PackObjectName; nullopt for anything else.
+std::optional<Id> PackIdFromName(const std::string& name);
+
+class PackBuilder {
+ public:
+  explicit PackBuilder(const MasterKeys* keys) : keys_(keys) {}
+
+  // Appends a sealed blob; `entry` describes it (its offset is set here).
+  void Add(BlobEntry entry, std::string_view sealed);
+  // Bytes so far (without header and trailer).
+  size_t size() const { return data_.size(); }
+  size_t count() const { return entries_.size(); }
+  const std::vector<BlobEntry>& entries() const { return entries_; }
+
+  // Appends the sealed header and trailer and returns the whole pack; the builder is then
+  // empty and may be reused.
+  std::string Finish();
+
+ private:
+  const MasterKeys* keys_;
+  std::string data_;
+  std::vector<BlobEntry> entries_;
+};
+
+// Parses the header of a whole pack held in memory. Corruption if anything does not
+// authenticate or an entry points outside the blob area.
+Result<std::vector<BlobEntry>> ParsePackHeader(const MasterKeys& keys, std::string_view pack);
+
+// Reads only the header of a pack of `size` bytes from the backend (two range reads).
+Result<std::vector<BlobEntry>> ReadPackHeader(const MasterKeys& keys, Backend* backend,
+                                              const std::string& name, uint64_t size);
+
+}  // namespace pgdedup::repo
