@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# The command line: --help, options before and after the command, usage errors (exit 2),
+# $PGDEDUP_REPO, snapshot selection errors (unknown and ambiguous prefixes), an unknown stream,
+# --time validation, and `backup --db` (not in this version).
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+REPO=$TEST_TMP/repo
+CACHE=$TEST_TMP/cache
+unset PGDEDUP_REPO
+
+# --help and --version: exit 0, the commands are named.
+assert_exit 0 pgd --help
+for c in init backup snapshots restore repo key stats; do
+  grep -qE "^ +$c( |$)" "$LAST_STDOUT" || fail "--help does not mention the command $c"
+done
+assert_contains "$LAST_STDOUT" "--repo" "--help mentions --repo"
+assert_contains "$LAST_STDOUT" "Exit codes" "--help documents the exit codes"
+assert_exit 0 pgd backup --help
+assert_contains "$LAST_STDOUT" "--stdin" "backup --help mentions --stdin"
+assert_contains "$LAST_STDOUT" "--tag" "backup --help mentions --tag"
+assert_exit 0 pgd restore --help
+assert_contains "$LAST_STDOUT" "--output" "restore --help mentions --output"
+assert_exit 0 pgd repo --help
+assert_contains "$LAST_STDOUT" "check" "repo --help mentions check"
+assert_exit 0 pgd key --help
+for c in list add remove passwd; do assert_contains "$LAST_STDOUT" "$c" "key --help mentions $c"; done
+assert_exit 0 pgd --version
+[[ -s "$LAST_STDOUT" ]] || fail "--version printed nothing"
+# No command at all is a usage error.
+assert_exit 2 pgd
+
+# Options before the command, after it, and mixed.
+assert_exit 0 pgd --repo "$REPO" --cache-dir "$CACHE" --kdf interactive init
+assert_exit 0 pgd snapshots --repo "$REPO" --cache-dir "$CACHE" --json
+assert_eq "$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)))' <"$LAST_STDOUT")" 0 "snapshots in a new repository"
+printf 'alpha\n' >"$TEST_TMP/a"
+printf 'beta\n' >"$TEST_TMP/b"
+pgd --repo "$REPO" backup --stdin --cache-dir "$CACHE" --name a.txt --json <"$TEST_TMP/a" >"$TEST_TMP/a.json" ||
+  fail "backup with options before and after the command failed"
+pgd -q backup --repo "$REPO" --cache-dir "$CACHE" --json --stdin --name b.txt --time "2020-01-01 00:00:00" <"$TEST_TMP/b" >"$TEST_TMP/b.json" 2>"$TEST_TMP/b.err" ||
+  fail "backup with all options after the command failed"
+[[ ! -s "$TEST_TMP/b.err" ]] || fail "-q still printed: $(cat "$TEST_TMP/b.err")"
+id_a=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshot_id"])' <"$TEST_TMP/a.json")
+id_b=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshot_id"])' <"$TEST_TMP/b.json")
+assert_exit 0 pgd --json --cache-dir "$CACHE" snapshots --repo "$REPO"
+assert_eq "$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)))' <"$LAST_STDOUT")" 2 "snapshots --json (global --json before the command)"
+assert_exit 0 pgd --repo "$REPO" --cache-dir "$CACHE" restore "$id_a" --output -
+assert_eq "$(cat "$LAST_STDOUT")" alpha "restore with options on both sides"
+assert_exit 0 pgd restore --output - --cache-dir "$CACHE" "${id_b:0:8}" --repo "$REPO"
+assert_eq "$(cat "$LAST_STDOUT")" beta "restore with the snapshot among the options"
+# --json output is one JSON document on stdout, logs go to stderr.
+assert_exit 0 pgd --repo "$REPO" --cache-dir "$CACHE" -v stats --json
+python3 -c 'import json,sys; json.load(sys.stdin)' <"$LAST_STDOUT" || fail "stats --json -v: stdout is not one JSON document"
+
+# $PGDEDUP_REPO stands in for --repo; --repo wins over it.
+assert_exit 0 env PGDEDUP_REPO="$REPO" "$PGDEDUP_BIN" --cache-dir "$CACHE" snapshots --json
+assert_eq "$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)))' <"$LAST_STDOUT")" 2 "snapshots via PGDEDUP_REPO"
+assert_exit 0 env PGDEDUP_REPO="$TEST_TMP/elsewhere" "$PGDEDUP_BIN" --repo "$REPO" --cache-dir "$CACHE" snapshots
+
+# Usage errors: exit 2 with a message.
+assert_exit 2 pgd --repo "$REPO" --cache-dir "$CACHE" snapshots --no-such-option
+assert_contains "$LAST_STDERR" "--no-such-option" "message for an unknown option names it"
+assert_exit 2 pgd --no-such-option --repo "$REPO" --cache-dir "$CACHE" snapshots
+assert_exit 2 pgd --repo "$REPO" --cache-dir "$CACHE" no-such-command
+assert_exit 2 pgd --cache-dir "$CACHE" snapshots
+assert_contains "$LAST_STDERR" "PGDEDUP_REPO" "message for a missing --repo mentions PGDEDUP_REPO"
+assert_exit 2 pgd --cache-dir "$CACHE" init --kdf interactive
+assert_exit 2 pgd --cache-dir "$CACHE" restore latest --output -
+assert_exit 2 pgd --repo "$REPO" --cache-dir "$CACHE" restore --output -
+assert_exit 2 pgd --repo "$REPO" --cache-dir "$CACHE" restore latest
+assert_contains "$LAST_STDERR" "--output" "message for restore without --output"
+assert_exit 2 pgd --repo "$REPO" --cache-dir "$CACHE" backup --name x </dev/null
+assert_exit 2 pgd --repo "$REPO" --cache-dir "$CACHE" backup --stdin </dev/null
+assert_contains "$LAST_STDERR" "--name" "message for backup --stdin without --name"
+assert_exit 2 env PGDEDUP_NEW_PASSWORD=x "$PGDEDUP_BIN" --repo "$REPO" --cache-dir "$CACHE" --kdf no-such-cost key add
+assert_exit 2 pgd --repo "$TEST_TMP/repo2" --cache-dir "$CACHE" init --chunk-avg 1000 --kdf interactive
+[[ ! -e "$TEST_TMP/repo2/config" ]] || fail "init with a bad --chunk-avg created a repository"
+# --time: only real "YYYY-MM-DD HH:MM:SS" times
+for t in "yesterday" "2024-13-01 00:00:00" "2024-01-01 25:00:00" "2024-01-01T00:00:00" "2024-01-01 00:00:00 x"; do
+  assert_exit 2 pgd --repo "$REPO" --cache-dir "$CACHE" backup --stdin --name t --time "$t" </dev/null
+  assert_contains "$LAST_STDERR" "YYYY-MM-DD HH:MM:SS" "message for --time '$t'"
+done
+# A day that does not exist must be refused, not silently moved to another day.
+assert_exit 2 pgd --repo "$REPO" --cache-dir "$CACHE" backup --stdin --name t --time "2023-02-29 00:00:00" </dev/null
+assert_exit 2 pgd --repo "$REPO" --cache-dir "$CACHE" backup --stdin --name t --time "2024-04-31 12:00:00" </dev/null
+# None of the refused commands wrote a snapshot.
+assert_eq "$(ls "$REPO/snapshots" | wc -l)" 2 "snapshots after the refused commands"
+
+# Snapshot selection: unknown prefix, too-short prefix, non-hex, ambiguous prefix.
+assert_exit 1 pgd --repo "$REPO" --cache-dir "$CACHE" restore "$(printf '%s' "$id_a" | tr '0-9a-f' '1-9a-f0' | cut -c1-12)" --output -
+assert_contains "$LAST_STDERR" "no snapshot" "message for an unknown snapshot"
+assert_exit 2 pgd --repo "$REPO" --cache-dir "$CACHE" restore "${id_a:0:3}" --output -
+assert_exit 2 pgd --repo "$REPO" --cache-dir "$CACHE" restore zzzzzzzz --output -
+assert_exit 2 pgd --repo "$REPO" --cache-dir "$CACHE" restore "${id_a}0" --output -
+assert_exit 1 pgd --repo "$REPO" --cache-dir "$CACHE" restore "${id_a:0:4}ffffffffffff" --output "$TEST_TMP/none.out"
+[[ ! -e "$TEST_TMP/none.out" ]] || fail "a failed restore left its output file"
+# The shortest prefix allowed: 4 hex digits.
+assert_exit 0 pgd --repo "$REPO" --cache-dir "$CACHE" restore "${id_a:0:4}" --output -
+assert_eq "$(cat "$LAST_STDOUT")" alpha "restore by a 4-digit prefix"
+
+# An ambiguous prefix: make empty snapshots (two at a time) until two ids share their first
+# four hex digits (expected after ~320 snapshots; bounded).
+declare -A seen=()
+for s in "$REPO"/snapshots/*; do seen[$(basename "$s" | cut -c1-4)]=1; done
+amb=""
+mkdir -p "$TEST_TMP/amb"
+i=0
+while [[ -z "$amb" ]] && ((i < 800)); do
+  i=$((i + 1))
+  pgd -q --repo "$REPO" --cache-dir "$CACHE" backup --stdin --name empty --json </dev/null >"$TEST_TMP/amb/1" &
+  bg=$!
+  pgd -q --repo "$REPO" --cache-dir "$CACHE" backup --stdin --name empty --json </dev/null >"$TEST_TMP/amb/2" ||
+    fail "backup of an empty stream failed"
+  wait "$bg" || fail "backup of an empty stream failed"
+  for f in 1 2; do
+    pre=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshot_id"][:4])' <"$TEST_TMP/amb/$f")
+    if [[ -n "${seen[$pre]:-}" ]]; then amb=$pre; break; fi
+    seen[$pre]=1
+  done
+done
+[[ -n "$amb" ]] || fail "no two snapshot ids share a 4-digit prefix after $((2 * i)) snapshots"
+echo "ambiguous prefix $amb after $((2 * i)) snapshots"
+assert_exit 1 pgd --repo "$REPO" --cache-dir "$CACHE" restore "$amb" --output -
+assert_contains "$LAST_STDERR" "$amb" "message for an ambiguous prefix names it"
+grep -qi "ambiguous\|more than one\|several" "$LAST_STDERR" || fail "message for an ambiguous prefix: $(cat "$LAST_STDERR")"
+# the full ids of the two work
+for id in $(ls "$REPO/snapshots" | grep "^$amb"); do
+  assert_exit 0 pgd --repo "$REPO" --cache-dir "$CACHE" restore "$id" --output -
+  [[ ! -s "$LAST_STDOUT" ]] || fail "restore of empty snapshot $id is not empty"
+done
+
+# An unknown stream: fail naming the streams there.
+assert_exit 1 pgd --repo "$REPO" --cache-dir "$CACHE" restore "$id_a" --stream no-such-stream --output -
+assert_contains "$LAST_STDERR" "no-such-stream" "message for an unknown stream names it"
+assert_contains "$LAST_STDERR" "a.txt" "message for an unknown stream names the streams there"
+
+# backup --db: not in this version, a clear message, no snapshot written.
+n=$(ls "$REPO/snapshots" | wc -l)
+got=0
+pgd --repo "$REPO" --cache-dir "$CACHE" backup --db "host=/nonexistent dbname=x" >"$LAST_STDOUT" 2>"$LAST_STDERR" || got=$?
+[[ $got -ne 0 ]] || fail "backup --db succeeded"
+assert_contains "$LAST_STDERR" "--stdin" "message for backup --db suggests --stdin"
+assert_eq "$(ls "$REPO/snapshots" | wc -l)" "$n" "snapshots after backup --db"
+
+assert_exit 0 pgd --repo "$REPO" --cache-dir "$CACHE" repo check
+pass

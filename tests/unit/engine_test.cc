@@ -1,0 +1,184 @@
+// The repository engine end to end through its own API: backup, dedup, restore, check, index
+// cache behaviour, locks.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "repo/backup.h"
+#include "repo/check.h"
+#include "repo/index_cache.h"
+#include "repo/lock.h"
+#include "repo/restore.h"
+#include "support/test_repo.h"
+
+using namespace pgdedup;
+using namespace pgdedup::repo;
+using pgdedup::testing::TempDir;
+
+TEST_CASE("streams round-trip byte for byte, whatever their size", "[engine]") {
+  TempDir dir;
+  auto repo = testing::MakeRepo(dir);
+  for (size_t size : {size_t{0}, size_t{1}, size_t{100}, size_t{5} << 20}) {
+    std::string data = testing::TestData(size, size);
+    auto id = testing::BackupBytes(repo.get(), "s", data);
+    INFO(id.status().ToString());
+    REQUIRE(id.ok());
+    auto back = testing::RestoreBytes(repo.get(), *id, "s");
+    REQUIRE(back.ok());
+    CHECK(back->size() == data.size());
+    CHECK(*back == data);
+  }
+  auto report = CheckRepository(repo.get(), {.read_data = true});
+  REQUIRE(report.ok());
+  CHECK(report->errors.empty());
+  CHECK(report->snapshots == 4);
+}
+
+TEST_CASE("unchanged data is stored once, a small change adds little", "[engine]") {
+  TempDir dir;
+  auto repo = testing::MakeRepo(dir);
+  std::string night0 = testing::TestData(8 << 20, 1);
+  std::string night1 = night0;
+  for (size_t pos = 1 << 20; pos < night1.size(); pos += 3 << 20) night1.replace(pos, 5, "CHANGED");
+
+  BackupOptions options;
+  auto run = [&](const std::string& data) {
+    auto session = BackupSession::Start(repo.get(), options);
+    REQUIRE(session.ok());
+    size_t pos = 0;
+    auto st = (*session)->AddStream("dump", [&](char* buf, size_t n) -> Result<size_t> {
+      size_t k = std::min(n, data.size() - pos);
+      std::memcpy(buf, data.data() + pos, k);
+      pos += k;
+      return k;
+    });
+    REQUIRE(st.ok());
+    Manifest m;
+    m.time = 1;
+    REQUIRE((*session)->Commit(m).ok());
+    return (*session)->stats();
+  };
+  BackupStats first = run(night0);
+  CHECK(first.writer.new_raw_bytes >= night0.size());
+  BackupStats again = run(night0);
+  CHECK(again.writer.new_blobs == 0);
+  CHECK(again.writer.stored_bytes == 0);
+  BackupStats changed = run(night1);
+  CHECK(changed.writer.new_raw_bytes < night1.size() / 4);
+  CHECK(changed.writer.new_blobs > 0);
+}
+
+TEST_CASE("a second host with its own cache dedups and restores", "[engine][cache]") {
+  TempDir dir;
+  std::string data = testing::TestData(3 << 20, 7);
+  Id first;
+  {
+    auto repo = testing::MakeRepo(dir);
+    first = *testing::BackupBytes(repo.get(), "s", data);
+  }
+  // Another cache directory stands for another machine.
+  auto backend = OpenBackend(dir.path() + "/repo");
+  auto other = Repository::Open(std::move(*backend), testing::kTestPassword,
+                                {dir.path() + "/other-cache"});
+  REQUIRE(other.ok());
+  auto back = testing::RestoreBytes(other->get(), first, "s");
+  REQUIRE(back.ok());
+  CHECK(*back == data);
+
+  BackupOptions options;
+  auto session = BackupSession::Start(other->get(), options);
+  REQUIRE(session.ok());
+  size_t pos = 0;
+  REQUIRE((*session)->AddStream("s", [&](char* buf, size_t n) -> Result<size_t> {
+                      size_t k = std::min(n, data.size() - pos);
+                      std::memcpy(buf, data.data() + pos, k);
+                      pos += k;
+                      return k;
+                    }).ok());
+  Manifest m;
+  REQUIRE((*session)->Commit(m).ok());
+  CHECK((*session)->stats().writer.new_blobs == 0);
+}
+
+TEST_CASE("a cache that claims a removed index object is rebuilt", "[engine][cache]") {
+  TempDir dir;
+  auto repo = testing::MakeRepo(dir);
+  std::string a = testing::TestData(2 << 20, 1);
+  REQUIRE(testing::BackupBytes(repo.get(), "s", a).ok());
+  auto ids = repo->ListObjects(ObjectType::kIndex);
+  REQUIRE(ids.ok());
+  REQUIRE_FALSE(ids->empty());
+  // Remove the index object behind the cache's back (as prune will when it rewrites indexes).
+  REQUIRE(repo->backend()->Delete("index/" + (*ids)[0].Hex()).ok());
+  REQUIRE(repo->SyncIndex().ok());
+  auto merged = repo->index()->MergedIndexObjects();
+  REQUIRE(merged.ok());
+  CHECK(merged->count((*ids)[0]) == 0);
+  // The blobs it listed are no longer trusted: a new backup stores them again.
+  auto again = testing::BackupBytes(repo.get(), "s", a);
+  REQUIRE(again.ok());
+  auto back = testing::RestoreBytes(repo.get(), *again, "s");
+  REQUIRE(back.ok());
+  CHECK(*back == a);
+}
+
+TEST_CASE("a busy cache directory falls back to a private cache", "[engine][cache]") {
+  TempDir dir;
+  auto repo = testing::MakeRepo(dir);
+  REQUIRE(repo->SyncIndex().ok());  // holds the cache's RocksDB lock
+  auto second = testing::OpenRepo(dir);
+  std::string data = testing::TestData(1 << 20, 3);
+  auto id = testing::BackupBytes(second.get(), "s", data);
+  REQUIRE(id.ok());
+  CHECK(*testing::RestoreBytes(repo.get(), *id, "s") == data);
+}
+
+TEST_CASE("locks: shared locks coexist, an exclusive one excludes, stale ones are ignored",
+          "[engine][lock]") {
+  TempDir dir;
+  auto repo = testing::MakeRepo(dir);
+  {
+    auto a = RepoLock::Acquire(repo.get(), false);
+    auto b = RepoLock::Acquire(repo.get(), false);
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    auto x = RepoLock::Acquire(repo.get(), true);
+    CHECK(x.status().code() == StatusCode::kLocked);
+  }
+  {
+    auto x = RepoLock::Acquire(repo.get(), true);
+    REQUIRE(x.ok());
+    auto s = RepoLock::Acquire(repo.get(), false);
+    CHECK(s.status().code() == StatusCode::kLocked);
+    CHECK(s.status().message().find("exclusive") != std::string::npos);
+  }
+  auto left = RepoLock::List(repo.get());
+  REQUIRE(left.ok());
+  CHECK(left->empty());  // released locks are removed
+}
+
+TEST_CASE("a damaged blob makes restore fail and check name the pack", "[engine][check]") {
+  TempDir dir;
+  auto repo = testing::MakeRepo(dir);
+  std::string data = testing::TestData(3 << 20, 11, /*text=*/false);
+  auto id = testing::BackupBytes(repo.get(), "s", data);
+  REQUIRE(id.ok());
+  auto packs = repo->backend()->List("data/");
+  REQUIRE(packs.ok());
+  REQUIRE(!packs->empty());
+  const ObjectInfo& victim = (*packs)[0];
+  auto bytes = repo->backend()->Get(victim.name);
+  std::string damaged = *bytes;
+  damaged[100] ^= 0x20;
+  REQUIRE(repo->backend()->Put(victim.name, damaged).ok());
+
+  auto back = testing::RestoreBytes(repo.get(), *id, "s");
+  CHECK(back.status().IsCorruption());
+  auto report = CheckRepository(repo.get(), {.read_data = true});
+  REQUIRE(report.ok());
+  REQUIRE_FALSE(report->ok());
+  std::string pack_hex = victim.name.substr(8);
+  bool named = false;
+  for (const auto& e : report->errors) named |= e.find(pack_hex) != std::string::npos;
+  CHECK(named);
+}
