@@ -128,7 +128,7 @@ int RunBackup(const Context& ctx, const BackupArgs& args) {
     j.BeginObject();
     j.Field("name", stream->name);
     j.Field("size", stream->size);
-    j.Field("sha256", stream->sha256.Hex());
+    j.Field("digest", stream->digest.Hex());
     j.EndObject();
     j.EndArray();
     j.EndObject();

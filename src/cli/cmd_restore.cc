@@ -109,7 +109,7 @@ int RunRestore(const Context& ctx, const RestoreArgs& args) {
     j.Field("snapshot_id", snap->id.Hex());
     j.Field("stream", stream->name);
     j.Field("bytes_written", stream->size);
-    j.Field("sha256", stream->sha256.Hex());
+    j.Field("digest", stream->digest.Hex());
     j.Field("duration_seconds", secs);
     j.EndObject();
     std::puts(j.str().c_str());

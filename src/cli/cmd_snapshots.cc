@@ -56,7 +56,7 @@ int RunSnapshots(const Context& ctx) {
         j.BeginObject();
         j.Field("name", st.name);
         j.Field("size", st.size);
-        j.Field("sha256", st.sha256.Hex());
+        j.Field("digest", st.digest.Hex());
         j.Field("chunks", st.chunk_count);
         j.EndObject();
       }

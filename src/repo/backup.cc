@@ -87,7 +87,7 @@ Result<StreamInfo> BackupSession::AddStream(const std::string& name, const ReadF
   const auto& params = repo_->config().chunker;
   chunker::FastCdc cdc(params, repo_->keys().chunker_seed());
   ChunkListWriter lists(repo_, writer_.get());
-  Sha256Hasher whole;
+  Sha256Hasher digest;  // over the chunk ids, in order
   StreamInfo info;
   info.name = name;
 
@@ -98,6 +98,7 @@ Result<StreamInfo> BackupSession::AddStream(const std::string& name, const ReadF
     Result<Id> id = in_flight.front().get();
     in_flight.pop_front();
     if (!id.ok()) return id.status();
+    digest.Update(id->view());
     return lists.Add(*id);
   };
   auto submit = [&](std::string chunk) -> Status {
@@ -123,7 +124,6 @@ Result<StreamInfo> BackupSession::AddStream(const std::string& name, const ReadF
     }
     if (*n == 0) break;
     std::string_view data(buf.data(), *n);
-    whole.Update(data);
     info.size += *n;
     bytes_read_ += *n;
     while (!data.empty() && status.ok()) {
@@ -150,7 +150,7 @@ Result<StreamInfo> BackupSession::AddStream(const std::string& name, const ReadF
   auto ids = lists.Finish();
   if (!ids.ok()) return ids.status();
   info.chunk_lists = std::move(*ids);
-  info.sha256 = whole.Finish();
+  info.digest = digest.Finish();
   chunks_ += info.chunk_count;
   streams_.push_back(info);
   return info;

@@ -24,7 +24,7 @@ enum Tag : uint64_t {
 enum StreamTag : uint64_t {
   kStreamName = 1,
   kStreamSize = 2,
-  kStreamSha256 = 3,
+  kStreamDigest = 3,
   kStreamChunkCount = 4,
   kStreamChunkList = 5,
 };
@@ -63,9 +63,9 @@ Result<StreamInfo> DecodeStream(std::string_view value) {
       case kStreamSize:
         ok = ParseInt(v, &s.size);
         break;
-      case kStreamSha256:
+      case kStreamDigest:
         ok = v.size() == Id::kSize;
-        if (ok) s.sha256 = Id::FromBytes(v);
+        if (ok) s.digest = Id::FromBytes(v);
         have_hash = ok;
         break;
       case kStreamChunkCount:
@@ -101,7 +101,7 @@ std::string EncodeManifest(const Manifest& m) {
     std::string rec;
     PutField(&rec, kStreamName, s.name);
     PutIntField(&rec, kStreamSize, s.size);
-    PutField(&rec, kStreamSha256, s.sha256.view());
+    PutField(&rec, kStreamDigest, s.digest.view());
     PutIntField(&rec, kStreamChunkCount, s.chunk_count);
     for (const auto& id : s.chunk_lists) PutField(&rec, kStreamChunkList, id.view());
     PutField(&out, kStream, rec);

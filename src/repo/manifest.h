@@ -28,7 +28,11 @@ constexpr uint8_t kManifestVersion = 1;
 struct StreamInfo {
   std::string name;
   uint64_t size = 0;         // bytes in the stream
-  Id sha256;                 // SHA-256 of the whole stream
+  // Identifies the whole stream: SHA-256 of the concatenated chunk ids. Each id is a keyed hash
+  // of its chunk, so the digest pins every byte of the stream (and reveals nothing without the
+  // key), yet costs nothing to compute: hashing the stream itself a second time would cost as
+  // much as the chunk ids do on the hot path of a nightly backup of unchanged data.
+  Id digest;
   uint64_t chunk_count = 0;  // data chunks in the stream
   std::vector<Id> chunk_lists;  // ids of the kChunkList blobs, in order
 };

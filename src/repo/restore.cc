@@ -33,7 +33,7 @@ Status RestoreStream(Repository* repo, const StreamInfo& stream, const WriteFn& 
   int threads = options.threads > 0 ? options.threads : ThreadPool::DefaultThreads();
   ThreadPool pool(threads);
   std::deque<std::future<Result<std::string>>> in_flight;
-  Sha256Hasher hasher;
+  Sha256Hasher hasher;  // the stream digest, over the chunk ids
   uint64_t written = 0;
   uint64_t chunks = 0;
 
@@ -41,7 +41,6 @@ Status RestoreStream(Repository* repo, const StreamInfo& stream, const WriteFn& 
     Result<std::string> data = in_flight.front().get();
     in_flight.pop_front();
     if (!data.ok()) return data.status();
-    hasher.Update(*data);
     written += data->size();
     PGDEDUP_RETURN_IF_ERROR(write(*data));
     if (options.progress) options.progress(written);
@@ -51,6 +50,7 @@ Status RestoreStream(Repository* repo, const StreamInfo& stream, const WriteFn& 
   Status status = ForEachChunkId(repo, stream, [&](const Id& id) -> Status {
     while (in_flight.size() >= kRestoreMaxInFlight) PGDEDUP_RETURN_IF_ERROR(drain_one());
     chunks++;
+    hasher.Update(id.view());
     in_flight.push_back(pool.Submit([repo, id] { return repo->ReadBlob(id); }));
     return Status::OK();
   });
@@ -68,8 +68,8 @@ Status RestoreStream(Repository* repo, const StreamInfo& stream, const WriteFn& 
     return Status::Corruption(where + ": restored " + std::to_string(written) +
                               " bytes, manifest says " + std::to_string(stream.size));
   }
-  if (hasher.Finish() != stream.sha256) {
-    return Status::Corruption(where + ": restored bytes do not match the stream's hash");
+  if (hasher.Finish() != stream.digest) {
+    return Status::Corruption(where + ": the chunk list does not match the stream's digest");
   }
   return Status::OK();
 }

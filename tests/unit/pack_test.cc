@@ -116,7 +116,7 @@ TEST_CASE("manifests round-trip and skip unknown fields", "[manifest]") {
   StreamInfo s;
   s.name = "shop.sql";
   s.size = 12345;
-  s.sha256 = Sha256("x");
+  s.digest = Sha256("x");
   s.chunk_count = 7;
   s.chunk_lists = {Sha256("l1"), Sha256("l2")};
   m.streams.push_back(s);
@@ -130,7 +130,7 @@ TEST_CASE("manifests round-trip and skip unknown fields", "[manifest]") {
   CHECK(dec->tags == m.tags);
   REQUIRE(dec->streams.size() == 1);
   CHECK(dec->streams[0].chunk_lists == s.chunk_lists);
-  CHECK(dec->streams[0].sha256 == s.sha256);
+  CHECK(dec->streams[0].digest == s.digest);
   CHECK(FormatTime(m.time, m.utc_offset) == "2026-09-21T09:13:20-05:00");
   CHECK_FALSE(DecodeManifest(enc.substr(0, enc.size() / 2)).ok());
 }
