@@ -1,4 +1,6 @@
 // `pgdedup snapshots`: lists the snapshots.
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 #include <ctime>
 
@@ -28,8 +30,12 @@ std::string Join(const std::vector<std::string>& v) {
 int RunSnapshots(const Context& ctx) {
   auto repo = ctx.OpenRepository();
   if (!repo.ok()) return ctx.Fail(repo.status());
-  auto snapshots = (*repo)->ListSnapshots();
+  std::vector<Status> damaged;
+  auto snapshots = (*repo)->ListSnapshots(&damaged);
   if (!snapshots.ok()) return ctx.Fail(snapshots.status());
+  // Damaged manifests are reported (and make the exit code 4) but do not hide the others.
+  for (const auto& d : damaged) spdlog::error("{}", d.message());
+  const int rc = damaged.empty() ? kExitOk : kExitDamaged;
   if (ctx.json()) {
     JsonWriter j;
     j.BeginArray();
@@ -66,7 +72,7 @@ int RunSnapshots(const Context& ctx) {
     }
     j.EndArray();
     std::puts(j.str().c_str());
-    return kExitOk;
+    return rc;
   }
   std::printf("%-8s  %-19s  %-16s  %-12s  %12s  %s\n", "ID", "Time", "Host", "Tags", "Size",
               "Streams");
@@ -83,7 +89,7 @@ int RunSnapshots(const Context& ctx) {
                 FormatBytes(total).c_str(), Join(names).c_str());
   }
   std::printf("%zu snapshots\n", snapshots->size());
-  return kExitOk;
+  return rc;
 }
 
 }  // namespace

@@ -191,6 +191,10 @@ Status Repository::SyncIndex() {
 Result<std::string> Repository::ReadBlob(const BlobLocation& loc) {
   std::string pack = PackObjectName(loc.pack_id);
   auto sealed = backend_->Get(pack, loc.entry.offset, loc.entry.stored_length);
+  if (sealed.status().IsNotFound()) {
+    return Status::Corruption("blob " + loc.entry.id.Hex() + ": its pack " + loc.pack_id.Hex() +
+                              " is missing");
+  }
   if (!sealed.ok()) {
     return sealed.status().WithContext("blob " + loc.entry.id.Hex() + " in pack " +
                                        loc.pack_id.Hex());
@@ -211,15 +215,19 @@ Result<std::string> Repository::ReadBlob(const Id& id) {
   return ReadBlob(**loc);
 }
 
-Result<std::vector<SnapshotRef>> Repository::ListSnapshots() {
+Result<std::vector<SnapshotRef>> Repository::ListSnapshots(std::vector<Status>* damaged) {
   auto ids = ListObjects(ObjectType::kSnapshot);
   if (!ids.ok()) return ids.status();
   std::vector<SnapshotRef> out;
   for (const Id& id : *ids) {
     auto plain = LoadObject(ObjectType::kSnapshot, id);
-    if (!plain.ok()) return plain.status();
-    auto m = DecodeManifest(*plain);
-    if (!m.ok()) return m.status().WithContext("snapshots/" + id.Hex());
+    Result<Manifest> m = plain.ok() ? DecodeManifest(*plain) : Result<Manifest>(plain.status());
+    if (!m.ok()) {
+      Status s = plain.ok() ? m.status().WithContext("snapshots/" + id.Hex()) : m.status();
+      if (damaged == nullptr || s.code() != StatusCode::kCorruption) return s;
+      damaged->push_back(s);
+      continue;
+    }
     out.push_back({id, std::move(*m)});
   }
   std::sort(out.begin(), out.end(), [](const SnapshotRef& a, const SnapshotRef& b) {
@@ -235,8 +243,10 @@ Result<SnapshotRef> Repository::FindSnapshot(std::string_view spec) {
                                    "': give `latest`, an id, or an id prefix of 4+ hex digits");
   }
   if (spec == "latest") {
-    auto all = ListSnapshots();
+    std::vector<Status> damaged;
+    auto all = ListSnapshots(&damaged);
     if (!all.ok()) return all.status();
+    for (const auto& d : damaged) LogWarning("skipping a damaged snapshot: " + d.message());
     if (all->empty()) return Status::NotFound("the repository has no snapshots");
     return std::move(all->back());
   }

@@ -84,8 +84,9 @@ class Repository {
   Result<std::string> ReadBlob(const Id& id);
   Result<std::string> ReadBlob(const BlobLocation& loc);
 
-  // Every snapshot, oldest first. A manifest that fails to load is an error naming it.
-  Result<std::vector<SnapshotRef>> ListSnapshots();
+  // Every snapshot, oldest first. A manifest that fails to load is an error naming it, unless
+  // `damaged` is given: then the error is appended there and the snapshot skipped.
+  Result<std::vector<SnapshotRef>> ListSnapshots(std::vector<Status>* damaged = nullptr);
   // "latest", a full id, or a unique id prefix (at least 4 hex digits).
   Result<SnapshotRef> FindSnapshot(std::string_view spec);
 

@@ -100,35 +100,44 @@ assert_exit 0 pgd --repo "$REPO" --cache-dir "$CACHE" restore "${id_a:0:4}" --ou
 assert_eq "$(cat "$LAST_STDOUT")" alpha "restore by a 4-digit prefix"
 
 # An ambiguous prefix: make empty snapshots (two at a time) until two ids share their first
-# four hex digits (expected after ~320 snapshots; bounded).
+# four hex digits. Ids are hashes of encrypted snapshots, so that takes ~320 snapshots on
+# average; give up (skipping only this check) after AMBIGUOUS_BUDGET seconds, and fail if 1000
+# snapshots never collide (P < 0.1 % for random ids).
 declare -A seen=()
 for s in "$REPO"/snapshots/*; do seen[$(basename "$s" | cut -c1-4)]=1; done
 amb=""
+made=0
+budget=${AMBIGUOUS_BUDGET:-150}
 mkdir -p "$TEST_TMP/amb"
-i=0
-while [[ -z "$amb" ]] && ((i < 800)); do
-  i=$((i + 1))
+SECONDS=0
+while [[ -z "$amb" ]] && ((made < 1000 && SECONDS < budget)); do
   pgd -q --repo "$REPO" --cache-dir "$CACHE" backup --stdin --name empty --json </dev/null >"$TEST_TMP/amb/1" &
   bg=$!
   pgd -q --repo "$REPO" --cache-dir "$CACHE" backup --stdin --name empty --json </dev/null >"$TEST_TMP/amb/2" ||
     fail "backup of an empty stream failed"
   wait "$bg" || fail "backup of an empty stream failed"
+  made=$((made + 2))
   for f in 1 2; do
     pre=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshot_id"][:4])' <"$TEST_TMP/amb/$f")
     if [[ -n "${seen[$pre]:-}" ]]; then amb=$pre; break; fi
     seen[$pre]=1
   done
 done
-[[ -n "$amb" ]] || fail "no two snapshot ids share a 4-digit prefix after $((2 * i)) snapshots"
-echo "ambiguous prefix $amb after $((2 * i)) snapshots"
-assert_exit 1 pgd --repo "$REPO" --cache-dir "$CACHE" restore "$amb" --output -
-assert_contains "$LAST_STDERR" "$amb" "message for an ambiguous prefix names it"
-grep -qi "ambiguous\|more than one\|several" "$LAST_STDERR" || fail "message for an ambiguous prefix: $(cat "$LAST_STDERR")"
-# the full ids of the two work
-for id in $(ls "$REPO/snapshots" | grep "^$amb"); do
-  assert_exit 0 pgd --repo "$REPO" --cache-dir "$CACHE" restore "$id" --output -
-  [[ ! -s "$LAST_STDOUT" ]] || fail "restore of empty snapshot $id is not empty"
-done
+if [[ -n "$amb" ]]; then
+  echo "ambiguous prefix $amb after $made snapshots (${SECONDS}s)"
+  assert_exit 2 pgd --repo "$REPO" --cache-dir "$CACHE" restore "$amb" --output -
+  assert_contains "$LAST_STDERR" "$amb" "message for an ambiguous prefix names it"
+  assert_contains "$LAST_STDERR" "ambiguous" "message for an ambiguous prefix"
+  # the full ids of the two work
+  for id in $(ls "$REPO/snapshots" | grep "^$amb"); do
+    assert_exit 0 pgd --repo "$REPO" --cache-dir "$CACHE" restore "$id" --output -
+    [[ ! -s "$LAST_STDOUT" ]] || fail "restore of empty snapshot $id is not empty"
+  done
+elif ((made >= 1000)); then
+  fail "no two of $made snapshot ids share a 4-digit prefix: are ids random?"
+else
+  echo "SKIPPED the ambiguous-prefix check: no collision among $made snapshots in ${budget}s" >&2
+fi
 
 # An unknown stream: fail naming the streams there.
 assert_exit 1 pgd --repo "$REPO" --cache-dir "$CACHE" restore "$id_a" --stream no-such-stream --output -
