@@ -14,7 +14,7 @@ namespace {
 struct InitArgs {
   uint32_t chunk_min = 0, chunk_avg = 0, chunk_max = 0;
   uint32_t pack_size_mib = 16;
-  uint32_t compression = 3;
+  uint32_t compression = 1;
 };
 
 int RunInit(const Context& ctx, const InitArgs& args) {
@@ -70,7 +70,7 @@ void AddInit(CLI::App* app, Runner* run) {
   cmd->add_option("--chunk-min", args->chunk_min, "minimum chunk size (default: avg/4)");
   cmd->add_option("--chunk-max", args->chunk_max, "maximum chunk size (default: avg*4)");
   cmd->add_option("--pack-size", args->pack_size_mib, "target pack size in MiB (default: 16)");
-  cmd->add_option("--compression", args->compression, "zstd level for new data (default: 3)");
+  cmd->add_option("--compression", args->compression, "zstd level for new data, 0 for none (default: 1)");
   cmd->callback([run, args] { *run = [args](const Context& c) { return RunInit(c, *args); }; });
 }
 

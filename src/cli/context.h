@@ -33,7 +33,7 @@ struct GlobalOptions {
   std::string repo;           // --repo, default $PGDEDUP_REPO
   std::string password_file;  // --password-file
   std::string cache_dir;      // --cache-dir
-  std::string kdf = "moderate";  // --kdf for init / key add|passwd
+  std::string kdf = "interactive";  // --kdf for init / key add|passwd
   bool json = false;
   bool quiet = false;
   int verbose = 0;

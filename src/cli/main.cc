@@ -61,7 +61,8 @@ int main(int argc, char** argv) {
                  "(default: $XDG_CACHE_HOME/pgdedup or ~/.cache/pgdedup)");
   app.add_option("--kdf", global.kdf,
                  "Argon2id cost for new keys (init, key add, key passwd): interactive, "
-                 "moderate or sensitive (default: moderate)");
+                 "moderate (256 MiB) or sensitive (1 GiB) (default: interactive, 64 MiB, as "
+                 "much memory as restic's scrypt)");
   app.add_flag("--json", global.json, "print one JSON document on stdout");
   app.add_flag("-q,--quiet", global.quiet, "print only warnings and errors");
   app.add_flag("-v,--verbose", global.verbose, "print debugging output");

@@ -113,35 +113,49 @@ Result<StreamInfo> BackupSession::AddStream(const std::string& name, const ReadF
     return Status::OK();
   };
 
-  std::string buf(1 << 20, '\0');
-  std::string current;
-  current.reserve(params.max_size);
-  for (;;) {
-    auto n = read(buf.data(), buf.size());
-    if (!n.ok()) {
-      status = n.status().WithContext("reading stream '" + name + "'");
-      break;
-    }
-    if (*n == 0) break;
-    std::string_view data(buf.data(), *n);
-    info.size += *n;
-    bytes_read_ += *n;
-    while (!data.empty() && status.ok()) {
-      size_t k = cdc.Scan(reinterpret_cast<const uint8_t*>(data.data()), data.size());
-      if (k == chunker::FastCdc::kNeedMore) {
-        current.append(data);
+  // Bytes are read straight into the buffer of the chunk being cut, so a chunk is copied only
+  // when a read straddles its end (the tail moves to the next chunk's buffer). Reads are small
+  // enough for the scanned bytes to still be in cache when a worker hashes them.
+  const size_t max = params.max_size;
+  std::string current(max, '\0');
+  size_t filled = 0;   // bytes of `current` holding stream data
+  size_t scanned = 0;  // bytes of `current` the chunker has seen
+  bool eof = false;
+  while (status.ok()) {
+    if (scanned == filled) {
+      if (eof) break;
+      size_t want = std::min(kReadSize, max - filled);
+      auto n = read(current.data() + filled, want);
+      if (!n.ok()) {
+        status = n.status().WithContext("reading stream '" + name + "'");
         break;
       }
-      current.append(data.substr(0, k));
-      data.remove_prefix(k);
-      status = submit(std::move(current));
-      current = std::string();
-      current.reserve(params.max_size);
+      if (*n == 0) {
+        eof = true;
+        continue;
+      }
+      filled += *n;
+      info.size += *n;
+      bytes_read_ += *n;
+      if (options_.progress) options_.progress(bytes_read_);
     }
-    if (!status.ok()) break;
-    if (options_.progress) options_.progress(bytes_read_);
+    size_t k = cdc.Scan(reinterpret_cast<const uint8_t*>(current.data()) + scanned,
+                        filled - scanned);
+    if (k == chunker::FastCdc::kNeedMore) {
+      scanned = filled;
+      continue;
+    }
+    size_t end = scanned + k;
+    std::string next(max, '\0');
+    std::memcpy(next.data(), current.data() + end, filled - end);
+    filled -= end;
+    scanned = 0;
+    current.resize(end);
+    status = submit(std::move(current));
+    current = std::move(next);
   }
-  if (status.ok() && !current.empty()) status = submit(std::move(current));
+  current.resize(filled);
+  if (status.ok() && filled > 0) status = submit(std::move(current));
   while (!in_flight.empty()) {
     Status s = drain_one();
     if (status.ok()) status = s;

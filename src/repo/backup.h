@@ -46,7 +46,11 @@ struct BackupStats {
 
 class BackupSession {
  public:
+  // Chunks handed to the workers and not yet written into the chunk list. Bounds memory:
+  // kMaxInFlight * max chunk size.
   static constexpr size_t kMaxInFlight = 64;
+  // Bytes asked of the reader at a time.
+  static constexpr size_t kReadSize = 128 << 10;
 
   // Syncs the index cache and takes a shared lock. REQUIRES: repo outlives the session.
   static Result<std::unique_ptr<BackupSession>> Start(Repository* repo,

@@ -31,7 +31,7 @@ namespace pgdedup::repo {
 
 struct InitOptions {
   RepoConfig config;  // repository_id and created are filled in by Init
-  KdfStrength kdf = KdfStrength::kModerate;
+  KdfStrength kdf = KdfStrength::kInteractive;
 };
 
 struct OpenOptions {
