@@ -118,7 +118,7 @@ int RunBackup(const Context& ctx, const BackupArgs& args) {
     j.Field("time", repo::FormatTime(manifest.time, manifest.utc_offset));
     j.Field("bytes_read", stats.bytes_read);
     j.Field("chunks", stats.chunks);
-    j.Field("new_chunks", stats.writer.new_blobs);
+    j.Field("new_chunks", stats.writer.new_data_blobs);
     j.Field("new_bytes", stats.writer.new_raw_bytes);
     j.Field("bytes_added", stats.writer.stored_bytes);
     j.Field("packs_added", stats.writer.packs);
@@ -136,7 +136,7 @@ int RunBackup(const Context& ctx, const BackupArgs& args) {
   } else {
     spdlog::info("snapshot {} saved: read {}, {} new of {} chunks, added {} to the repository in "
                  "{:.1f}s ({}/s)",
-                 id->ShortHex(), FormatBytes(stats.bytes_read), stats.writer.new_blobs,
+                 id->ShortHex(), FormatBytes(stats.bytes_read), stats.writer.new_data_blobs,
                  stats.chunks, FormatBytes(stats.writer.stored_bytes), secs,
                  FormatBytes(static_cast<uint64_t>(secs > 0 ? stats.bytes_read / secs : 0)));
   }

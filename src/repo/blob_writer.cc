@@ -35,6 +35,7 @@ Result<bool> BlobWriter::Store(BlobType type, const Id& id, std::string_view pla
     if (!status_.ok()) return status_;
     builder_.Add(entry, sealed);
     stats_.new_blobs++;
+    if (type == BlobType::kData) stats_.new_data_blobs++;
     stats_.new_raw_bytes += plaintext.size();
     if (builder_.size() >= repo_->config().pack_size) {
       full_entries = builder_.entries();
