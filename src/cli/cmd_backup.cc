@@ -20,6 +20,7 @@ struct BackupArgs {
   std::string name;
   std::vector<std::string> tags;
   std::string time;
+  bool time_given = false;
   std::string host;
   std::string db;
   int jobs = 0;
@@ -31,16 +32,31 @@ std::string Hostname() {
   return buf;
 }
 
-// Parses "YYYY-MM-DD HH:MM:SS" as local time.
+// Parses "YYYY-MM-DD HH:MM:SS" (exactly that shape, a real calendar time) as local time.
 Result<std::pair<int64_t, int32_t>> ParseLocalTime(const std::string& s) {
+  auto bad = [&] {
+    return Status::InvalidArgument("--time '" + s +
+                                   "': expected a real local time as \"YYYY-MM-DD HH:MM:SS\"");
+  };
+  static constexpr char kShape[] = "dddd-dd-dd dd:dd:dd";
+  if (s.size() != sizeof(kShape) - 1) return bad();
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (kShape[i] == 'd' ? !isdigit(static_cast<unsigned char>(s[i])) : s[i] != kShape[i]) {
+      return bad();
+    }
+  }
   struct tm tm = {};
   const char* end = strptime(s.c_str(), "%Y-%m-%d %H:%M:%S", &tm);
-  if (end == nullptr || *end != '\0') {
-    return Status::InvalidArgument("--time '" + s + "': expected \"YYYY-MM-DD HH:MM:SS\"");
-  }
+  if (end == nullptr || *end != '\0') return bad();
+  struct tm given = tm;
   tm.tm_isdst = -1;
   time_t t = mktime(&tm);
-  if (t == static_cast<time_t>(-1)) return Status::InvalidArgument("--time '" + s + "': invalid");
+  // mktime normalises (February 30th becomes March 2nd): a time that does not survive the
+  // round trip did not exist.
+  if (t == static_cast<time_t>(-1) || tm.tm_year != given.tm_year || tm.tm_mon != given.tm_mon ||
+      tm.tm_mday != given.tm_mday || tm.tm_hour != given.tm_hour || tm.tm_min != given.tm_min) {
+    return bad();
+  }
   return std::make_pair(static_cast<int64_t>(t), static_cast<int32_t>(tm.tm_gmtoff));
 }
 
@@ -69,7 +85,7 @@ int RunBackup(const Context& ctx, const BackupArgs& args) {
         "--stdin --name db.sql)"));
   }
   std::pair<int64_t, int32_t> when = Now();
-  if (!args.time.empty()) {
+  if (args.time_given) {
     auto parsed = ParseLocalTime(args.time);
     if (!parsed.ok()) return ctx.Fail(parsed.status());
     when = *parsed;
@@ -153,12 +169,15 @@ void AddBackup(CLI::App* app, Runner* run) {
   cmd->add_flag("--stdin", args->stdin_input, "read the stream to back up from standard input");
   cmd->add_option("--name", args->name, "name of the stream in the snapshot (with --stdin)");
   cmd->add_option("--tag", args->tags, "tag the snapshot (repeatable)");
-  cmd->add_option("--time", args->time,
-                  "the snapshot's time, \"YYYY-MM-DD HH:MM:SS\" local time (default: now)");
+  CLI::Option* time = cmd->add_option(
+      "--time", args->time, "the snapshot's time, \"YYYY-MM-DD HH:MM:SS\" local time (default: now)");
   cmd->add_option("--host", args->host, "the hostname recorded (default: this host's name)");
   cmd->add_option("--db", args->db, "back up a database (libpq conninfo or URL)");
   cmd->add_option("--jobs", args->jobs, "worker threads (default: the number of cores)");
-  cmd->callback([run, args] { *run = [args](const Context& c) { return RunBackup(c, *args); }; });
+  cmd->callback([run, args, time] {
+    args->time_given = time->count() > 0;
+    *run = [args](const Context& c) { return RunBackup(c, *args); };
+  });
 }
 
 }  // namespace pgdedup::cli

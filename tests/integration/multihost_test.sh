@@ -82,7 +82,7 @@ a restore "$(field "$D/b3.json" snapshot_id)" --output - | cmp - <("$GEN_DUMP" -
 
 # Every snapshot restores with a fresh, empty cache dir.
 check_all() { # CACHE_DIR LABEL
-  local cache=$1 label=$2 id name src
+  local cache=$1 label=$2 id src
   pgd --repo "$REPO" --cache-dir "$cache" snapshots --json >"$D/all.json" || fail "$label: snapshots"
   assert_eq "$(ids_of <"$D/all.json" | wc -w)" 11 "$label: number of snapshots"
   for j in a0 a-blob b0 b-blob a1 b1 b2 a2 a3 b3; do
