@@ -1,11 +1,24 @@
 #include "common/thread_pool.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 namespace pgdedup {
 
-ThreadPool::ThreadPool(int threads) {
+ThreadPool::ThreadPool(int threads, int nice) {
   if (threads < 1) threads = 1;
   workers_.reserve(threads);
-  for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { Run(); });
+  for (int i = 0; i < threads; ++i) {
+    workers_.emplace_back([this, nice] {
+      if (nice > 0) {
+        // Best effort: an unprivileged thread may always lower its own priority.
+        int rc = setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice);
+        (void)rc;
+      }
+      Run();
+    });
+  }
 }
 
 ThreadPool::~ThreadPool() {

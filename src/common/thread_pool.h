@@ -23,8 +23,10 @@ namespace pgdedup {
 
 class ThreadPool {
  public:
-  // REQUIRES: threads >= 1.
-  explicit ThreadPool(int threads);
+  // REQUIRES: threads >= 1. `nice` > 0 lowers the workers' scheduling priority (Linux per-thread
+  // nice value), so a thread that feeds the pool and lies on the critical path keeps its core
+  // when the workers could use every core.
+  explicit ThreadPool(int threads, int nice = 0);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;

@@ -75,7 +75,9 @@ Result<std::unique_ptr<BackupSession>> BackupSession::Start(Repository* repo,
   s->lock_ = std::move(*lock);
   PGDEDUP_RETURN_IF_ERROR(repo->SyncIndex());
   int threads = options.threads > 0 ? options.threads : ThreadPool::DefaultThreads();
-  s->pool_ = std::make_unique<ThreadPool>(threads);
+  // The reading and chunking thread is the critical path when data is unchanged (the workers
+  // only hash): it keeps its core, and the workers take what is left.
+  s->pool_ = std::make_unique<ThreadPool>(threads, /*nice=*/10);
   s->writer_ = std::make_unique<BlobWriter>(repo);
   return s;
 }
@@ -101,10 +103,19 @@ Result<StreamInfo> BackupSession::AddStream(const std::string& name, const ReadF
     digest.Update(id->view());
     return lists.Add(*id);
   };
-  auto submit = [&](std::string chunk) -> Status {
+  // A chunk's bytes: allocated uninitialised (zero-filling max_size per chunk cost more than
+  // hashing it) and shared with the task that hashes and stores it.
+  struct Chunk {
+    std::unique_ptr<char[]> data;
+    size_t size = 0;
+    std::string_view view() const { return {data.get(), size}; }
+  };
+  auto submit = [&](Chunk chunk) -> Status {
     while (in_flight.size() >= kMaxInFlight) PGDEDUP_RETURN_IF_ERROR(drain_one());
     info.chunk_count++;
-    in_flight.push_back(pool_->Submit([this, c = std::move(chunk)]() -> Result<Id> {
+    auto shared = std::make_shared<Chunk>(std::move(chunk));
+    in_flight.push_back(pool_->Submit([this, shared]() -> Result<Id> {
+      std::string_view c = shared->view();
       Id id = BlobIdOf(repo_->keys(), c);
       auto stored = writer_->Store(BlobType::kData, id, c);
       if (!stored.ok()) return stored.status();
@@ -117,7 +128,8 @@ Result<StreamInfo> BackupSession::AddStream(const std::string& name, const ReadF
   // when a read straddles its end (the tail moves to the next chunk's buffer). Reads are small
   // enough for the scanned bytes to still be in cache when a worker hashes them.
   const size_t max = params.max_size;
-  std::string current(max, '\0');
+  auto new_buffer = [max] { return std::make_unique_for_overwrite<char[]>(max); };
+  Chunk current{new_buffer(), 0};
   size_t filled = 0;   // bytes of `current` holding stream data
   size_t scanned = 0;  // bytes of `current` the chunker has seen
   bool eof = false;
@@ -125,7 +137,7 @@ Result<StreamInfo> BackupSession::AddStream(const std::string& name, const ReadF
     if (scanned == filled) {
       if (eof) break;
       size_t want = std::min(kReadSize, max - filled);
-      auto n = read(current.data() + filled, want);
+      auto n = read(current.data.get() + filled, want);
       if (!n.ok()) {
         status = n.status().WithContext("reading stream '" + name + "'");
         break;
@@ -139,22 +151,22 @@ Result<StreamInfo> BackupSession::AddStream(const std::string& name, const ReadF
       bytes_read_ += *n;
       if (options_.progress) options_.progress(bytes_read_);
     }
-    size_t k = cdc.Scan(reinterpret_cast<const uint8_t*>(current.data()) + scanned,
+    size_t k = cdc.Scan(reinterpret_cast<const uint8_t*>(current.data.get()) + scanned,
                         filled - scanned);
     if (k == chunker::FastCdc::kNeedMore) {
       scanned = filled;
       continue;
     }
     size_t end = scanned + k;
-    std::string next(max, '\0');
-    std::memcpy(next.data(), current.data() + end, filled - end);
+    Chunk next{new_buffer(), 0};
+    std::memcpy(next.data.get(), current.data.get() + end, filled - end);
     filled -= end;
     scanned = 0;
-    current.resize(end);
+    current.size = end;
     status = submit(std::move(current));
     current = std::move(next);
   }
-  current.resize(filled);
+  current.size = filled;
   if (status.ok() && filled > 0) status = submit(std::move(current));
   while (!in_flight.empty()) {
     Status s = drain_one();

@@ -4,7 +4,8 @@
 
 namespace pgdedup::repo {
 
-BlobWriter::BlobWriter(Repository* repo) : repo_(repo), builder_(&repo->keys()) {}
+BlobWriter::BlobWriter(Repository* repo)
+    : repo_(repo), builder_(&repo->keys(), repo->config().pack_size + (1 << 20)) {}
 
 Status BlobWriter::Fail(Status s) {
   std::lock_guard<std::mutex> l(mu_);

@@ -122,7 +122,6 @@ class Checker {
         Warning("pack " + id->Hex() +
                 " is not listed in any index object (left by an interrupted backup, or its "
                 "index object is lost)");
-        unindexed_.push_back({o.name, o.size});
         continue;
       }
       it->second.present = true;
@@ -156,8 +155,9 @@ class Checker {
       report_.bytes_read += bytes->size();
     }
     if (Sha256(*bytes) != pack_id) {
+      // Which blobs suffered is found below; the pack as a whole is damaged only if its header
+      // is unreadable too.
       Error("pack " + pack_id.Hex() + ": content does not match its name (damaged bytes)");
-      MarkDamaged(pack_id);
     }
     auto entries = ParsePackHeader(repo_->keys(), *bytes);
     if (!entries.ok()) {
@@ -255,8 +255,7 @@ class Checker {
           problem("chunk " + chunk.Hex() + " is not in any index object");
         } else if (missing_packs_.count((*loc)->pack_id)) {
           problem("chunk " + chunk.Hex() + " is in missing pack " + (*loc)->pack_id.Hex());
-        } else if (damaged_blobs_.count(chunk) ||
-                   (damaged_packs_.count((*loc)->pack_id) && options_.read_data == false)) {
+        } else if (damaged_blobs_.count(chunk) || damaged_packs_.count((*loc)->pack_id)) {
           problem("chunk " + chunk.Hex() + " is damaged (pack " + (*loc)->pack_id.Hex() + ")");
         }
       }
@@ -277,10 +276,9 @@ class Checker {
   CheckReport report_;
   std::unique_ptr<IndexCache> index_;
   std::map<Id, PackRecord> packs_;
-  std::vector<ObjectInfo> unindexed_;
   std::mutex mu_;
   std::set<Id> missing_packs_;
-  std::set<Id> damaged_packs_;
+  std::set<Id> damaged_packs_;  // truncated or unreadable: none of their blobs can be trusted
   std::unordered_set<Id, IdHash> damaged_blobs_;
 };
 

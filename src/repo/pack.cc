@@ -87,7 +87,8 @@ std::string PackBuilder::Finish() {
   PutFixed32(&pack, static_cast<uint32_t>(pack.size() - before));
   PutFixed32(&pack, kPackVersion);
   pack.append(kPackMagic, 4);
-  data_.clear();
+  data_ = std::string();
+  data_.reserve(expected_);
   entries_.clear();
   return pack;
 }

@@ -31,7 +31,10 @@ std::optional<Id> PackIdFromName(const std::string& name);
 
 class PackBuilder {
  public:
-  explicit PackBuilder(const MasterKeys* keys) : keys_(keys) {}
+  // `expected_size` is reserved up front, so a pack is not copied as it grows.
+  PackBuilder(const MasterKeys* keys, size_t expected_size) : keys_(keys), expected_(expected_size) {
+    data_.reserve(expected_);
+  }
 
   // Appends a sealed blob; `entry` describes it (its offset is set here).
   void Add(BlobEntry entry, std::string_view sealed);
@@ -46,6 +49,7 @@ class PackBuilder {
 
  private:
   const MasterKeys* keys_;
+  size_t expected_;
   std::string data_;
   std::vector<BlobEntry> entries_;
 };

@@ -18,7 +18,7 @@ std::string Text(int n) {
 
 TEST_CASE("a pack lists its blobs and every blob opens to its id", "[pack]") {
   auto keys = MasterKeys::Generate();
-  PackBuilder builder(keys->get());
+  PackBuilder builder(keys->get(), 1 << 20);
   std::vector<std::string> plains = {Text(100), std::string(1, 'x'), "", Text(5000)};
   for (const auto& p : plains) {
     BlobEntry e;
