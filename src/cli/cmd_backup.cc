@@ -109,14 +109,7 @@ int RunBackup(const Context& ctx, const BackupArgs& args) {
   if (fstat(STDIN_FILENO, &st) == 0 && S_ISFIFO(st.st_mode)) {
     fcntl(STDIN_FILENO, F_SETPIPE_SZ, 1 << 20);
   }
-  auto read_stdin = [](char* buf, size_t n) -> Result<size_t> {
-    for (;;) {
-      ssize_t r = ::read(STDIN_FILENO, buf, n);
-      if (r >= 0) return static_cast<size_t>(r);
-      if (errno != EINTR) return Status::FromErrno("read stdin", errno);
-    }
-  };
-  auto stream = (*session)->AddStream(args.name, read_stdin);
+  auto stream = (*session)->AddStreamFromFd(args.name, STDIN_FILENO);
   progress.Done();
   if (!stream.ok()) return ctx.Fail(stream.status());
 

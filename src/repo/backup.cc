@@ -1,5 +1,10 @@
 #include "repo/backup.h"
 
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <deque>
 #include <future>
 
@@ -82,62 +87,101 @@ Result<std::unique_ptr<BackupSession>> BackupSession::Start(Repository* repo,
   return s;
 }
 
-Result<StreamInfo> BackupSession::AddStream(const std::string& name, const ReadFn& read) {
+// Hands a stream's chunks to the workers and collects their ids in order, feeding the stream
+// digest and the chunk list. At most kMaxInFlight chunks are out at once.
+class BackupSession::ChunkQueue {
+ public:
+  ChunkQueue(BackupSession* session, StreamInfo* info)
+      : session_(session), info_(info), lists_(session->repo_, session->writer_.get()) {}
+
+  // Queues a chunk; `owner` keeps its bytes alive until the worker is done. `end` is the
+  // chunk's end offset in the stream (see released()).
+  Status Submit(std::shared_ptr<const void> owner, std::string_view chunk, uint64_t end) {
+    while (in_flight_.size() >= kMaxInFlight) PGDEDUP_RETURN_IF_ERROR(DrainOne());
+    info_->chunk_count++;
+    BackupSession* s = session_;
+    in_flight_.push_back({end, s->pool_->Submit([s, owner, chunk]() -> Result<Id> {
+                            Id id = BlobIdOf(s->repo_->keys(), chunk);
+                            auto stored = s->writer_->Store(BlobType::kData, id, chunk);
+                            if (!stored.ok()) return stored.status();
+                            return id;
+                          })});
+    return Status::OK();
+  }
+
+  // Waits for every chunk (even after an error, so no task outlives its bytes), then stores the
+  // chunk list. Returns the first failure.
+  Status Finish(Status status) {
+    while (!in_flight_.empty()) {
+      Status s = DrainOne();
+      if (status.ok()) status = s;
+    }
+    if (!status.ok()) return status;
+    auto ids = lists_.Finish();
+    if (!ids.ok()) return ids.status();
+    info_->chunk_lists = std::move(*ids);
+    info_->digest = digest_.Finish();
+    return Status::OK();
+  }
+
+  // Stream bytes before this offset are hashed and no longer needed.
+  uint64_t released() const { return released_; }
+
+ private:
+  Status DrainOne() {
+    Result<Id> id = in_flight_.front().id.get();
+    released_ = in_flight_.front().end;
+    in_flight_.pop_front();
+    if (!id.ok()) return id.status();
+    digest_.Update(id->view());
+    return lists_.Add(*id);
+  }
+
+  struct Pending {
+    uint64_t end;
+    std::future<Result<Id>> id;
+  };
+  BackupSession* session_;
+  StreamInfo* info_;
+  ChunkListWriter lists_;
+  Sha256Hasher digest_;  // over the chunk ids, in order
+  std::deque<Pending> in_flight_;
+  uint64_t released_ = 0;
+};
+
+Status BackupSession::CheckNewStream(const std::string& name) const {
+  if (name.empty()) return Status::InvalidArgument("a stream needs a name");
   for (const auto& s : streams_) {
     if (s.name == name) return Status::InvalidArgument("duplicate stream name '" + name + "'");
   }
+  return Status::OK();
+}
+
+Result<StreamInfo> BackupSession::AddStream(const std::string& name, const ReadFn& read) {
+  PGDEDUP_RETURN_IF_ERROR(CheckNewStream(name));
   const auto& params = repo_->config().chunker;
   chunker::FastCdc cdc(params, repo_->keys().chunker_seed());
-  ChunkListWriter lists(repo_, writer_.get());
-  Sha256Hasher digest;  // over the chunk ids, in order
   StreamInfo info;
   info.name = name;
+  ChunkQueue queue(this, &info);
 
-  std::deque<std::future<Result<Id>>> in_flight;
-  Status status;
-  // Waits for the oldest chunk and appends its id to the list.
-  auto drain_one = [&]() -> Status {
-    Result<Id> id = in_flight.front().get();
-    in_flight.pop_front();
-    if (!id.ok()) return id.status();
-    digest.Update(id->view());
-    return lists.Add(*id);
-  };
-  // A chunk's bytes: allocated uninitialised (zero-filling max_size per chunk cost more than
-  // hashing it) and shared with the task that hashes and stores it.
-  struct Chunk {
-    std::unique_ptr<char[]> data;
-    size_t size = 0;
-    std::string_view view() const { return {data.get(), size}; }
-  };
-  auto submit = [&](Chunk chunk) -> Status {
-    while (in_flight.size() >= kMaxInFlight) PGDEDUP_RETURN_IF_ERROR(drain_one());
-    info.chunk_count++;
-    auto shared = std::make_shared<Chunk>(std::move(chunk));
-    in_flight.push_back(pool_->Submit([this, shared]() -> Result<Id> {
-      std::string_view c = shared->view();
-      Id id = BlobIdOf(repo_->keys(), c);
-      auto stored = writer_->Store(BlobType::kData, id, c);
-      if (!stored.ok()) return stored.status();
-      return id;
-    }));
-    return Status::OK();
-  };
-
-  // Bytes are read straight into the buffer of the chunk being cut, so a chunk is copied only
-  // when a read straddles its end (the tail moves to the next chunk's buffer). Reads are small
+  // Bytes are read straight into the buffer of the chunk being cut (allocated uninitialised:
+  // zero-filling max_size per chunk cost more than hashing it), so a chunk is copied only when
+  // a read straddles its end and the tail moves to the next chunk's buffer. Reads are small
   // enough for the scanned bytes to still be in cache when a worker hashes them.
   const size_t max = params.max_size;
-  auto new_buffer = [max] { return std::make_unique_for_overwrite<char[]>(max); };
-  Chunk current{new_buffer(), 0};
+  auto new_buffer = [max] {
+    return std::shared_ptr<char[]>(std::make_unique_for_overwrite<char[]>(max));
+  };
+  std::shared_ptr<char[]> current = new_buffer();
   size_t filled = 0;   // bytes of `current` holding stream data
   size_t scanned = 0;  // bytes of `current` the chunker has seen
   bool eof = false;
+  Status status;
   while (status.ok()) {
     if (scanned == filled) {
       if (eof) break;
-      size_t want = std::min(kReadSize, max - filled);
-      auto n = read(current.data.get() + filled, want);
+      auto n = read(current.get() + filled, std::min(kReadSize, max - filled));
       if (!n.ok()) {
         status = n.status().WithContext("reading stream '" + name + "'");
         break;
@@ -151,32 +195,108 @@ Result<StreamInfo> BackupSession::AddStream(const std::string& name, const ReadF
       bytes_read_ += *n;
       if (options_.progress) options_.progress(bytes_read_);
     }
-    size_t k = cdc.Scan(reinterpret_cast<const uint8_t*>(current.data.get()) + scanned,
+    size_t k = cdc.Scan(reinterpret_cast<const uint8_t*>(current.get()) + scanned,
                         filled - scanned);
     if (k == chunker::FastCdc::kNeedMore) {
       scanned = filled;
       continue;
     }
     size_t end = scanned + k;
-    Chunk next{new_buffer(), 0};
-    std::memcpy(next.data.get(), current.data.get() + end, filled - end);
+    std::shared_ptr<char[]> next = new_buffer();
+    std::memcpy(next.get(), current.get() + end, filled - end);
+    status = queue.Submit(current, std::string_view(current.get(), end), info.size - (filled - end));
+    current = std::move(next);
     filled -= end;
     scanned = 0;
-    current.size = end;
-    status = submit(std::move(current));
-    current = std::move(next);
   }
-  current.size = filled;
-  if (status.ok() && filled > 0) status = submit(std::move(current));
-  while (!in_flight.empty()) {
-    Status s = drain_one();
-    if (status.ok()) status = s;
+  if (status.ok() && filled > 0) {
+    status = queue.Submit(current, std::string_view(current.get(), filled), info.size);
   }
-  if (!status.ok()) return status;
-  auto ids = lists.Finish();
-  if (!ids.ok()) return ids.status();
-  info.chunk_lists = std::move(*ids);
-  info.digest = digest.Finish();
+  PGDEDUP_RETURN_IF_ERROR(queue.Finish(status));
+  chunks_ += info.chunk_count;
+  streams_.push_back(info);
+  return info;
+}
+
+namespace {
+
+// A read-only mapping of a whole file, unmapped on destruction.
+class MappedFile {
+ public:
+  static Result<std::unique_ptr<MappedFile>> Map(int fd, uint64_t size) {
+    void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) return Status::FromErrno("mmap", errno);
+    ::madvise(p, size, MADV_SEQUENTIAL);
+    return std::unique_ptr<MappedFile>(new MappedFile(static_cast<const char*>(p), size));
+  }
+  ~MappedFile() { ::munmap(const_cast<char*>(data_), size_); }
+  std::string_view view() const { return {data_, size_}; }
+  // Drops the pages before `offset` from this process (they stay in the page cache), so a
+  // multi-GB file does not count against the process's memory as it is scanned.
+  void Release(uint64_t offset) {
+    uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    uint64_t upto = offset / page * page;
+    if (upto > released_) {
+      ::madvise(const_cast<char*>(data_) + released_, upto - released_, MADV_DONTNEED);
+      released_ = upto;
+    }
+  }
+
+ private:
+  MappedFile(const char* data, uint64_t size) : data_(data), size_(size) {}
+  const char* data_;
+  uint64_t size_;
+  uint64_t released_ = 0;
+};
+
+}  // namespace
+
+Result<StreamInfo> BackupSession::AddStreamFromFd(const std::string& name, int fd) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0 ||
+      ::lseek(fd, 0, SEEK_CUR) != 0) {
+    // A pipe, a device, an empty or a partly read file: read it.
+    return AddStream(name, [fd](char* buf, size_t n) -> Result<size_t> {
+      for (;;) {
+        ssize_t r = ::read(fd, buf, n);
+        if (r >= 0) return static_cast<size_t>(r);
+        if (errno != EINTR) return Status::FromErrno("read", errno);
+      }
+    });
+  }
+  // A regular file: chunk it in place. Chunks are views into the mapping, so nothing is copied
+  // unless it is new; pages are released behind the workers.
+  PGDEDUP_RETURN_IF_ERROR(CheckNewStream(name));
+  auto file = MappedFile::Map(fd, static_cast<uint64_t>(st.st_size));
+  if (!file.ok()) return file.status().WithContext("stream '" + name + "'");
+  std::shared_ptr<MappedFile> mapped(std::move(*file));
+  std::string_view data = mapped->view();
+  chunker::FastCdc cdc(repo_->config().chunker, repo_->keys().chunker_seed());
+  StreamInfo info;
+  info.name = name;
+  ChunkQueue queue(this, &info);
+  Status status;
+  const uint64_t base = bytes_read_;
+  size_t start = 0;
+  size_t pos = 0;
+  while (status.ok() && start < data.size()) {
+    size_t step = std::min(kReadSize, data.size() - pos);
+    size_t k = cdc.Scan(reinterpret_cast<const uint8_t*>(data.data()) + pos, step);
+    if (k == chunker::FastCdc::kNeedMore) {
+      pos += step;
+      if (pos < data.size()) continue;
+      // End of file: the rest is the last chunk.
+    } else {
+      pos += k;
+    }
+    status = queue.Submit(mapped, data.substr(start, pos - start), pos);
+    start = pos;
+    info.size = pos;
+    bytes_read_ = base + pos;
+    if (options_.progress) options_.progress(bytes_read_);
+    mapped->Release(queue.released());
+  }
+  PGDEDUP_RETURN_IF_ERROR(queue.Finish(status));
   chunks_ += info.chunk_count;
   streams_.push_back(info);
   return info;

@@ -59,6 +59,10 @@ class BackupSession {
 
   // Reads `read` to its end as a stream called `name` (unique within the snapshot).
   Result<StreamInfo> AddStream(const std::string& name, const ReadFn& read);
+  // The same for a file descriptor. A regular file read from its start is mapped and chunked in
+  // place (nothing is copied unless new, and pages are released as they are hashed); anything
+  // else (a pipe) is read.
+  Result<StreamInfo> AddStreamFromFd(const std::string& name, int fd);
 
   // Flushes packs and index objects, then writes the manifest (its streams are the ones added;
   // other fields come from `manifest`). Returns the snapshot id.
@@ -67,7 +71,9 @@ class BackupSession {
   BackupStats stats() const;
 
  private:
+  class ChunkQueue;
   BackupSession(Repository* repo, const BackupOptions& options);
+  Status CheckNewStream(const std::string& name) const;
 
   Repository* repo_;
   BackupOptions options_;

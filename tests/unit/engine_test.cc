@@ -2,7 +2,12 @@
 // cache behaviour, locks.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <filesystem>
+#include <thread>
 
 #include "repo/backup.h"
 #include "repo/check.h"
@@ -181,4 +186,53 @@ TEST_CASE("a damaged blob makes restore fail and check name the pack", "[engine]
   bool named = false;
   for (const auto& e : report->errors) named |= e.find(pack_hex) != std::string::npos;
   CHECK(named);
+}
+
+TEST_CASE("a mapped file and a pipe give the same chunks and restore alike", "[engine]") {
+  TempDir dir;
+  auto repo = testing::MakeRepo(dir);
+  std::string data = testing::TestData((3 << 20) + 12345, 21);
+  std::string path = dir.path() + "/input";
+  {
+    FILE* f = std::fopen(path.c_str(), "wb");
+    REQUIRE(f != nullptr);
+    REQUIRE(std::fwrite(data.data(), 1, data.size(), f) == data.size());
+    REQUIRE(std::fclose(f) == 0);
+  }
+  auto backup_fd = [&](int fd) {
+    auto session = BackupSession::Start(repo.get(), {});
+    REQUIRE(session.ok());
+    auto stream = (*session)->AddStreamFromFd("s", fd);
+    INFO(stream.status().ToString());
+    REQUIRE(stream.ok());
+    Manifest m;
+    auto id = (*session)->Commit(m);
+    REQUIRE(id.ok());
+    return std::make_pair(*id, *stream);
+  };
+  int file_fd = ::open(path.c_str(), O_RDONLY);
+  REQUIRE(file_fd >= 0);
+  auto [file_snap, file_stream] = backup_fd(file_fd);
+  ::close(file_fd);
+
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  std::thread writer([&] {
+    size_t off = 0;
+    while (off < data.size()) {
+      ssize_t n = ::write(fds[1], data.data() + off, std::min<size_t>(7777, data.size() - off));
+      if (n <= 0) break;
+      off += static_cast<size_t>(n);
+    }
+    ::close(fds[1]);
+  });
+  auto [pipe_snap, pipe_stream] = backup_fd(fds[0]);
+  writer.join();
+  ::close(fds[0]);
+
+  CHECK(file_stream.size == data.size());
+  CHECK(file_stream.digest == pipe_stream.digest);
+  CHECK(file_stream.chunk_count == pipe_stream.chunk_count);
+  CHECK(*testing::RestoreBytes(repo.get(), file_snap, "s") == data);
+  CHECK(*testing::RestoreBytes(repo.get(), pipe_snap, "s") == data);
 }
