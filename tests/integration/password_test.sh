@@ -64,7 +64,8 @@ done
 assert_exit 0 nopw snapshots --repo "$REPO" --password-file "$TEST_TMP/pw-nl" --cache-dir "$CACHE"
 assert_exit 3 nopw --repo "$REPO" --cache-dir "$CACHE" --password-file "$TEST_TMP/pw-wrong" snapshots
 assert_contains "$LAST_STDERR" "wrong password" "message for a wrong password file"
-assert_exit 1 nopw --repo "$REPO" --cache-dir "$CACHE" --password-file "$TEST_TMP/no-such-file" snapshots
+# No password to be had (a missing password file) is exit code 3, like a wrong password.
+assert_exit 3 nopw --repo "$REPO" --cache-dir "$CACHE" --password-file "$TEST_TMP/no-such-file" snapshots
 assert_contains "$LAST_STDERR" "no-such-file" "message for a missing password file names it"
 # A repository created with --password-file opens with the same password from the environment.
 assert_exit 0 nopw init --repo "$TEST_TMP/repo-pwfile" --password-file "$TEST_TMP/pw-raw" --kdf interactive --cache-dir "$CACHE"
