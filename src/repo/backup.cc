@@ -233,9 +233,10 @@ class MappedFile {
   std::string_view view() const { return {data_, size_}; }
   // Drops the pages before `offset` from this process (they stay in the page cache), so a
   // multi-GB file does not count against the process's memory as it is scanned.
+  // Releases in steps of kReleaseStep: each madvise costs a TLB shootdown on every core.
   void Release(uint64_t offset) {
-    uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-    uint64_t upto = offset / page * page;
+    constexpr uint64_t kReleaseStep = 32 << 20;
+    uint64_t upto = offset / kReleaseStep * kReleaseStep;
     if (upto > released_) {
       ::madvise(const_cast<char*>(data_) + released_, upto - released_, MADV_DONTNEED);
       released_ = upto;

@@ -55,6 +55,8 @@ class Checker {
     index_ = std::move(*index);
 
     Phase("index objects");
+    PGDEDUP_RETURN_IF_ERROR(WarnAboutStrayObjects("index/"));
+    PGDEDUP_RETURN_IF_ERROR(WarnAboutStrayObjects("snapshots/"));
     PGDEDUP_RETURN_IF_ERROR(LoadIndexObjects());
     Phase("packs");
     PGDEDUP_RETURN_IF_ERROR(ListPacks());
@@ -78,6 +80,19 @@ class Checker {
   void Warning(std::string w) {
     std::lock_guard<std::mutex> l(mu_);
     report_.warnings.push_back(std::move(w));
+  }
+
+  // Objects in a content-named directory whose names are not ids are ignored by every command;
+  // say so, since they may be something an operator copied in by mistake.
+  Status WarnAboutStrayObjects(const std::string& dir) {
+    auto objects = repo_->backend()->List(dir);
+    if (!objects.ok()) return objects.status();
+    for (const auto& o : *objects) {
+      if (!Id::FromHex(std::string_view(o.name).substr(dir.size()))) {
+        Warning("unexpected object " + o.name + " (not a pgdedup object name; ignored)");
+      }
+    }
+    return Status::OK();
   }
 
   Status LoadIndexObjects() {

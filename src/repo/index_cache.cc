@@ -84,10 +84,12 @@ Result<std::optional<BlobLocation>> IndexCache::Lookup(const Id& blob_id) const 
 }
 
 bool IndexCache::Contains(const Id& blob_id) const {
-  std::string value;
-  std::string key = BlobKey(blob_id);
-  if (!impl_->db->KeyMayExist(rocksdb::ReadOptions(), key, &value)) return false;
-  return impl_->db->Get(rocksdb::ReadOptions(), key, &value).ok();
+  // One Get: the bloom filters answer for absent keys, and for present ones (every chunk of an
+  // unchanged stream) a KeyMayExist first would only double the work.
+  rocksdb::PinnableSlice value;
+  return impl_->db->Get(rocksdb::ReadOptions(), impl_->db->DefaultColumnFamily(), BlobKey(blob_id),
+                        &value)
+      .ok();
 }
 
 Status IndexCache::Merge(const Id& index_id, const IndexObject& index) {
