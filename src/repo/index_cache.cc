@@ -5,13 +5,25 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <vector>
 #include <functional>
 
 namespace pgdedup::repo {
 
+// The cache is written without a write-ahead log and flushed on close: it is rebuildable, and an
+// index object is merged in one batch with its "seen" marker, so a crash loses whole merges,
+// which the next sync simply repeats. (With a WAL, RocksDB 7.8 also left one empty log file
+// behind per run.)
 struct IndexCache::Impl {
   std::unique_ptr<rocksdb::DB> db;
+  rocksdb::WriteOptions write_options;
+  ~Impl() {
+    if (!db) return;
+    db->Flush(rocksdb::FlushOptions()).PermitUncheckedError();
+    db->Close().PermitUncheckedError();
+  }
 };
 
 namespace {
@@ -45,6 +57,22 @@ Result<BlobLocation> DecodeLocation(const rocksdb::Slice& key, const std::string
   return loc;
 }
 
+// RocksDB before 8.3 creates an empty WAL at every open and never deletes it (facebook/rocksdb
+// #11313, fixed by #11409). Our WALs are always empty (writes skip the WAL), and deleting empty
+// ones is safe while track_and_verify_wals_in_manifest is off (the default): once the DB is open
+// (so no other process uses it), remove every empty .log file but the newest, the one in use.
+void RemoveStaleEmptyLogs(const std::string& dir) {
+  std::error_code ec;
+  std::vector<std::filesystem::path> logs;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    if (e.path().extension() == ".log" && e.is_regular_file(ec) && e.file_size(ec) == 0) {
+      logs.push_back(e.path());
+    }
+  }
+  std::sort(logs.begin(), logs.end());  // zero-padded numbers: name order is number order
+  for (size_t i = 0; i + 1 < logs.size(); ++i) std::filesystem::remove(logs[i], ec);
+}
+
 }  // namespace
 
 IndexCache::IndexCache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -57,8 +85,8 @@ Result<std::unique_ptr<IndexCache>> IndexCache::Open(const std::string& dir) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.max_open_files = 256;
-  options.write_buffer_size = 16 << 20;
   options.keep_log_file_num = 2;
+  options.write_buffer_size = 4 << 20;
   options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
@@ -69,6 +97,8 @@ Result<std::unique_ptr<IndexCache>> IndexCache::Open(const std::string& dir) {
   if (!s.ok()) return FromRocks(s, "open index cache " + dir);
   auto impl = std::make_unique<Impl>();
   impl->db.reset(raw);
+  impl->write_options.disableWAL = true;
+  RemoveStaleEmptyLogs(dir);
   return std::unique_ptr<IndexCache>(new IndexCache(std::move(impl)));
 }
 
@@ -104,7 +134,7 @@ Status IndexCache::Merge(const Id& index_id, const IndexObject& index) {
   std::string seen = "i";
   seen.append(index_id.view());
   batch.Put(seen, "");
-  return FromRocks(impl_->db->Write(rocksdb::WriteOptions(), &batch), "index cache write");
+  return FromRocks(impl_->db->Write(impl_->write_options, &batch), "index cache write");
 }
 
 Result<std::set<Id>> IndexCache::MergedIndexObjects() const {
@@ -121,7 +151,7 @@ Result<std::set<Id>> IndexCache::MergedIndexObjects() const {
 Status IndexCache::Clear() {
   rocksdb::WriteBatch batch;
   batch.DeleteRange("a", "z");
-  return FromRocks(impl_->db->Write(rocksdb::WriteOptions(), &batch), "index cache clear");
+  return FromRocks(impl_->db->Write(impl_->write_options, &batch), "index cache clear");
 }
 
 Status IndexCache::ForEachBlob(const std::function<Status(const BlobLocation&)>& fn) const {
