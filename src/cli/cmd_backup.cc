@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/json.h"
+#include "pg/database_backup.h"
 #include "repo/backup.h"
 
 namespace pgdedup::cli {
@@ -70,18 +71,14 @@ std::pair<int64_t, int32_t> Now() {
 }
 
 int RunBackup(const Context& ctx, const BackupArgs& args) {
-  if (!args.db.empty()) {
+  if (args.db.empty() == !args.stdin_input) {
     return ctx.Fail(Status::InvalidArgument(
-        "native backups (--db) are not in this version yet; pipe pg_dump into "
-        "`pgdedup backup --stdin --name NAME`"));
+        "say what to back up: --db CONNINFO (a database) or --stdin --name NAME (a stream)"));
   }
-  if (!args.stdin_input) {
-    return ctx.Fail(Status::InvalidArgument("say what to back up: --stdin --name NAME"));
-  }
-  if (args.name.empty() || args.name.find('\0') != std::string::npos) {
+  if (args.stdin_input && args.name.empty()) {
     return ctx.Fail(Status::InvalidArgument("--stdin needs --name NAME for the stream"));
   }
-  if (isatty(STDIN_FILENO)) {
+  if (args.stdin_input && isatty(STDIN_FILENO)) {
     return ctx.Fail(Status::InvalidArgument(
         "--stdin reads from a pipe or file, not a terminal (e.g. pg_dump db | pgdedup backup "
         "--stdin --name db.sql)"));
@@ -96,31 +93,38 @@ int RunBackup(const Context& ctx, const BackupArgs& args) {
   if (!repo.ok()) return ctx.Fail(repo.status());
 
   auto start = std::chrono::steady_clock::now();
-  Progress progress(ctx, "backup " + args.name);
+  Progress progress(ctx, "backup " + (args.db.empty() ? args.name : std::string("database")));
   repo::BackupOptions options;
   options.threads = args.jobs;
   options.progress = [&progress](uint64_t b) { progress.Update(b); };
   auto session = repo::BackupSession::Start(repo->get(), options);
   if (!session.ok()) return ctx.Fail(session.status());
 
-  // pg_dump | pgdedup: a 1 MiB pipe buffer instead of 64 KiB lets the writer run ahead with a
-  // sixteenth of the context switches. Best effort: the kernel may refuse.
-  struct stat st;
-  if (fstat(STDIN_FILENO, &st) == 0 && S_ISFIFO(st.st_mode)) {
-    fcntl(STDIN_FILENO, F_SETPIPE_SZ, 1 << 20);
-  }
-  auto stream = (*session)->AddStreamFromFd(args.name, STDIN_FILENO);
-  progress.Done();
-  if (!stream.ok()) return ctx.Fail(stream.status());
-
   repo::Manifest manifest;
+  if (args.db.empty()) {
+    // pg_dump | pgdedup: a 1 MiB pipe buffer instead of 64 KiB lets the writer run ahead with a
+    // sixteenth of the context switches. Best effort: the kernel may refuse.
+    struct stat st;
+    if (fstat(STDIN_FILENO, &st) == 0 && S_ISFIFO(st.st_mode)) {
+      fcntl(STDIN_FILENO, F_SETPIPE_SZ, 1 << 20);
+    }
+    auto stream = (*session)->AddStreamFromFd(args.name, STDIN_FILENO);
+    progress.Done();
+    if (!stream.ok()) return ctx.Fail(stream.status());
+    manifest.source = "stdin";
+  } else {
+    pg::DatabaseBackupOptions db;
+    db.conninfo = args.db;
+    Status s = pg::BackupDatabase(db, session->get(), &manifest);
+    progress.Done();
+    if (!s.ok()) return ctx.Fail(s);
+  }
   manifest.time = when.first;
   manifest.utc_offset = when.second;
   manifest.hostname = args.host.empty() ? Hostname() : args.host;
   const char* user = getenv("USER");
   manifest.username = user ? user : std::to_string(getuid());
   manifest.tags = args.tags;
-  manifest.source = "stdin";
   manifest.program_version = PGDEDUP_VERSION;
   auto id = (*session)->Commit(manifest);
   if (!id.ok()) return ctx.Fail(id.status());
@@ -140,13 +144,17 @@ int RunBackup(const Context& ctx, const BackupArgs& args) {
     j.Field("bytes_added", stats.writer.stored_bytes);
     j.Field("packs_added", stats.writer.packs);
     j.Field("duration_seconds", secs);
+    if (!manifest.database.empty()) j.Field("database", manifest.database);
     j.Key("streams");
     j.BeginArray();
-    j.BeginObject();
-    j.Field("name", stream->name);
-    j.Field("size", stream->size);
-    j.Field("digest", stream->digest.Hex());
-    j.EndObject();
+    for (const auto& st : (*session)->streams()) {
+      j.BeginObject();
+      j.Field("name", st.name);
+      j.Field("size", st.size);
+      j.Field("digest", st.digest.Hex());
+      if (st.kind == "table") j.Field("rows", st.rows);
+      j.EndObject();
+    }
     j.EndArray();
     j.EndObject();
     std::puts(j.str().c_str());

@@ -303,6 +303,13 @@ Result<StreamInfo> BackupSession::AddStreamFromFd(const std::string& name, int f
   return info;
 }
 
+StreamInfo* BackupSession::MutableStream(const std::string& name) {
+  for (auto& s : streams_) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
 Result<Id> BackupSession::Commit(Manifest manifest) {
   // Commit order: every pack and index object first, the manifest last.
   PGDEDUP_RETURN_IF_ERROR(writer_->Flush());

@@ -64,6 +64,11 @@ class BackupSession {
   // else (a pipe) is read.
   Result<StreamInfo> AddStreamFromFd(const std::string& name, int fd);
 
+  // The stream added under `name`, to annotate (native backups record what a stream holds);
+  // nullptr if there is none.
+  StreamInfo* MutableStream(const std::string& name);
+  const std::vector<StreamInfo>& streams() const { return streams_; }
+
   // Flushes packs and index objects, then writes the manifest (its streams are the ones added;
   // other fields come from `manifest`). Returns the snapshot id.
   Result<Id> Commit(Manifest manifest);

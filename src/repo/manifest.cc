@@ -19,6 +19,12 @@ enum Tag : uint64_t {
   kDatabase = 7,
   kProgramVersion = 8,
   kStream = 9,
+  kServerVersion = 10,
+  kPgDumpVersion = 11,
+  kEncoding = 12,
+  kCollate = 13,
+  kCtype = 14,
+  kDatabaseSize = 15,
 };
 
 enum StreamTag : uint64_t {
@@ -27,6 +33,11 @@ enum StreamTag : uint64_t {
   kStreamDigest = 3,
   kStreamChunkCount = 4,
   kStreamChunkList = 5,
+  kStreamKind = 6,
+  kStreamSchema = 7,
+  kStreamTable = 8,
+  kStreamColumns = 9,
+  kStreamRows = 10,
 };
 
 void PutField(std::string* out, uint64_t tag, std::string_view value) {
@@ -75,6 +86,21 @@ Result<StreamInfo> DecodeStream(std::string_view value) {
         ok = v.size() == Id::kSize;
         if (ok) s.chunk_lists.push_back(Id::FromBytes(v));
         break;
+      case kStreamKind:
+        s.kind = std::string(v);
+        break;
+      case kStreamSchema:
+        s.schema = std::string(v);
+        break;
+      case kStreamTable:
+        s.table = std::string(v);
+        break;
+      case kStreamColumns:
+        s.columns = std::string(v);
+        break;
+      case kStreamRows:
+        ok = ParseInt(v, &s.rows);
+        break;
       default:
         break;  // a field from a newer version
     }
@@ -104,7 +130,22 @@ std::string EncodeManifest(const Manifest& m) {
     PutField(&rec, kStreamDigest, s.digest.view());
     PutIntField(&rec, kStreamChunkCount, s.chunk_count);
     for (const auto& id : s.chunk_lists) PutField(&rec, kStreamChunkList, id.view());
+    if (!s.kind.empty()) {
+      PutField(&rec, kStreamKind, s.kind);
+      PutField(&rec, kStreamSchema, s.schema);
+      PutField(&rec, kStreamTable, s.table);
+      PutField(&rec, kStreamColumns, s.columns);
+      PutIntField(&rec, kStreamRows, s.rows);
+    }
     PutField(&out, kStream, rec);
+  }
+  if (m.server_version != 0) {
+    PutIntField(&out, kServerVersion, static_cast<uint64_t>(m.server_version));
+    PutField(&out, kPgDumpVersion, m.pg_dump_version);
+    PutField(&out, kEncoding, m.encoding);
+    PutField(&out, kCollate, m.collate);
+    PutField(&out, kCtype, m.ctype);
+    PutIntField(&out, kDatabaseSize, m.database_size);
   }
   return out;
 }
@@ -152,6 +193,25 @@ Result<Manifest> DecodeManifest(std::string_view plain) {
         break;
       case kProgramVersion:
         m.program_version = std::string(v);
+        break;
+      case kServerVersion:
+        ok = ParseInt(v, &n);
+        m.server_version = static_cast<int64_t>(n);
+        break;
+      case kPgDumpVersion:
+        m.pg_dump_version = std::string(v);
+        break;
+      case kEncoding:
+        m.encoding = std::string(v);
+        break;
+      case kCollate:
+        m.collate = std::string(v);
+        break;
+      case kCtype:
+        m.ctype = std::string(v);
+        break;
+      case kDatabaseSize:
+        ok = ParseInt(v, &m.database_size);
         break;
       case kStream: {
         auto s = DecodeStream(v);

@@ -35,6 +35,15 @@ struct StreamInfo {
   Id digest;
   uint64_t chunk_count = 0;  // data chunks in the stream
   std::vector<Id> chunk_lists;  // ids of the kChunkList blobs, in order
+
+  // Native database backups (empty otherwise): what the stream holds ("pre-data", "table",
+  // "sequences", "post-data"), and for a table its schema, name, the column list of its COPY
+  // (quoted SQL, as COPY ... (columns) FROM STDIN takes it) and its row count.
+  std::string kind;
+  std::string schema;
+  std::string table;
+  std::string columns;
+  uint64_t rows = 0;
 };
 
 struct Manifest {
@@ -47,6 +56,14 @@ struct Manifest {
   std::string database;        // database name for native backups; empty otherwise
   std::string program_version;
   std::vector<StreamInfo> streams;
+
+  // Native database backups: the server and the database as they were.
+  int64_t server_version = 0;   // server_version_num, e.g. 150018
+  std::string pg_dump_version;  // "pg_dump (PostgreSQL) 15.18 ..."
+  std::string encoding;         // database encoding, e.g. UTF8
+  std::string collate;          // datcollate
+  std::string ctype;            // datctype
+  uint64_t database_size = 0;   // pg_database_size at backup time
 };
 
 std::string EncodeManifest(const Manifest& m);

@@ -1,0 +1,103 @@
+#include "pg/catalog.h"
+
+namespace pgdedup::pg {
+
+namespace {
+
+// Column lists come back as arrays of names; quote_ident makes them SQL.
+constexpr char kTablesSql[] = R"SQL(
+SELECT n.nspname, c.relname,
+  (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
+     FROM pg_attribute a
+    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''),
+  COALESCE(
+    (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.ord)
+       FROM pg_index i
+       CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+      WHERE i.indrelid = c.oid AND i.indisprimary),
+    (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.ord)
+       FROM (SELECT i.indexrelid, i.indkey
+               FROM pg_index i
+              WHERE i.indrelid = c.oid AND i.indisunique AND i.indisvalid
+                AND i.indpred IS NULL AND i.indexprs IS NULL
+                AND NOT EXISTS (SELECT 1 FROM unnest(i.indkey) AS u(attnum)
+                                 JOIN pg_attribute a2 ON a2.attrelid = c.oid
+                                                      AND a2.attnum = u.attnum
+                                 WHERE NOT a2.attnotnull OR u.attnum = 0)
+              ORDER BY i.indnatts, i.indexrelid LIMIT 1) AS u
+       CROSS JOIN LATERAL unnest(u.indkey) WITH ORDINALITY AS k(attnum, ord)
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum),
+    '')
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r'
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                   WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                     AND d.deptype = 'e')
+ORDER BY n.nspname, c.relname
+)SQL";
+
+constexpr char kSequencesSql[] = R"SQL(
+SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'S'
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                   WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                     AND d.deptype = 'e')
+ORDER BY n.nspname, c.relname
+)SQL";
+
+}  // namespace
+
+Result<std::vector<TableInfo>> ListTables(Connection* conn) {
+  auto rows = conn->Query(kTablesSql);
+  if (!rows.ok()) return rows.status().WithContext("listing tables");
+  std::vector<TableInfo> tables;
+  for (const auto& r : *rows) {
+    TableInfo t;
+    t.schema = r[0].value_or("");
+    t.name = r[1].value_or("");
+    t.qualified = conn->QuoteIdent(t.schema) + "." + conn->QuoteIdent(t.name);
+    t.columns = r[2].value_or("");
+    t.order_by = r[3].value_or("");
+    tables.push_back(std::move(t));
+  }
+  return tables;
+}
+
+Result<std::string> SequenceSetvalSql(Connection* conn) {
+  auto names = conn->Query(kSequencesSql);
+  if (!names.ok()) return names.status().WithContext("listing sequences");
+  std::string sql;
+  for (const auto& r : *names) {
+    const std::string& seq = *r[0];
+    auto state = conn->Query("SELECT last_value, is_called FROM " + seq);
+    if (!state.ok()) return state.status().WithContext("reading sequence " + seq);
+    if (state->size() != 1) return Status::SourceError("sequence " + seq + ": no state");
+    sql += "SELECT pg_catalog.setval(" + conn->QuoteLiteral(seq) + ", " + *(*state)[0][0] + ", " +
+           ((*state)[0][1] == "t" ? "true" : "false") + ");\n";
+  }
+  return sql;
+}
+
+Result<DatabaseInfo> DescribeDatabase(Connection* conn) {
+  auto rows = conn->Query(
+      "SELECT datname, pg_encoding_to_char(encoding), datcollate, datctype, "
+      "pg_database_size(oid) FROM pg_database WHERE datname = current_database()");
+  if (!rows.ok()) return rows.status();
+  if (rows->size() != 1) return Status::SourceError("cannot describe the current database");
+  const auto& r = (*rows)[0];
+  DatabaseInfo d;
+  d.name = r[0].value_or("");
+  d.encoding = r[1].value_or("");
+  d.collate = r[2].value_or("");
+  d.ctype = r[3].value_or("");
+  d.size = std::stoull(r[4].value_or("0"));
+  return d;
+}
+
+}  // namespace pgdedup::pg

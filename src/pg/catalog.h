@@ -1,0 +1,45 @@
+// Catalog: what a native backup needs to know about a database, read inside the backup's
+// snapshot: its tables (with the column list and the order that makes their COPY stable), its
+// sequences, and its own settings.
+//
+// Thread safety: functions on one Connection, used by one thread.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "pg/connection.h"
+
+namespace pgdedup::pg {
+
+struct TableInfo {
+  std::string schema;
+  std::string name;
+  std::string qualified;  // "schema"."name", quoted
+  std::string columns;    // quoted, comma-separated: every stored column (no generated ones)
+  // ORDER BY list that makes the COPY's bytes stable from night to night: the primary key,
+  // else a unique index over NOT NULL columns; empty when the table has neither (physical
+  // order).
+  std::string order_by;
+};
+
+struct DatabaseInfo {
+  std::string name;
+  std::string encoding;
+  std::string collate;
+  std::string ctype;
+  uint64_t size = 0;
+};
+
+// Tables with data to copy: ordinary and unlogged tables and leaf partitions, outside the
+// system schemas, not belonging to an extension. Partitioned parents hold no rows themselves.
+// Sorted by schema and name.
+Result<std::vector<TableInfo>> ListTables(Connection* conn);
+
+// SQL that sets every sequence to its current state (`SELECT pg_catalog.setval(...)` lines).
+Result<std::string> SequenceSetvalSql(Connection* conn);
+
+Result<DatabaseInfo> DescribeDatabase(Connection* conn);
+
+}  // namespace pgdedup::pg

@@ -1,0 +1,247 @@
+#include "pg/connection.h"
+
+#include <libpq-fe.h>
+
+#include <cstring>
+
+namespace pgdedup::pg {
+
+namespace {
+
+struct ConnDeleter {
+  void operator()(PGconn* c) const { PQfinish(c); }
+};
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+struct ConninfoDeleter {
+  void operator()(PQconninfoOption* o) const { PQconninfoFree(o); }
+};
+using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
+
+std::string Trim(const char* msg) {
+  std::string s = msg ? msg : "";
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+struct Connection::Impl {
+  std::unique_ptr<PGconn, ConnDeleter> conn;
+  // The COPY row being handed out by ReadCopy, and how much of it is left.
+  char* copy_row = nullptr;
+  int copy_len = 0;
+  int copy_pos = 0;
+  bool copy_done = false;
+
+  ~Impl() {
+    if (copy_row) PQfreemem(copy_row);
+  }
+  Status Error(const std::string& what) const {
+    return Status::SourceError(what + ": " + Trim(PQerrorMessage(conn.get())));
+  }
+  Status CheckResult(PGresult* r, const std::string& what) const {
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_OUT ||
+        st == PGRES_COPY_IN) {
+      return Status::OK();
+    }
+    return Status::SourceError(what + ": " + Trim(PQresultErrorMessage(r)));
+  }
+};
+
+Connection::Connection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Connection::~Connection() = default;
+
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo) {
+  auto impl = std::make_unique<Impl>();
+  impl->conn.reset(PQconnectdb(conninfo.c_str()));
+  if (!impl->conn) return Status::SourceError("cannot allocate a PostgreSQL connection");
+  if (PQstatus(impl->conn.get()) != CONNECTION_OK) {
+    return Status::SourceError("cannot connect to PostgreSQL: " +
+                               Trim(PQerrorMessage(impl->conn.get())));
+  }
+  std::unique_ptr<Connection> c(new Connection(std::move(impl)));
+  // Dumps must not depend on the session's settings.
+  PGDEDUP_RETURN_IF_ERROR(c->Exec(
+      "SET client_encoding = 'UTF8'; SET DateStyle = ISO; SET IntervalStyle = postgres; "
+      "SET extra_float_digits = 3; SET search_path = pg_catalog; "
+      "SET statement_timeout = 0; SET lock_timeout = 0; "
+      "SET idle_in_transaction_session_timeout = 0"));
+  return c;
+}
+
+Status Connection::Exec(const std::string& sql) {
+  ResultPtr r(PQexec(impl_->conn.get(), sql.c_str()));
+  if (!r) return impl_->Error("query failed");
+  return impl_->CheckResult(r.get(), "query failed");
+}
+
+Result<std::vector<Row>> Connection::Query(const std::string& sql,
+                                           const std::vector<std::string>& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p.c_str());
+  ResultPtr r(PQexecParams(impl_->conn.get(), sql.c_str(), static_cast<int>(values.size()),
+                           nullptr, values.data(), nullptr, nullptr, 0));
+  if (!r) return impl_->Error("query failed");
+  PGDEDUP_RETURN_IF_ERROR(impl_->CheckResult(r.get(), "query failed"));
+  std::vector<Row> rows(PQntuples(r.get()));
+  int cols = PQnfields(r.get());
+  for (int i = 0; i < static_cast<int>(rows.size()); ++i) {
+    rows[i].resize(cols);
+    for (int j = 0; j < cols; ++j) {
+      if (!PQgetisnull(r.get(), i, j)) {
+        rows[i][j] = std::string(PQgetvalue(r.get(), i, j), PQgetlength(r.get(), i, j));
+      }
+    }
+  }
+  return rows;
+}
+
+Result<std::string> Connection::QueryValue(const std::string& sql,
+                                           const std::vector<std::string>& params) {
+  auto rows = Query(sql, params);
+  if (!rows.ok()) return rows.status();
+  if (rows->size() != 1 || (*rows)[0].size() != 1 || !(*rows)[0][0]) {
+    return Status::SourceError("expected one value from: " + sql);
+  }
+  return *(*rows)[0][0];
+}
+
+Status Connection::BeginCopyOut(const std::string& copy_sql) {
+  ResultPtr r(PQexec(impl_->conn.get(), copy_sql.c_str()));
+  if (!r) return impl_->Error("COPY failed");
+  if (PQresultStatus(r.get()) != PGRES_COPY_OUT) {
+    return Status::SourceError("COPY failed: " + Trim(PQresultErrorMessage(r.get())));
+  }
+  impl_->copy_done = false;
+  return Status::OK();
+}
+
+Result<size_t> Connection::ReadCopy(char* buf, size_t n) {
+  size_t out = 0;
+  while (out < n) {
+    if (impl_->copy_row != nullptr) {
+      size_t k = std::min<size_t>(n - out, impl_->copy_len - impl_->copy_pos);
+      std::memcpy(buf + out, impl_->copy_row + impl_->copy_pos, k);
+      out += k;
+      impl_->copy_pos += static_cast<int>(k);
+      if (impl_->copy_pos == impl_->copy_len) {
+        PQfreemem(impl_->copy_row);
+        impl_->copy_row = nullptr;
+      }
+      continue;
+    }
+    if (impl_->copy_done) break;
+    char* row = nullptr;
+    int len = PQgetCopyData(impl_->conn.get(), &row, /*async=*/0);
+    if (len > 0) {
+      impl_->copy_row = row;
+      impl_->copy_len = len;
+      impl_->copy_pos = 0;
+      continue;
+    }
+    if (len == -2) return impl_->Error("COPY failed");
+    // -1: the COPY is over; its final result says whether it succeeded.
+    impl_->copy_done = true;
+    ResultPtr r(PQgetResult(impl_->conn.get()));
+    if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
+      return Status::SourceError("COPY failed: " +
+                                 Trim(r ? PQresultErrorMessage(r.get())
+                                        : PQerrorMessage(impl_->conn.get())));
+    }
+    while (PGresult* extra = PQgetResult(impl_->conn.get())) PQclear(extra);
+  }
+  return out;
+}
+
+Status Connection::BeginCopyIn(const std::string& copy_sql) {
+  ResultPtr r(PQexec(impl_->conn.get(), copy_sql.c_str()));
+  if (!r) return impl_->Error("COPY failed");
+  if (PQresultStatus(r.get()) != PGRES_COPY_IN) {
+    return Status::SourceError("COPY failed: " + Trim(PQresultErrorMessage(r.get())));
+  }
+  return Status::OK();
+}
+
+Status Connection::WriteCopy(std::string_view data) {
+  while (!data.empty()) {
+    int chunk = static_cast<int>(std::min<size_t>(data.size(), 1 << 30));
+    if (PQputCopyData(impl_->conn.get(), data.data(), chunk) != 1) {
+      return impl_->Error("COPY failed");
+    }
+    data.remove_prefix(chunk);
+  }
+  return Status::OK();
+}
+
+Status Connection::EndCopyIn() {
+  if (PQputCopyEnd(impl_->conn.get(), nullptr) != 1) return impl_->Error("COPY failed");
+  ResultPtr r(PQgetResult(impl_->conn.get()));
+  Status s = r ? impl_->CheckResult(r.get(), "COPY failed") : impl_->Error("COPY failed");
+  while (PGresult* extra = PQgetResult(impl_->conn.get())) PQclear(extra);
+  return s;
+}
+
+std::string Connection::QuoteIdent(std::string_view ident) const {
+  char* q = PQescapeIdentifier(impl_->conn.get(), ident.data(), ident.size());
+  std::string out = q ? q : "";
+  PQfreemem(q);
+  return out;
+}
+
+std::string Connection::QuoteLiteral(std::string_view literal) const {
+  char* q = PQescapeLiteral(impl_->conn.get(), literal.data(), literal.size());
+  std::string out = q ? q : "";
+  PQfreemem(q);
+  return out;
+}
+
+std::string Connection::DatabaseName() const { return PQdb(impl_->conn.get()); }
+
+int Connection::ServerVersion() const { return PQserverVersion(impl_->conn.get()); }
+
+Result<std::string> WithDatabase(const std::string& conninfo, const std::string& dbname) {
+  char* err = nullptr;
+  std::unique_ptr<PQconninfoOption, ConninfoDeleter> opts(PQconninfoParse(conninfo.c_str(), &err));
+  if (!opts) {
+    std::string msg = err ? Trim(err) : "unparsable";
+    PQfreemem(err);
+    return Status::InvalidArgument("bad --db conninfo: " + msg);
+  }
+  std::string out;
+  auto append = [&out](const char* key, const std::string& value) {
+    std::string v;
+    for (char c : value) {
+      if (c == '\'' || c == '\\') v.push_back('\\');
+      v.push_back(c);
+    }
+    out += std::string(out.empty() ? "" : " ") + key + "='" + v + "'";
+  };
+  for (PQconninfoOption* o = opts.get(); o->keyword != nullptr; ++o) {
+    if (std::strcmp(o->keyword, "dbname") == 0) continue;
+    if (o->val != nullptr && *o->val != '\0') append(o->keyword, o->val);
+  }
+  append("dbname", dbname);
+  return out;
+}
+
+Result<std::string> DatabaseOf(const std::string& conninfo) {
+  char* err = nullptr;
+  std::unique_ptr<PQconninfoOption, ConninfoDeleter> opts(PQconninfoParse(conninfo.c_str(), &err));
+  if (!opts) {
+    std::string msg = err ? Trim(err) : "unparsable";
+    PQfreemem(err);
+    return Status::InvalidArgument("bad --db conninfo: " + msg);
+  }
+  for (PQconninfoOption* o = opts.get(); o->keyword != nullptr; ++o) {
+    if (std::strcmp(o->keyword, "dbname") == 0 && o->val && *o->val) return std::string(o->val);
+  }
+  if (const char* env = getenv("PGDATABASE"); env && *env) return std::string(env);
+  if (const char* env = getenv("PGUSER"); env && *env) return std::string(env);
+  return Status::InvalidArgument("--db does not name a database (dbname=...)");
+}
+
+}  // namespace pgdedup::pg

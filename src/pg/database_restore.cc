@@ -1,0 +1,205 @@
+#include "pg/database_restore.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+
+#include "pg/connection.h"
+#include "pg/process.h"
+#include "repo/restore.h"
+
+namespace pgdedup::pg {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+const repo::StreamInfo* FindKind(const repo::Manifest& m, const std::string& kind) {
+  for (const auto& s : m.streams) {
+    if (s.kind == kind) return &s;
+  }
+  return nullptr;
+}
+
+Status WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno("write to psql", errno);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::OK();
+}
+
+// Feeds an SQL stream to psql connected to the target.
+Status RunSql(repo::Repository* repo, const repo::StreamInfo& stream,
+              const DatabaseRestoreOptions& options) {
+  auto psql = Subprocess::Start({options.psql, "-X", "-q", "-v", "ON_ERROR_STOP=1",
+                                 "--no-psqlrc", "-d", options.conninfo},
+                                Subprocess::kWriteStdin);
+  if (!psql.ok()) return psql.status();
+  repo::RestoreOptions ro;
+  ro.threads = options.threads;
+  Status s = repo::RestoreStream(
+      repo, stream, [&](std::string_view d) { return WriteAll((*psql)->fd(), d); }, ro);
+  Status waited = (*psql)->Wait();
+  // psql's own error says more than the broken pipe it caused.
+  if (!waited.ok()) return waited.WithContext(stream.name);
+  return s.WithContext(stream.name);
+}
+
+// Refuses a target that holds user objects: restoring over them mixes two databases.
+Status CheckEmpty(Connection* c, const std::string& dbname) {
+  auto n = c->QueryValue(
+      "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') "
+      "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'");
+  if (!n.ok()) return n.status();
+  if (*n != "0") {
+    return Status::InvalidArgument("database \"" + dbname + "\" is not empty (" + *n +
+                                   " relations): refusing to restore into it. Restore into a new "
+                                   "database with --create, or --create --clean to replace it");
+  }
+  return Status::OK();
+}
+
+Status PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptions& options,
+                     const std::string& dbname) {
+  if (!options.create) {
+    if (options.clean) {
+      return Status::InvalidArgument("--clean replaces a database: use it with --create");
+    }
+    auto c = Connection::Open(options.conninfo);
+    if (!c.ok()) return c.status();
+    return CheckEmpty(c->get(), dbname);
+  }
+  auto maintenance_conninfo = WithDatabase(options.conninfo, "postgres");
+  if (!maintenance_conninfo.ok()) return maintenance_conninfo.status();
+  auto c = Connection::Open(*maintenance_conninfo);
+  if (!c.ok()) {
+    auto t1 = WithDatabase(options.conninfo, "template1");
+    c = Connection::Open(*t1);
+    if (!c.ok()) return c.status().WithContext("connecting to a maintenance database");
+  }
+  Connection* mc = c->get();
+  auto exists = mc->Query("SELECT 1 FROM pg_database WHERE datname = $1", {dbname});
+  if (!exists.ok()) return exists.status();
+  std::string q = mc->QuoteIdent(dbname);
+  if (!exists->empty()) {
+    if (!options.clean) {
+      return Status::InvalidArgument("database \"" + dbname +
+                                     "\" already exists: refusing to overwrite it (add --clean "
+                                     "to drop and recreate it)");
+    }
+    std::string force = mc->ServerVersion() >= 130000 ? " WITH (FORCE)" : "";
+    PGDEDUP_RETURN_IF_ERROR(mc->Exec("DROP DATABASE " + q + force));
+  }
+  std::string create = "CREATE DATABASE " + q + " TEMPLATE template0";
+  if (!m.encoding.empty()) create += " ENCODING " + mc->QuoteLiteral(m.encoding);
+  if (!m.collate.empty()) create += " LC_COLLATE " + mc->QuoteLiteral(m.collate);
+  if (!m.ctype.empty()) create += " LC_CTYPE " + mc->QuoteLiteral(m.ctype);
+  return mc->Exec(create);
+}
+
+}  // namespace
+
+Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
+                                             const repo::SnapshotRef& snapshot,
+                                             const DatabaseRestoreOptions& opts) {
+  DatabaseRestoreOptions options = opts;
+  if (const char* env = std::getenv("PGDEDUP_PSQL"); env && *env) options.psql = env;
+  const repo::Manifest& m = snapshot.manifest;
+  const repo::StreamInfo* pre = FindKind(m, "pre-data");
+  const repo::StreamInfo* post = FindKind(m, "post-data");
+  const repo::StreamInfo* seqs = FindKind(m, "sequences");
+  if (m.server_version == 0 || !pre || !post || !seqs) {
+    return Status::InvalidArgument("snapshot " + snapshot.id.ShortHex() +
+                                   " is not a native database backup; restore its stream with "
+                                   "--stream NAME --output - instead");
+  }
+  auto dbname = DatabaseOf(options.conninfo);
+  if (!dbname.ok()) return dbname.status();
+  auto step = [&](const std::string& s) {
+    if (options.progress) options.progress(s);
+  };
+  DatabaseRestoreStats stats;
+  if (options.dry_run) {
+    step(std::string(options.create ? (options.clean ? "drop and create" : "create")
+                                    : "check empty") +
+         " database \"" + *dbname + "\"");
+    step("pre-data: " + pre->name);
+    for (const auto& s : m.streams) {
+      if (s.kind != "table") continue;
+      step("table " + s.name + ": " + std::to_string(s.rows) + " rows");
+      stats.tables++;
+      stats.rows += s.rows;
+      stats.bytes += s.size;
+    }
+    step("sequences, post-data, ANALYZE");
+    return stats;
+  }
+  ::signal(SIGPIPE, SIG_IGN);  // a psql that dies shows as an error, not a dead pgdedup
+
+  step("database \"" + *dbname + "\"");
+  PGDEDUP_RETURN_IF_ERROR(PrepareTarget(m, options, *dbname));
+
+  auto t0 = Clock::now();
+  step("pre-data");
+  PGDEDUP_RETURN_IF_ERROR(RunSql(repo, *pre, options));
+  stats.seconds_schema = Since(t0);
+
+  auto t1 = Clock::now();
+  auto conn = Connection::Open(options.conninfo);
+  if (!conn.ok()) return conn.status();
+  Connection* c = conn->get();
+  for (const auto& s : m.streams) {
+    if (s.kind != "table") continue;
+    step("table " + s.name);
+    std::string qualified = c->QuoteIdent(s.schema) + "." + c->QuoteIdent(s.table);
+    std::string copy = "COPY " + qualified + (s.columns.empty() ? "" : " (" + s.columns + ")") +
+                       " FROM STDIN";
+    PGDEDUP_RETURN_IF_ERROR(c->BeginCopyIn(copy).WithContext("table " + qualified));
+    uint64_t rows = 0;
+    repo::RestoreOptions ro;
+    ro.threads = options.threads;
+    Status st = repo::RestoreStream(
+        repo, s,
+        [&](std::string_view d) {
+          for (char ch : d) rows += ch == '\n';
+          return c->WriteCopy(d);
+        },
+        ro);
+    Status end = c->EndCopyIn();
+    PGDEDUP_RETURN_IF_ERROR(st.WithContext("table " + qualified));
+    PGDEDUP_RETURN_IF_ERROR(end.WithContext("table " + qualified));
+    if (rows != s.rows) {
+      return Status::Corruption("table " + qualified + ": restored " + std::to_string(rows) +
+                                " rows, the manifest says " + std::to_string(s.rows));
+    }
+    stats.tables++;
+    stats.rows += rows;
+    stats.bytes += s.size;
+  }
+  step("sequences");
+  PGDEDUP_RETURN_IF_ERROR(RunSql(repo, *seqs, options));
+  stats.seconds_data = Since(t1);
+
+  auto t2 = Clock::now();
+  step("post-data");
+  PGDEDUP_RETURN_IF_ERROR(RunSql(repo, *post, options));
+  step("ANALYZE");
+  PGDEDUP_RETURN_IF_ERROR(c->Exec("ANALYZE"));
+  stats.seconds_post = Since(t2);
+  return stats;
+}
+
+}  // namespace pgdedup::pg

@@ -1,0 +1,52 @@
+// DatabaseRestore: brings a native snapshot back into a database.
+//
+//   1. the target: with `create`, CREATE DATABASE (refused if it exists, unless `clean`, which
+//      drops it first) with the snapshot's encoding and collation; without it, the target must
+//      exist and hold no user objects (refused otherwise: this is where operators lose data);
+//   2. pre-data.sql through psql (ON_ERROR_STOP);
+//   3. each table: COPY ... FROM STDIN, checking the row count against the manifest;
+//   4. sequences.sql, then post-data.sql (indexes, constraints, triggers, matview data) through
+//      psql; then ANALYZE.
+// Every stream is verified chunk by chunk as it is read (restore.h). Any failure stops the
+// restore with an error naming the step; the target is then incomplete and says so.
+//
+// Thread safety: one call drives everything from the calling thread (and the restore workers).
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "common/result.h"
+#include "repo/repository.h"
+
+namespace pgdedup::pg {
+
+struct DatabaseRestoreOptions {
+  std::string conninfo;  // names the target database
+  bool create = false;
+  bool clean = false;
+  bool dry_run = false;
+  // Worker threads for reading the repository. Default: the machine's cores.
+  int threads = 0;
+  // The psql program. Default: "psql" from PATH (or $PGDEDUP_PSQL).
+  std::string psql = "psql";
+  // Called with each step as it starts ("pre-data", "table \"public\".\"t\"", ...).
+  std::function<void(const std::string&)> progress;
+};
+
+struct DatabaseRestoreStats {
+  uint64_t tables = 0;
+  uint64_t rows = 0;
+  uint64_t bytes = 0;
+  double seconds_schema = 0;  // pre-data
+  double seconds_data = 0;    // tables and sequences
+  double seconds_post = 0;    // post-data and ANALYZE
+};
+
+// REQUIRES: repo->SyncIndex() returned OK. InvalidArgument when the snapshot is not a native
+// database backup or the target is refused; SourceError for what the server refuses.
+Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
+                                             const repo::SnapshotRef& snapshot,
+                                             const DatabaseRestoreOptions& options);
+
+}  // namespace pgdedup::pg

@@ -1,0 +1,52 @@
+// Subprocess: runs a program (pg_dump, psql) with its stdin or stdout on a pipe to us and its
+// stderr captured, and reports how it ended. Killed and reaped on destruction if still running.
+//
+//   auto dump = Subprocess::Start({"pg_dump", "--section=pre-data", ...}, Subprocess::kReadStdout);
+//   ... read (*dump)->fd() to its end ...
+//   Status s = (*dump)->Wait();   // SourceError with the program's stderr unless it exited 0
+//
+// Thread safety: one thread drives a Subprocess.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace pgdedup::pg {
+
+class Subprocess {
+ public:
+  enum Mode {
+    kReadStdout,  // fd() reads the child's stdout; its stdin is /dev/null
+    kWriteStdin,  // fd() writes the child's stdin; its stdout is discarded
+  };
+
+  // Starts argv[0] (looked up in PATH) with `env_overrides` ("NAME=value") added to the
+  // environment. SourceError when it cannot be started.
+  static Result<std::unique_ptr<Subprocess>> Start(const std::vector<std::string>& argv, Mode mode,
+                                                   const std::vector<std::string>& env_overrides = {});
+  ~Subprocess();
+
+  int fd() const { return fd_; }
+  // Closes our end of the pipe (for kWriteStdin: the child sees end of input).
+  void CloseFd();
+  // Waits for the child. OK if it exited 0; else SourceError naming the program, its exit
+  // status, and the last of its stderr.
+  Status Wait();
+
+ private:
+  Subprocess() = default;
+  std::string name_;
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  int err_fd_ = -1;  // the child's stderr
+};
+
+// Runs a program to completion with no input, returning its stdout. SourceError on failure.
+Result<std::string> RunForOutput(const std::vector<std::string>& argv);
+
+}  // namespace pgdedup::pg
