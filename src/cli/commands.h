@@ -22,5 +22,6 @@ void AddRestore(CLI::App* app, Runner* run);
 void AddRepo(CLI::App* app, Runner* run);
 void AddKey(CLI::App* app, Runner* run);
 void AddStats(CLI::App* app, Runner* run);
+void AddDrill(CLI::App* app, Runner* run);
 
 }  // namespace pgdedup::cli

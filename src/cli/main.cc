@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
   AddRepo(&app, &run);
   AddKey(&app, &run);
   AddStats(&app, &run);
+  AddDrill(&app, &run);
 
   try {
     app.parse(argc, argv);

@@ -303,6 +303,40 @@ Result<StreamInfo> BackupSession::AddStreamFromFd(const std::string& name, int f
   return info;
 }
 
+Result<StreamInfo> DigestStream(Repository* repo, const ReadFn& read) {
+  const auto& params = repo->config().chunker;
+  chunker::FastCdc cdc(params, repo->keys().chunker_seed());
+  Sha256Hasher digest;
+  StreamInfo info;
+  std::string chunk;
+  std::string buf(BackupSession::kReadSize, '\0');
+  auto emit = [&] {
+    digest.Update(BlobIdOf(repo->keys(), chunk).view());
+    info.chunk_count++;
+    chunk.clear();
+  };
+  for (;;) {
+    auto n = read(buf.data(), buf.size());
+    if (!n.ok()) return n.status();
+    if (*n == 0) break;
+    info.size += *n;
+    std::string_view data(buf.data(), *n);
+    while (!data.empty()) {
+      size_t k = cdc.Scan(reinterpret_cast<const uint8_t*>(data.data()), data.size());
+      if (k == chunker::FastCdc::kNeedMore) {
+        chunk.append(data);
+        break;
+      }
+      chunk.append(data.substr(0, k));
+      data.remove_prefix(k);
+      emit();
+    }
+  }
+  if (!chunk.empty()) emit();
+  info.digest = digest.Finish();
+  return info;
+}
+
 StreamInfo* BackupSession::MutableStream(const std::string& name) {
   for (auto& s : streams_) {
     if (s.name == name) return &s;

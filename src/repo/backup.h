@@ -44,6 +44,11 @@ struct BackupStats {
   BlobWriterStats writer;
 };
 
+// Chunks and hashes a stream exactly as a backup would, storing nothing, and returns its size,
+// chunk count and digest (the other StreamInfo fields are empty): a restored database can be
+// compared with the manifest this way (`drill`).
+Result<StreamInfo> DigestStream(Repository* repo, const ReadFn& read);
+
 class BackupSession {
  public:
   // Chunks handed to the workers and not yet written into the chunk list. Bounds memory:

@@ -209,7 +209,7 @@ db_state awk_restored "$S/r1-changed"
 assert_fails p restore latest --db "$(pg_conninfo awk_restored)" --create
 grep -qF -- "--clean" "$LAST_STDERR" || { cat "$LAST_STDERR" >&2; fail "restore --create onto an existing database: the message does not mention --clean"; }
 grep -qF "awk_restored" "$LAST_STDERR" || { cat "$LAST_STDERR" >&2; fail "restore --create onto an existing database: the message does not name it"; }
-echo "restore --create onto an existing database: exit $LAST_RC: $(tail -n 1 "$LAST_STDERR")"
+echo "restore --create onto an existing database: exit $LAST_RC: $(tr '\n' ' ' <"$LAST_STDERR")"
 db_state awk_restored "$S/r1-after-refusal"
 compare_state "$S/r1-changed" "$S/r1-after-refusal" "the existing database after a refused --create"
 assert_exit 0 p restore latest --db "$(pg_conninfo awk_restored)" --create --clean
@@ -220,10 +220,10 @@ compare_state "$S/awk" "$S/r2" "restore --create --clean"
 n_before=$(snapshot_count)
 assert_exit 6 p backup --db "host=$PGHOST port=1 user=$PGUSER dbname=awk"
 grep -qi "connect" "$LAST_STDERR" || { cat "$LAST_STDERR" >&2; fail "backup from a port nobody listens on: no clear message"; }
-echo "unreachable server: $(tail -n 1 "$LAST_STDERR")"
+echo "unreachable server: $(tr '\n' ' ' <"$LAST_STDERR")"
 assert_exit 6 p backup --db "$(pg_conninfo nope)"
 assert_contains "$LAST_STDERR" '"nope"' "backup of a database that does not exist: the message names it"
-echo "missing database: $(tail -n 1 "$LAST_STDERR")"
+echo "missing database: $(tr '\n' ' ' <"$LAST_STDERR")"
 assert_eq "$(snapshot_count)" "$n_before" "snapshots after failed backups"
 
 # --- (e) a second backup of the unchanged database adds little --------------------------------
@@ -233,9 +233,20 @@ assert_exit 0 p backup --db "$(pg_conninfo awk)" --json
 cp "$LAST_STDOUT" "$S/b2.json"
 added1=$(jpy "$S/b1.json" 'd["bytes_added"]')
 added2=$(jpy "$S/b2.json" 'd["bytes_added"]')
-echo "backup 1 added $added1 bytes (read $(jpy "$S/b1.json" 'd["bytes_read"]')), backup 2 of the unchanged database added $added2"
+echo "backup 1 added $added1 bytes (read $(jpy "$S/b1.json" 'd.get("bytes_read")')), backup 2 of the unchanged database added $added2"
 ((added1 > 0)) || fail "the first backup added nothing"
-((added2 * 10 < added1)) || fail "the second backup of an unchanged database added $added2 bytes, the first $added1"
+# Every table's stream and the sequences come out byte for byte the same. (pre-data.sql and
+# post-data.sql differ: pg_dump 15.14+ writes a random key in its \restrict line every time.)
+python3 - "$S/b1.json" "$S/b2.json" <<'PY' || fail "an unchanged database did not give the same table streams"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+da = {s["name"]: s["digest"] for s in a["streams"]}
+db = {s["name"]: s["digest"] for s in b["streams"]}
+assert da.keys() == db.keys(), (sorted(da), sorted(db))
+changed = sorted(n for n in da if da[n] != db[n] and n not in ("pre-data.sql", "post-data.sql"))
+assert not changed, f"streams changed: {changed}"
+PY
+((added2 * 5 < added1)) || fail "the second backup of an unchanged database added $added2 bytes, the first $added1"
 p snapshots --json >"$S/snapshots2.json"
 id2=$(jpy "$S/b2.json" 'd["snapshot_id"]')
 assert_eq "$(jpy "$S/snapshots2.json" "[s['database'] for s in d if s['id'] == '$id2'][0]")" awk "database of backup 2"
@@ -261,10 +272,11 @@ n_start=$(psql_q bank "SELECT count(*) FROM transfers")
 ((n_start >= 200)) || fail "the transfer loop does not run: $(cat "$S/loader.err")"
 assert_exit 0 p backup --db "$(pg_conninfo bank)" --jobs 4 --json
 n_end=$(psql_q bank "SELECT count(*) FROM transfers")
+id_bank=$(jpy "$LAST_STDOUT" 'd["snapshot_id"]')
 kill "$LOADER" 2>/dev/null || true
 wait "$LOADER" 2>/dev/null || true
 echo "transfers: $n_start when the backup started, $n_end when it ended"
-assert_exit 0 p restore latest --db "$(pg_conninfo bank_restored)" --create
+assert_exit 0 p restore "$id_bank" --db "$(pg_conninfo bank_restored)" --create
 b() { psql_q bank_restored "$1"; }
 n_restored=$(b "SELECT count(*) FROM transfers")
 ((n_restored >= n_start && n_restored <= n_end)) || fail "restored $n_restored transfers, not between $n_start and $n_end"

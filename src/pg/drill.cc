@@ -1,0 +1,108 @@
+#include "pg/drill.h"
+
+#include <unistd.h>
+
+#include <chrono>
+
+#include "common/log.h"
+#include "pg/connection.h"
+#include "pg/catalog.h"
+#include "repo/backup.h"
+
+namespace pgdedup::pg {
+
+namespace {
+
+// Drops the temporary database when the drill ends, however it ends.
+class TempDatabase {
+ public:
+  TempDatabase(std::string maintenance, std::string name)
+      : maintenance_(std::move(maintenance)), name_(std::move(name)) {}
+  ~TempDatabase() {
+    auto c = Connection::Open(maintenance_);
+    Status s = c.ok() ? (*c)->Exec("DROP DATABASE IF EXISTS " + (*c)->QuoteIdent(name_) +
+                                   ((*c)->ServerVersion() >= 130000 ? " WITH (FORCE)" : ""))
+                      : c.status();
+    if (!s.ok()) LogWarning("could not drop the drill database " + name_ + ": " + s.message());
+  }
+
+ private:
+  std::string maintenance_;
+  std::string name_;
+};
+
+}  // namespace
+
+Result<DrillReport> Drill(repo::Repository* repo, const repo::SnapshotRef& snapshot,
+                          const DrillOptions& options) {
+  DrillReport report;
+  report.database = "pgdedup_drill_" + snapshot.id.ShortHex() + "_" + std::to_string(getpid());
+  auto target = WithDatabase(options.maintenance_conninfo, report.database);
+  if (!target.ok()) return target.status();
+  // Reach the server before creating anything.
+  {
+    auto c = Connection::Open(options.maintenance_conninfo);
+    if (!c.ok()) return c.status();
+  }
+  TempDatabase cleanup(options.maintenance_conninfo, report.database);
+
+  DatabaseRestoreOptions ro;
+  ro.conninfo = *target;
+  ro.create = true;
+  ro.threads = options.threads;
+  ro.progress = options.progress;
+  auto restored = RestoreDatabase(repo, snapshot, ro);
+  if (!restored.ok()) return restored.status().WithContext("drill restore");
+  report.restore = *restored;
+
+  auto t0 = std::chrono::steady_clock::now();
+  auto conn = Connection::Open(*target);
+  if (!conn.ok()) return conn.status();
+  Connection* c = conn->get();
+  PGDEDUP_RETURN_IF_ERROR(c->Exec("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"));
+  // The order each table was copied in, as the backup chose it.
+  auto tables = ListTables(c);
+  if (!tables.ok()) return tables.status();
+  for (const auto& s : snapshot.manifest.streams) {
+    if (s.kind != "table") continue;
+    if (options.progress) options.progress("verify " + s.name);
+    const TableInfo* t = nullptr;
+    for (const auto& candidate : *tables) {
+      if (candidate.schema == s.schema && candidate.name == s.table) t = &candidate;
+    }
+    if (t == nullptr) {
+      report.mismatches.push_back("table " + s.name + " is missing after the restore");
+      continue;
+    }
+    std::string sql = t->columns.empty()
+                          ? "COPY " + t->qualified + " TO STDOUT"
+                          : "COPY (SELECT " + t->columns + " FROM ONLY " + t->qualified +
+                                (t->order_by.empty() ? "" : " ORDER BY " + t->order_by) +
+                                ") TO STDOUT";
+    PGDEDUP_RETURN_IF_ERROR(c->BeginCopyOut(sql));
+    uint64_t rows = 0;
+    auto got = repo::DigestStream(repo, [&](char* buf, size_t n) -> Result<size_t> {
+      auto r = c->ReadCopy(buf, n);
+      if (r.ok()) {
+        for (size_t i = 0; i < *r; ++i) rows += buf[i] == '\n';
+      }
+      return r;
+    });
+    if (!got.ok()) return got.status().WithContext("verifying " + s.name);
+    report.tables_verified++;
+    if (rows != s.rows) {
+      report.mismatches.push_back("table " + s.name + ": " + std::to_string(rows) +
+                                  " rows after the restore, " + std::to_string(s.rows) +
+                                  " in the backup");
+    } else if (got->digest != s.digest || got->size != s.size) {
+      report.mismatches.push_back("table " + s.name +
+                                  ": its content after the restore differs from the backup's");
+    }
+  }
+  PGDEDUP_RETURN_IF_ERROR(c->Exec("COMMIT"));
+  report.seconds_verify =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return report;
+}
+
+}  // namespace pgdedup::pg
