@@ -75,14 +75,20 @@ int RunSnapshots(const Context& ctx) {
     return rc;
   }
   std::printf("%-8s  %-19s  %-16s  %-12s  %12s  %s\n", "ID", "Time", "Host", "Tags", "Size",
-              "Streams");
+              "Contents");
   for (const auto& s : *snapshots) {
     const auto& m = s.manifest;
     uint64_t total = 0;
     std::vector<std::string> names;
+    size_t tables = 0;
     for (const auto& st : m.streams) {
       total += st.size;
+      tables += st.kind == "table";
       names.push_back(st.name);
+    }
+    if (!m.database.empty()) {
+      // A native backup: its streams are the schema and one per table.
+      names = {"database " + m.database + " (" + std::to_string(tables) + " tables)"};
     }
     std::printf("%-8s  %-19s  %-16s  %-12s  %12s  %s\n", s.id.ShortHex().c_str(),
                 LocalTime(m.time).c_str(), m.hostname.c_str(), Join(m.tags).c_str(),
