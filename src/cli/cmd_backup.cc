@@ -63,11 +63,13 @@ Result<std::pair<int64_t, int32_t>> ParseLocalTime(const std::string& s) {
   return std::make_pair(static_cast<int64_t>(t), static_cast<int32_t>(tm.tm_gmtoff));
 }
 
-std::pair<int64_t, int32_t> Now() {
-  time_t t = time(nullptr);
+std::pair<int64_t, int32_t> Now(uint32_t* nsec) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
   struct tm tm;
-  localtime_r(&t, &tm);
-  return {static_cast<int64_t>(t), static_cast<int32_t>(tm.tm_gmtoff)};
+  localtime_r(&ts.tv_sec, &tm);
+  *nsec = static_cast<uint32_t>(ts.tv_nsec);
+  return {static_cast<int64_t>(ts.tv_sec), static_cast<int32_t>(tm.tm_gmtoff)};
 }
 
 int RunBackup(const Context& ctx, const BackupArgs& args) {
@@ -83,11 +85,13 @@ int RunBackup(const Context& ctx, const BackupArgs& args) {
         "--stdin reads from a pipe or file, not a terminal (e.g. pg_dump db | pgdedup backup "
         "--stdin --name db.sql)"));
   }
-  std::pair<int64_t, int32_t> when = Now();
+  uint32_t nsec = 0;
+  std::pair<int64_t, int32_t> when = Now(&nsec);
   if (args.time_given) {
     auto parsed = ParseLocalTime(args.time);
     if (!parsed.ok()) return ctx.Fail(parsed.status());
     when = *parsed;
+    nsec = 0;
   }
   auto repo = ctx.OpenRepository();
   if (!repo.ok()) return ctx.Fail(repo.status());
@@ -121,6 +125,7 @@ int RunBackup(const Context& ctx, const BackupArgs& args) {
   }
   manifest.time = when.first;
   manifest.utc_offset = when.second;
+  manifest.time_nsec = nsec;
   manifest.hostname = args.host.empty() ? Hostname() : args.host;
   const char* user = getenv("USER");
   manifest.username = user ? user : std::to_string(getuid());

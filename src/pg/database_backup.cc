@@ -1,6 +1,8 @@
 #include "pg/database_backup.h"
 
 #include <cstdlib>
+#include <cstring>
+#include <functional>
 #include <regex>
 
 #include "common/log.h"
@@ -20,13 +22,17 @@ int MajorVersion(const std::string& version_line) {
   return std::atoi(m[1].str().c_str());
 }
 
-// Runs pg_dump for one section into a stream of the session.
+// Runs pg_dump for one section into a stream of the session. `restrict_key`, when not empty,
+// is passed as --restrict-key so the psql \restrict line, random by default, is the same every
+// night and the section deduplicates.
 Status DumpSection(const DatabaseBackupOptions& options, const std::string& snapshot,
-                   const std::string& section, repo::BackupSession* session) {
-  auto dump = Subprocess::Start({options.pg_dump, "--section=" + section, "--snapshot=" + snapshot,
-                                 "--no-sync", "--quote-all-identifiers",
-                                 "--dbname=" + options.conninfo},
-                                Subprocess::kReadStdout);
+                   const std::string& section, const std::string& restrict_key,
+                   repo::BackupSession* session) {
+  std::vector<std::string> argv = {options.pg_dump,         "--section=" + section,
+                                   "--snapshot=" + snapshot, "--no-sync",
+                                   "--quote-all-identifiers", "--dbname=" + options.conninfo};
+  if (!restrict_key.empty()) argv.push_back("--restrict-key=" + restrict_key);
+  auto dump = Subprocess::Start(argv, Subprocess::kReadStdout);
   if (!dump.ok()) return dump.status();
   auto stream = session->AddStreamFromFd(section + ".sql", (*dump)->fd());
   Status waited = (*dump)->Wait();
@@ -34,6 +40,76 @@ Status DumpSection(const DatabaseBackupOptions& options, const std::string& snap
   if (!stream.ok()) return stream.status();
   session->MutableStream(section + ".sql")->kind = section;
   return Status::OK();
+}
+
+// Streams SQL text produced piece by piece into the session as one stream.
+Status AddSqlStream(repo::BackupSession* session, const std::string& name, const std::string& kind,
+                    const std::function<Result<std::string>()>& next_piece) {
+  std::string piece;
+  size_t pos = 0;
+  bool done = false;
+  auto stream = session->AddStream(name, [&](char* buf, size_t n) -> Result<size_t> {
+    while (pos == piece.size() && !done) {
+      auto p = next_piece();
+      if (!p.ok()) return p.status();
+      piece = std::move(*p);
+      pos = 0;
+      done = piece.empty();
+    }
+    size_t k = std::min(n, piece.size() - pos);
+    std::memcpy(buf, piece.data() + pos, k);
+    pos += k;
+    return k;
+  });
+  if (!stream.ok()) return stream.status();
+  session->MutableStream(name)->kind = kind;
+  return Status::OK();
+}
+
+// Large objects: pg_dump's pre-data creates each one (lo_create, owner, grants); their bytes
+// come here, as lo_put statements in 1 MiB pieces, in oid order (read inside the snapshot).
+Status AddLargeObjects(Connection* c, repo::BackupSession* session) {
+  auto oids = c->Query("SELECT oid::text FROM pg_catalog.pg_largeobject_metadata ORDER BY oid");
+  if (!oids.ok()) return oids.status().WithContext("listing large objects");
+  if (oids->empty()) return Status::OK();
+  constexpr int kPiece = 1 << 20;
+  size_t index = 0;
+  int64_t offset = 0;
+  bool started = false;
+  return AddSqlStream(session, "large-objects.sql", "large-objects", [&]() -> Result<std::string> {
+    if (!started) {
+      started = true;
+      return std::string("SET standard_conforming_strings = on;\n");
+    }
+    while (index < oids->size()) {
+      const std::string& oid = *(*oids)[index][0];
+      auto data = c->QueryValue("SELECT pg_catalog.lo_get($1::oid, $2::bigint, $3)::text",
+                                {oid, std::to_string(offset), std::to_string(kPiece)});
+      if (!data.ok()) return data.status().WithContext("large object " + oid);
+      // bytea text output is \x<hex>: two characters a byte after the prefix.
+      int64_t bytes = static_cast<int64_t>(data->size() - 2) / 2;
+      if (bytes == 0) {
+        ++index;
+        offset = 0;
+        continue;
+      }
+      std::string sql = "SELECT pg_catalog.lo_put(" + oid + ", " + std::to_string(offset) + ", '" +
+                        *data + "'::bytea);\n";
+      offset += bytes;
+      if (bytes < kPiece) {
+        ++index;
+        offset = 0;
+      }
+      return sql;
+    }
+    return std::string();
+  });
+}
+
+// A \restrict key for pg_dump that is the same every night for this repository and database
+// yet unpredictable to anyone without the repository's keys: hex of a keyed hash.
+std::string RestrictKey(repo::BackupSession* session, const std::string& database) {
+  return session->KeyedName("pg_dump restrict key: " + database).substr(0, 32);
 }
 
 }  // namespace
@@ -60,6 +136,9 @@ Status BackupDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* se
                                "PGDEDUP_PG_DUMP)");
   }
 
+  // Row-level security must not filter rows silently: with it off, a table whose policies would
+  // hide rows from this role makes the COPY fail (as pg_dump does).
+  PGDEDUP_RETURN_IF_ERROR(c->Exec("SET row_security = off"));
   PGDEDUP_RETURN_IF_ERROR(
       c->Exec("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"));
   auto snapshot = c->QueryValue("SELECT pg_catalog.pg_export_snapshot()");
@@ -77,7 +156,11 @@ Status BackupDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* se
   auto db = DescribeDatabase(c);
   if (!db.ok()) return db.status();
 
-  PGDEDUP_RETURN_IF_ERROR(DumpSection(options, *snapshot, "pre-data", session));
+  auto help = RunForOutput({options.pg_dump, "--help"});
+  std::string restrict_key = help.ok() && help->find("--restrict-key") != std::string::npos
+                                 ? RestrictKey(session, db->name)
+                                 : "";
+  PGDEDUP_RETURN_IF_ERROR(DumpSection(options, *snapshot, "pre-data", restrict_key, session));
 
   for (const auto& t : *tables) {
     std::string sql = "COPY (SELECT " + t.columns + " FROM ONLY " + t.qualified +
@@ -97,6 +180,7 @@ Status BackupDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* se
       return got;
     });
     if (!stream.ok()) return stream.status().WithContext("table " + t.qualified);
+    // (Rows hidden by row-level security fail the COPY above rather than go missing.)
     repo::StreamInfo* info = session->MutableStream(t.qualified);
     info->kind = "table";
     info->schema = t.schema;
@@ -110,17 +194,16 @@ Status BackupDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* se
 
   auto setval = SequenceSetvalSql(c);
   if (!setval.ok()) return setval.status();
-  size_t pos = 0;
-  auto seq = session->AddStream("sequences.sql", [&](char* buf, size_t n) -> Result<size_t> {
-    size_t k = std::min(n, setval->size() - pos);
-    std::memcpy(buf, setval->data() + pos, k);
-    pos += k;
-    return k;
-  });
-  if (!seq.ok()) return seq.status();
-  session->MutableStream("sequences.sql")->kind = "sequences";
+  bool given = false;
+  PGDEDUP_RETURN_IF_ERROR(
+      AddSqlStream(session, "sequences.sql", "sequences", [&]() -> Result<std::string> {
+        if (given) return std::string();
+        given = true;
+        return *setval;
+      }));
 
-  PGDEDUP_RETURN_IF_ERROR(DumpSection(options, *snapshot, "post-data", session));
+  PGDEDUP_RETURN_IF_ERROR(AddLargeObjects(c, session));
+  PGDEDUP_RETURN_IF_ERROR(DumpSection(options, *snapshot, "post-data", restrict_key, session));
   PGDEDUP_RETURN_IF_ERROR(c->Exec("COMMIT"));
 
   manifest->source = "postgresql";

@@ -4,6 +4,8 @@
 //   pre-data.sql     pg_dump --section=pre-data  (schema: types, tables, functions, ...)
 //   "schema"."table" one per table: COPY (SELECT columns FROM ONLY table ORDER BY key) TO STDOUT
 //   sequences.sql    SELECT pg_catalog.setval(...) for every sequence
+//   large-objects.sql  lo_put(...) of every large object's bytes (only if there are any; their
+//                    creation, owners and grants are in pre-data)
 //   post-data.sql    pg_dump --section=post-data (indexes, constraints, triggers, matview data)
 //
 // Consistency: one REPEATABLE READ, READ ONLY transaction exports its snapshot; pg_dump runs

@@ -191,6 +191,10 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
   }
   step("sequences");
   PGDEDUP_RETURN_IF_ERROR(RunSql(repo, *seqs, options));
+  if (const repo::StreamInfo* lobs = FindKind(m, "large-objects")) {
+    step("large objects");
+    PGDEDUP_RETURN_IF_ERROR(RunSql(repo, *lobs, options));
+  }
   stats.seconds_data = Since(t1);
 
   auto t2 = Clock::now();

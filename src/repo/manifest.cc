@@ -25,6 +25,7 @@ enum Tag : uint64_t {
   kCollate = 13,
   kCtype = 14,
   kDatabaseSize = 15,
+  kTimeNsec = 16,
 };
 
 enum StreamTag : uint64_t {
@@ -117,6 +118,7 @@ std::string EncodeManifest(const Manifest& m) {
   out.push_back(static_cast<char>(kManifestVersion));
   PutIntField(&out, kTime, static_cast<uint64_t>(m.time));
   PutIntField(&out, kUtcOffset, static_cast<uint64_t>(static_cast<int64_t>(m.utc_offset)));
+  if (m.time_nsec != 0) PutIntField(&out, kTimeNsec, m.time_nsec);
   PutField(&out, kHostname, m.hostname);
   PutField(&out, kUsername, m.username);
   for (const auto& t : m.tags) PutField(&out, kTagName, t);
@@ -209,6 +211,10 @@ Result<Manifest> DecodeManifest(std::string_view plain) {
         break;
       case kCtype:
         m.ctype = std::string(v);
+        break;
+      case kTimeNsec:
+        ok = ParseInt(v, &n) && n < 1000000000;
+        m.time_nsec = static_cast<uint32_t>(n);
         break;
       case kDatabaseSize:
         ok = ParseInt(v, &m.database_size);

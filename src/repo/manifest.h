@@ -48,6 +48,7 @@ struct StreamInfo {
 
 struct Manifest {
   int64_t time = 0;            // unix seconds
+  uint32_t time_nsec = 0;      // and nanoseconds: orders backups taken within one second
   int32_t utc_offset = 0;      // seconds east of UTC at backup time (local time of the host)
   std::string hostname;
   std::string username;

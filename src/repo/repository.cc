@@ -232,6 +232,9 @@ Result<std::vector<SnapshotRef>> Repository::ListSnapshots(std::vector<Status>* 
   }
   std::sort(out.begin(), out.end(), [](const SnapshotRef& a, const SnapshotRef& b) {
     if (a.manifest.time != b.manifest.time) return a.manifest.time < b.manifest.time;
+    if (a.manifest.time_nsec != b.manifest.time_nsec) {
+      return a.manifest.time_nsec < b.manifest.time_nsec;
+    }
     return a.id < b.id;
   });
   return out;
