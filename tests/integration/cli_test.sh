@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The command line: --help, options before and after the command, usage errors (exit 2),
 # $PGDEDUP_REPO, snapshot selection errors (unknown and ambiguous prefixes), an unknown stream,
-# --time validation, and `backup --db` (not in this version).
+# --time validation, and `backup --db` of an unreachable server.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -118,12 +118,15 @@ assert_exit 1 pgd --repo "$REPO" --cache-dir "$CACHE" restore "$id_a" --stream n
 assert_contains "$LAST_STDERR" "no-such-stream" "message for an unknown stream names it"
 assert_contains "$LAST_STDERR" "a.txt" "message for an unknown stream names the streams there"
 
-# backup --db: not in this version, a clear message, no snapshot written.
+# backup --db of a server that is not there: exit 6, a clear message, no snapshot written.
 n=$(find "$REPO/snapshots" -type f | wc -l)
 got=0
 pgd --repo "$REPO" --cache-dir "$CACHE" backup --db "host=/nonexistent dbname=x" >"$LAST_STDOUT" 2>"$LAST_STDERR" || got=$?
-[[ $got -ne 0 ]] || fail "backup --db succeeded"
-assert_contains "$LAST_STDERR" "--stdin" "message for backup --db suggests --stdin"
+assert_eq "$got" 6 "exit status of backup --db with no server"
+assert_contains "$LAST_STDERR" "cannot connect to PostgreSQL" "message for backup --db with no server"
+# Neither or both of --db and --stdin: a usage error.
+assert_exit 2 pgd --repo "$REPO" --cache-dir "$CACHE" backup
+assert_exit 2 pgd --repo "$REPO" --cache-dir "$CACHE" backup --db "dbname=x" --stdin --name x
 assert_eq "$(find "$REPO/snapshots" -type f | wc -l)" "$n" "snapshots after backup --db"
 
 assert_exit 0 pgd --repo "$REPO" --cache-dir "$CACHE" repo check

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Native backups, the corners: large objects round-trip; row-level security that would hide
+# rows fails the backup (exit 6) instead of storing fewer rows; two backups within one second
+# order correctly for `latest`; an unchanged database backs up to nothing new (the pg_dump
+# sections too); restore refuses a non-empty target and --dry-run changes nothing; drill passes
+# and reports its phases.
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+start_pg
+REPO=$TEST_TMP/repo
+CACHE=$TEST_TMP/cache
+pgd -q init --repo "$REPO" --cache-dir "$CACHE" --kdf interactive
+P=(--repo "$REPO" --cache-dir "$CACHE")
+
+psql_q postgres "CREATE DATABASE edge" >/dev/null
+psql_q edge "
+  CREATE TABLE t (id int PRIMARY KEY, v text);
+  INSERT INTO t SELECT i, 'row ' || i FROM generate_series(1, 1000) i;
+  SELECT lo_from_bytea(0, convert_to(repeat('large object payload ', 120000), 'UTF8'));
+  SELECT lo_from_bytea(0, '\\x00ff10'::bytea);
+  SELECT lo_create(0);" >/dev/null
+
+# Large objects come back byte for byte.
+assert_exit 0 pgd "${P[@]}" backup --db "$(pg_conninfo edge)" --json
+first=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshot_id"])' <"$LAST_STDOUT")
+python3 - "$LAST_STDOUT" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+names = [s["name"] for s in d["streams"]]
+assert names[0] == "pre-data.sql" and names[-1] == "post-data.sql", names
+assert "large-objects.sql" in names and "sequences.sql" in names, names
+PY
+assert_exit 0 pgd "${P[@]}" restore "$first" --db "$(pg_conninfo edge_restored)" --create
+lo_q="SELECT string_agg(oid::text || ':' || length(lo_get(oid)) || ':' || md5(lo_get(oid)), ',' ORDER BY oid) FROM pg_largeobject_metadata"
+assert_eq "$(psql_q edge_restored "$lo_q")" "$(psql_q edge "$lo_q")" "large objects after restore"
+
+# An unchanged database adds nothing: tables, sequences and both pg_dump sections dedup.
+assert_exit 0 pgd "${P[@]}" backup --db "$(pg_conninfo edge)" --json
+second=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshot_id"])' <"$LAST_STDOUT")
+added=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["new_chunks"])' <"$LAST_STDOUT")
+assert_eq "$added" 0 "new chunks in a backup of an unchanged database"
+
+# Two backups within a second: `latest` is the second.
+assert_exit 0 pgd "${P[@]}" snapshots --json
+latest_listed=$(python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])' <"$LAST_STDOUT")
+assert_eq "$latest_listed" "$second" "the newest snapshot is listed last"
+
+# Row-level security that would hide rows from the backup role: exit 6, no snapshot.
+psql_q edge "
+  CREATE ROLE reader LOGIN;
+  CREATE TABLE secret (id int PRIMARY KEY, owner text);
+  INSERT INTO secret SELECT i, CASE WHEN i % 2 = 0 THEN 'reader' ELSE 'other' END
+    FROM generate_series(1, 10) i;
+  ALTER TABLE secret ENABLE ROW LEVEL SECURITY;
+  CREATE POLICY mine ON secret FOR SELECT USING (owner = current_user);
+  GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader;
+  GRANT SELECT ON pg_largeobject_metadata TO reader;" >/dev/null
+count_before=$(find "$REPO/snapshots" -type f | wc -l)
+assert_exit 6 pgd "${P[@]}" backup --db "$(pg_conninfo edge) user=reader"
+assert_contains "$LAST_STDERR" "row-level security" "message for a table hidden by row-level security"
+assert_eq "$(find "$REPO/snapshots" -type f | wc -l)" "$count_before" "no snapshot after a refused backup"
+
+# Restore refuses a non-empty target; --dry-run says what it would do and does nothing.
+assert_exit 2 pgd "${P[@]}" restore "$first" --db "$(pg_conninfo edge)"
+assert_contains "$LAST_STDERR" "not empty" "message for a non-empty target"
+assert_exit 0 pgd "${P[@]}" restore "$first" --db "$(pg_conninfo edge_dry)" --create --dry-run
+assert_contains "$LAST_STDOUT" "would restore" "--dry-run prints its plan"
+[[ -z "$(psql_q postgres "SELECT 1 FROM pg_database WHERE datname = 'edge_dry'")" ]] ||
+  fail "--dry-run created the database"
+# A stream snapshot cannot be restored into a database.
+printf 'plain stream\n' | pgd -q "${P[@]}" backup --stdin --name s.txt
+assert_exit 2 pgd "${P[@]}" restore latest --db "$(pg_conninfo edge_x)" --create
+assert_contains "$LAST_STDERR" "not a native database backup" "message for a stream snapshot"
+
+# Drill: restores into a temporary database, verifies, reports phases, drops it.
+assert_exit 0 pgd "${P[@]}" drill "$second" --db "$(pg_conninfo postgres)" --json
+python3 - "$LAST_STDOUT" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["ok"] is True and d["mismatches"] == [], d
+for k in ("schema", "data", "post_data", "restore", "verify", "total"):
+    assert d["seconds"][k] >= 0, d
+assert d["tables"] == 1 and d["rows"] == 1000, d
+PY
+[[ -z "$(psql_q postgres "SELECT datname FROM pg_database WHERE datname LIKE 'pgdedup_drill_%'")" ]] ||
+  fail "drill left its temporary database behind"
+pass
