@@ -26,6 +26,8 @@ struct RestoreArgs {
   bool create = false;
   bool clean = false;
   bool dry_run = false;
+  bool schema_only = false;
+  bool data_only = false;
   int jobs = 0;
 };
 
@@ -42,6 +44,8 @@ int RunRestoreDatabase(const Context& ctx, const RestoreArgs& args) {
   options.create = args.create;
   options.clean = args.clean;
   options.dry_run = args.dry_run;
+  options.schema_only = args.schema_only;
+  options.data_only = args.data_only;
   options.threads = args.jobs;
   options.progress = [&](const std::string& step) {
     if (args.dry_run) {
@@ -114,8 +118,9 @@ int RunRestore(const Context& ctx, const RestoreArgs& args) {
     }
     return RunRestoreDatabase(ctx, args);
   }
-  if (args.create || args.clean || args.dry_run) {
-    return ctx.Fail(Status::InvalidArgument("--create, --clean and --dry-run go with --db"));
+  if (args.create || args.clean || args.dry_run || args.schema_only || args.data_only) {
+    return ctx.Fail(Status::InvalidArgument(
+        "--create, --clean, --dry-run, --schema-only and --data-only go with --db"));
   }
   if (args.output.empty()) {
     return ctx.Fail(Status::InvalidArgument("say where to: --output FILE, or --output - for stdout"));
@@ -213,6 +218,10 @@ void AddRestore(CLI::App* app, Runner* run) {
                 "create the database (refused if it exists, unless --clean)");
   cmd->add_flag("--clean", args->clean, "with --create: drop an existing database first");
   cmd->add_flag("--dry-run", args->dry_run, "with --db: print what would be done");
+  cmd->add_flag("--schema-only", args->schema_only,
+                "with --db: only the schema (no rows, sequence values or large objects)");
+  cmd->add_flag("--data-only", args->data_only,
+                "with --db: only the data, into a database that has the schema and empty tables");
   cmd->add_option("--jobs", args->jobs, "worker threads (default: the number of cores)");
   cmd->callback([run, args] { *run = [args](const Context& c) { return RunRestore(c, *args); }; });
 }

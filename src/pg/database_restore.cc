@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdlib>
 
+#include "common/log.h"
 #include "pg/connection.h"
 #include "pg/process.h"
 #include "repo/restore.h"
@@ -72,14 +73,39 @@ Status CheckEmpty(Connection* c, const std::string& dbname) {
   return Status::OK();
 }
 
+// For a data-only restore: every table of the snapshot exists and is empty.
+Status CheckTablesEmpty(Connection* c, const repo::Manifest& m) {
+  for (const auto& s : m.streams) {
+    if (s.kind != "table") continue;
+    std::string qualified = c->QuoteIdent(s.schema) + "." + c->QuoteIdent(s.table);
+    auto any = c->Query("SELECT 1 FROM ONLY " + qualified + " LIMIT 1");
+    if (!any.ok()) {
+      return Status::InvalidArgument("--data-only needs the schema in place: table " + qualified +
+                                     ": " + any.status().message());
+    }
+    if (!any->empty()) {
+      return Status::InvalidArgument("--data-only: table " + qualified +
+                                     " already holds rows; refusing to add to them");
+    }
+  }
+  return Status::OK();
+}
+
 Status PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptions& options,
                      const std::string& dbname) {
+  if (options.schema_only && options.data_only) {
+    return Status::InvalidArgument("--schema-only and --data-only exclude each other");
+  }
+  if (options.data_only && options.create) {
+    return Status::InvalidArgument("--data-only restores into an existing schema: drop --create");
+  }
   if (!options.create) {
     if (options.clean) {
       return Status::InvalidArgument("--clean replaces a database: use it with --create");
     }
     auto c = Connection::Open(options.conninfo);
     if (!c.ok()) return c.status();
+    if (options.data_only) return CheckTablesEmpty(c->get(), m);
     return CheckEmpty(c->get(), dbname);
   }
   auto maintenance_conninfo = WithDatabase(options.conninfo, "postgres");
@@ -153,15 +179,27 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
   PGDEDUP_RETURN_IF_ERROR(PrepareTarget(m, options, *dbname));
 
   auto t0 = Clock::now();
-  step("pre-data");
-  PGDEDUP_RETURN_IF_ERROR(RunSql(repo, *pre, options));
+  if (!options.data_only) {
+    step("pre-data");
+    PGDEDUP_RETURN_IF_ERROR(RunSql(repo, *pre, options));
+  }
   stats.seconds_schema = Since(t0);
 
   auto t1 = Clock::now();
   auto conn = Connection::Open(options.conninfo);
   if (!conn.ok()) return conn.status();
   Connection* c = conn->get();
+  if (options.data_only) {
+    // The schema's foreign keys and triggers are in place: load as a replica would, so rows
+    // can arrive in table order (as pg_restore --disable-triggers does; needs a superuser).
+    Status s = c->Exec("SET session_replication_role = replica");
+    if (!s.ok()) {
+      LogWarning("could not disable triggers and foreign keys for the data-only load (" +
+                 s.message() + "); tables load in name order");
+    }
+  }
   for (const auto& s : m.streams) {
+    if (options.schema_only) break;
     if (s.kind != "table") continue;
     step("table " + s.name);
     std::string qualified = c->QuoteIdent(s.schema) + "." + c->QuoteIdent(s.table);
@@ -189,17 +227,21 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
     stats.rows += rows;
     stats.bytes += s.size;
   }
-  step("sequences");
-  PGDEDUP_RETURN_IF_ERROR(RunSql(repo, *seqs, options));
-  if (const repo::StreamInfo* lobs = FindKind(m, "large-objects")) {
-    step("large objects");
-    PGDEDUP_RETURN_IF_ERROR(RunSql(repo, *lobs, options));
+  if (!options.schema_only) {
+    step("sequences");
+    PGDEDUP_RETURN_IF_ERROR(RunSql(repo, *seqs, options));
+    if (const repo::StreamInfo* lobs = FindKind(m, "large-objects")) {
+      step("large objects");
+      PGDEDUP_RETURN_IF_ERROR(RunSql(repo, *lobs, options));
+    }
   }
   stats.seconds_data = Since(t1);
 
   auto t2 = Clock::now();
-  step("post-data");
-  PGDEDUP_RETURN_IF_ERROR(RunSql(repo, *post, options));
+  if (!options.data_only) {
+    step("post-data");
+    PGDEDUP_RETURN_IF_ERROR(RunSql(repo, *post, options));
+  }
   step("ANALYZE");
   PGDEDUP_RETURN_IF_ERROR(c->Exec("ANALYZE"));
   stats.seconds_post = Since(t2);

@@ -2,7 +2,8 @@
 //
 //   1. the target: with `create`, CREATE DATABASE (refused if it exists, unless `clean`, which
 //      drops it first) with the snapshot's encoding and collation; without it, the target must
-//      exist and hold no user objects (refused otherwise: this is where operators lose data);
+//      exist and hold no user objects (refused otherwise: this is where operators lose data) —
+//      or, for `data_only`, hold every table of the snapshot, empty;
 //   2. pre-data.sql through psql (ON_ERROR_STOP);
 //   3. each table: COPY ... FROM STDIN, checking the row count against the manifest;
 //   4. sequences.sql, then post-data.sql (indexes, constraints, triggers, matview data) through
@@ -26,6 +27,10 @@ struct DatabaseRestoreOptions {
   bool create = false;
   bool clean = false;
   bool dry_run = false;
+  // Only the schema (pre-data and post-data), or only the data (tables, sequences, large
+  // objects) into a database that already has the schema and empty tables.
+  bool schema_only = false;
+  bool data_only = false;
   // Worker threads for reading the repository. Default: the machine's cores.
   int threads = 0;
   // The psql program. Default: "psql" from PATH (or $PGDEDUP_PSQL).

@@ -73,6 +73,17 @@ printf 'plain stream\n' | pgd -q "${P[@]}" backup --stdin --name s.txt
 assert_exit 2 pgd "${P[@]}" restore latest --db "$(pg_conninfo edge_x)" --create
 assert_contains "$LAST_STDERR" "not a native database backup" "message for a stream snapshot"
 
+# --schema-only into a new database, then --data-only into it: the same as a full restore.
+assert_exit 0 pgd "${P[@]}" restore "$first" --db "$(pg_conninfo edge_split)" --create --schema-only
+assert_eq "$(psql_q edge_split "SELECT count(*) FROM t")" 0 "rows after --schema-only"
+assert_exit 0 pgd "${P[@]}" restore "$first" --db "$(pg_conninfo edge_split)" --data-only
+t_q="SELECT count(*), md5(string_agg(t::text, ',' ORDER BY id)) FROM t"
+assert_eq "$(psql_q edge_split "$t_q")" "$(psql_q edge_restored "$t_q")" "table t after --data-only"
+assert_eq "$(psql_q edge_split "$lo_q")" "$(psql_q edge "$lo_q")" "large objects after --data-only"
+# ... and a second --data-only refuses to add the rows again.
+assert_exit 2 pgd "${P[@]}" restore "$first" --db "$(pg_conninfo edge_split)" --data-only
+assert_contains "$LAST_STDERR" "already holds rows" "message for --data-only into a filled table"
+
 # Drill: restores into a temporary database, verifies, reports phases, drops it.
 assert_exit 0 pgd "${P[@]}" drill "$second" --db "$(pg_conninfo postgres)" --json
 python3 - "$LAST_STDOUT" <<'PY'
