@@ -97,6 +97,14 @@ Result<DatabaseInfo> DescribeDatabase(Connection* conn) {
   d.collate = r[2].value_or("");
   d.ctype = r[3].value_or("");
   d.size = std::stoull(r[4].value_or("0"));
+  auto settings = conn->Query(
+      "SELECT COALESCE(r.rolname, ''), c.setting "
+      "FROM pg_db_role_setting s LEFT JOIN pg_roles r ON r.oid = s.setrole, "
+      "unnest(s.setconfig) WITH ORDINALITY AS c(setting, ord) "
+      "WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+      "ORDER BY 1, c.ord");
+  if (!settings.ok()) return settings.status().WithContext("reading the database's settings");
+  for (const auto& row : *settings) d.settings.push_back(*row[0] + "\t" + *row[1]);
   return d;
 }
 

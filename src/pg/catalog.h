@@ -30,6 +30,8 @@ struct DatabaseInfo {
   std::string collate;
   std::string ctype;
   uint64_t size = 0;
+  // "role\tname=value" from pg_db_role_setting; role empty for database-wide settings.
+  std::vector<std::string> settings;
 };
 
 // Tables with data to copy: ordinary and unlogged tables and leaf partitions, outside the

@@ -214,6 +214,7 @@ Status BackupDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* se
   manifest->collate = db->collate;
   manifest->ctype = db->ctype;
   manifest->database_size = db->size;
+  manifest->database_settings = db->settings;
   return Status::OK();
 }
 

@@ -136,6 +136,41 @@ Status PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptions& opti
   return mc->Exec(create);
 }
 
+// ALTER DATABASE / ALTER ROLE ... IN DATABASE ... SET for each recorded setting. A setting for
+// a role the target server does not have is skipped with a warning.
+Status ApplyDatabaseSettings(Connection* c, const repo::Manifest& m, const std::string& dbname) {
+  for (const auto& entry : m.database_settings) {
+    size_t tab = entry.find('\t');
+    size_t eq = entry.find('=', tab + 1);
+    if (tab == std::string::npos || eq == std::string::npos) {
+      return Status::Corruption("manifest: malformed database setting");
+    }
+    std::string role = entry.substr(0, tab);
+    std::string name = entry.substr(tab + 1, eq - tab - 1);
+    std::string value = entry.substr(eq + 1);
+    // List-valued settings are stored as their SQL list form already (as pg_dump treats them).
+    static const char* kListSettings[] = {"search_path", "temp_tablespaces",
+                                          "session_preload_libraries", "local_preload_libraries",
+                                          "shared_preload_libraries"};
+    bool list = false;
+    for (const char* l : kListSettings) list |= name == l;
+    std::string sql = (role.empty() ? "ALTER DATABASE " + c->QuoteIdent(dbname)
+                                    : "ALTER ROLE " + c->QuoteIdent(role) + " IN DATABASE " +
+                                          c->QuoteIdent(dbname)) +
+                      " SET " + c->QuoteIdent(name) + " TO " +
+                      (list ? value : c->QuoteLiteral(value));
+    Status s = c->Exec(sql);
+    if (!s.ok()) {
+      if (!role.empty()) {
+        LogWarning("skipping the setting " + name + " of role " + role + ": " + s.message());
+        continue;
+      }
+      return s.WithContext("database setting " + name);
+    }
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
@@ -244,6 +279,11 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
   }
   step("ANALYZE");
   PGDEDUP_RETURN_IF_ERROR(c->Exec("ANALYZE"));
+  if (!options.data_only && !m.database_settings.empty()) {
+    // Last: a setting such as default_transaction_read_only must not get in the restore's way.
+    step("database settings");
+    PGDEDUP_RETURN_IF_ERROR(ApplyDatabaseSettings(c, m, *dbname));
+  }
   stats.seconds_post = Since(t2);
   return stats;
 }

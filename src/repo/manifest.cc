@@ -26,6 +26,7 @@ enum Tag : uint64_t {
   kCtype = 14,
   kDatabaseSize = 15,
   kTimeNsec = 16,
+  kDatabaseSetting = 17,
 };
 
 enum StreamTag : uint64_t {
@@ -148,6 +149,7 @@ std::string EncodeManifest(const Manifest& m) {
     PutField(&out, kCollate, m.collate);
     PutField(&out, kCtype, m.ctype);
     PutIntField(&out, kDatabaseSize, m.database_size);
+    for (const auto& s : m.database_settings) PutField(&out, kDatabaseSetting, s);
   }
   return out;
 }
@@ -211,6 +213,9 @@ Result<Manifest> DecodeManifest(std::string_view plain) {
         break;
       case kCtype:
         m.ctype = std::string(v);
+        break;
+      case kDatabaseSetting:
+        m.database_settings.emplace_back(v);
         break;
       case kTimeNsec:
         ok = ParseInt(v, &n) && n < 1000000000;

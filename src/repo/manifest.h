@@ -65,6 +65,9 @@ struct Manifest {
   std::string collate;          // datcollate
   std::string ctype;            // datctype
   uint64_t database_size = 0;   // pg_database_size at backup time
+  // The database's own settings (ALTER DATABASE ... SET, ALTER ROLE ... IN DATABASE ... SET):
+  // "role\tname=value", role empty for database-wide settings.
+  std::vector<std::string> database_settings;
 };
 
 std::string EncodeManifest(const Manifest& m);

@@ -21,7 +21,14 @@ psql_q edge "
   SELECT lo_from_bytea(0, '\\x00ff10'::bytea);
   SELECT lo_create(0);" >/dev/null
 
-# Large objects come back byte for byte.
+psql_q postgres "ALTER DATABASE edge SET work_mem = '7MB';
+  ALTER DATABASE edge SET search_path = \"\$user\", public;" >/dev/null
+settings_q() {
+  psql_q postgres "SELECT string_agg(array_to_string(setconfig, ';'), '|') FROM pg_db_role_setting s
+    JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = '$1' AND s.setrole = 0"
+}
+
+# Large objects come back byte for byte, and so do the database's own settings.
 assert_exit 0 pgd "${P[@]}" backup --db "$(pg_conninfo edge)" --json
 first=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshot_id"])' <"$LAST_STDOUT")
 python3 - "$LAST_STDOUT" <<'PY'
@@ -34,6 +41,7 @@ PY
 assert_exit 0 pgd "${P[@]}" restore "$first" --db "$(pg_conninfo edge_restored)" --create
 lo_q="SELECT string_agg(oid::text || ':' || length(lo_get(oid)) || ':' || md5(lo_get(oid)), ',' ORDER BY oid) FROM pg_largeobject_metadata"
 assert_eq "$(psql_q edge_restored "$lo_q")" "$(psql_q edge "$lo_q")" "large objects after restore"
+assert_eq "$(settings_q edge_restored)" "$(settings_q edge)" "database settings after restore"
 
 # An unchanged database adds nothing: tables, sequences and both pg_dump sections dedup.
 assert_exit 0 pgd "${P[@]}" backup --db "$(pg_conninfo edge)" --json
