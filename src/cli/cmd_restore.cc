@@ -46,7 +46,7 @@ int RunRestoreDatabase(const Context& ctx, const RestoreArgs& args) {
   options.dry_run = args.dry_run;
   options.schema_only = args.schema_only;
   options.data_only = args.data_only;
-  options.threads = args.jobs;
+  options.jobs = args.jobs;
   options.progress = [&](const std::string& step) {
     if (args.dry_run) {
       if (!ctx.json()) std::printf("would restore: %s\n", step.c_str());
@@ -222,7 +222,9 @@ void AddRestore(CLI::App* app, Runner* run) {
                 "with --db: only the schema (no rows, sequence values or large objects)");
   cmd->add_flag("--data-only", args->data_only,
                 "with --db: only the data, into a database that has the schema and empty tables");
-  cmd->add_option("--jobs", args->jobs, "worker threads (default: the number of cores)");
+  cmd->add_option("--jobs", args->jobs,
+                  "with --db: tables loaded at once on as many connections; otherwise worker "
+                  "threads (default: the number of cores)");
   cmd->callback([run, args] { *run = [args](const Context& c) { return RunRestore(c, *args); }; });
 }
 

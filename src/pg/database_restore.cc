@@ -6,8 +6,12 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "common/log.h"
+#include "common/thread_pool.h"
 #include "pg/connection.h"
 #include "pg/process.h"
 #include "repo/restore.h"
@@ -171,6 +175,101 @@ Status ApplyDatabaseSettings(Connection* c, const repo::Manifest& m, const std::
   return Status::OK();
 }
 
+// Opens a connection for loading table data.
+Result<std::unique_ptr<Connection>> OpenLoader(const DatabaseRestoreOptions& options) {
+  auto conn = Connection::Open(options.conninfo);
+  if (!conn.ok()) return conn.status();
+  if (options.data_only) {
+    // The schema's foreign keys and triggers are in place: load as a replica would, so rows
+    // can arrive in any table order (as pg_restore --disable-triggers does; needs a superuser).
+    Status s = (*conn)->Exec("SET session_replication_role = replica");
+    if (!s.ok()) {
+      LogWarning("could not disable triggers and foreign keys for the data-only load (" +
+                 s.message() + ")");
+    }
+  }
+  return conn;
+}
+
+// COPY FROM STDIN of one table's stream, checking its row count against the manifest.
+Status LoadTable(repo::Repository* repo, Connection* c, const repo::StreamInfo& s,
+                 const DatabaseRestoreOptions& options) {
+  std::string qualified = c->QuoteIdent(s.schema) + "." + c->QuoteIdent(s.table);
+  std::string copy = "COPY " + qualified + (s.columns.empty() ? "" : " (" + s.columns + ")") +
+                     " FROM STDIN";
+  PGDEDUP_RETURN_IF_ERROR(c->BeginCopyIn(copy).WithContext("table " + qualified));
+  uint64_t rows = 0;
+  repo::RestoreOptions ro;
+  ro.threads = options.threads;
+  Status st = repo::RestoreStream(
+      repo, s,
+      [&](std::string_view d) {
+        for (char ch : d) rows += ch == '\n';
+        return c->WriteCopy(d);
+      },
+      ro);
+  Status end = c->EndCopyIn();
+  PGDEDUP_RETURN_IF_ERROR(st.WithContext("table " + qualified));
+  PGDEDUP_RETURN_IF_ERROR(end.WithContext("table " + qualified));
+  if (rows != s.rows) {
+    return Status::Corruption("table " + qualified + ": restored " + std::to_string(rows) +
+                              " rows, the manifest says " + std::to_string(s.rows));
+  }
+  return Status::OK();
+}
+
+// Loads every table on `jobs` connections at once, largest tables first so they do not all
+// end up last on one connection. The first failure stops the others.
+Result<DatabaseRestoreStats> LoadTables(repo::Repository* repo, const repo::Manifest& m,
+                                        const DatabaseRestoreOptions& options,
+                                        const std::function<void(const std::string&)>& step) {
+  std::vector<const repo::StreamInfo*> tables;
+  for (const auto& s : m.streams) {
+    if (s.kind == "table") tables.push_back(&s);
+  }
+  std::stable_sort(tables.begin(), tables.end(),
+                   [](const auto* a, const auto* b) { return a->size > b->size; });
+  int jobs = options.jobs > 0 ? options.jobs : ThreadPool::DefaultThreads();
+  jobs = std::max(1, std::min<int>(jobs, static_cast<int>(tables.size())));
+
+  std::mutex mu;
+  size_t next = 0;
+  Status failure;
+  DatabaseRestoreStats stats;
+  auto worker = [&]() {
+    auto conn = OpenLoader(options);
+    if (!conn.ok()) {
+      std::lock_guard<std::mutex> l(mu);
+      if (failure.ok()) failure = conn.status();
+      return;
+    }
+    for (;;) {
+      const repo::StreamInfo* t;
+      {
+        std::lock_guard<std::mutex> l(mu);
+        if (!failure.ok() || next == tables.size()) return;
+        t = tables[next++];
+        step("table " + t->name);
+      }
+      Status s = LoadTable(repo, conn->get(), *t, options);
+      std::lock_guard<std::mutex> l(mu);
+      if (!s.ok()) {
+        if (failure.ok()) failure = s;
+        return;
+      }
+      stats.tables++;
+      stats.rows += t->rows;
+      stats.bytes += t->size;
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int i = 1; i < jobs; ++i) threads.emplace_back(worker);
+  worker();
+  for (auto& th : threads) th.join();
+  if (!failure.ok()) return failure;
+  return stats;
+}
+
 }  // namespace
 
 Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
@@ -221,47 +320,16 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
   stats.seconds_schema = Since(t0);
 
   auto t1 = Clock::now();
+  if (!options.schema_only) {
+    auto loaded = LoadTables(repo, m, options, step);
+    if (!loaded.ok()) return loaded.status();
+    stats.tables = loaded->tables;
+    stats.rows = loaded->rows;
+    stats.bytes = loaded->bytes;
+  }
   auto conn = Connection::Open(options.conninfo);
   if (!conn.ok()) return conn.status();
   Connection* c = conn->get();
-  if (options.data_only) {
-    // The schema's foreign keys and triggers are in place: load as a replica would, so rows
-    // can arrive in table order (as pg_restore --disable-triggers does; needs a superuser).
-    Status s = c->Exec("SET session_replication_role = replica");
-    if (!s.ok()) {
-      LogWarning("could not disable triggers and foreign keys for the data-only load (" +
-                 s.message() + "); tables load in name order");
-    }
-  }
-  for (const auto& s : m.streams) {
-    if (options.schema_only) break;
-    if (s.kind != "table") continue;
-    step("table " + s.name);
-    std::string qualified = c->QuoteIdent(s.schema) + "." + c->QuoteIdent(s.table);
-    std::string copy = "COPY " + qualified + (s.columns.empty() ? "" : " (" + s.columns + ")") +
-                       " FROM STDIN";
-    PGDEDUP_RETURN_IF_ERROR(c->BeginCopyIn(copy).WithContext("table " + qualified));
-    uint64_t rows = 0;
-    repo::RestoreOptions ro;
-    ro.threads = options.threads;
-    Status st = repo::RestoreStream(
-        repo, s,
-        [&](std::string_view d) {
-          for (char ch : d) rows += ch == '\n';
-          return c->WriteCopy(d);
-        },
-        ro);
-    Status end = c->EndCopyIn();
-    PGDEDUP_RETURN_IF_ERROR(st.WithContext("table " + qualified));
-    PGDEDUP_RETURN_IF_ERROR(end.WithContext("table " + qualified));
-    if (rows != s.rows) {
-      return Status::Corruption("table " + qualified + ": restored " + std::to_string(rows) +
-                                " rows, the manifest says " + std::to_string(s.rows));
-    }
-    stats.tables++;
-    stats.rows += rows;
-    stats.bytes += s.size;
-  }
   if (!options.schema_only) {
     step("sequences");
     PGDEDUP_RETURN_IF_ERROR(RunSql(repo, *seqs, options));

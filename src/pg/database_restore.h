@@ -5,7 +5,8 @@
 //      exist and hold no user objects (refused otherwise: this is where operators lose data) —
 //      or, for `data_only`, hold every table of the snapshot, empty;
 //   2. pre-data.sql through psql (ON_ERROR_STOP);
-//   3. each table: COPY ... FROM STDIN, checking the row count against the manifest;
+//   3. the tables, on `jobs` connections at once: COPY ... FROM STDIN, checking each row count
+//      against the manifest;
 //   4. sequences.sql, then post-data.sql (indexes, constraints, triggers, matview data) through
 //      psql; then ANALYZE.
 // Every stream is verified chunk by chunk as it is read (restore.h). Any failure stops the
@@ -31,7 +32,9 @@ struct DatabaseRestoreOptions {
   // objects) into a database that already has the schema and empty tables.
   bool schema_only = false;
   bool data_only = false;
-  // Worker threads for reading the repository. Default: the machine's cores.
+  // Connections loading tables at once. Default: the machine's cores.
+  int jobs = 0;
+  // Worker threads decoding each table's stream. Default: the machine's cores.
   int threads = 0;
   // The psql program. Default: "psql" from PATH (or $PGDEDUP_PSQL).
   std::string psql = "psql";
