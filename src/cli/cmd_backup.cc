@@ -99,7 +99,7 @@ int RunBackup(const Context& ctx, const BackupArgs& args) {
   auto start = std::chrono::steady_clock::now();
   Progress progress(ctx, "backup " + (args.db.empty() ? args.name : std::string("database")));
   repo::BackupOptions options;
-  options.threads = args.jobs;
+  if (args.db.empty()) options.threads = args.jobs;  // with --db, --jobs counts connections
   options.progress = [&progress](uint64_t b) { progress.Update(b); };
   auto session = repo::BackupSession::Start(repo->get(), options);
   if (!session.ok()) return ctx.Fail(session.status());
@@ -119,6 +119,7 @@ int RunBackup(const Context& ctx, const BackupArgs& args) {
   } else {
     pg::DatabaseBackupOptions db;
     db.conninfo = args.db;
+    db.jobs = args.jobs;
     Status s = pg::BackupDatabase(db, session->get(), &manifest);
     progress.Done();
     if (!s.ok()) return ctx.Fail(s);
@@ -187,7 +188,9 @@ void AddBackup(CLI::App* app, Runner* run) {
       "--time", args->time, "the snapshot's time, \"YYYY-MM-DD HH:MM:SS\" local time (default: now)");
   cmd->add_option("--host", args->host, "the hostname recorded (default: this host's name)");
   cmd->add_option("--db", args->db, "back up a database (libpq conninfo or URL)");
-  cmd->add_option("--jobs", args->jobs, "worker threads (default: the number of cores)");
+  cmd->add_option("--jobs", args->jobs,
+                  "with --db: tables copied at once on as many connections; with --stdin: worker "
+                  "threads (default: the number of cores)");
   cmd->callback([run, args, time] {
     args->time_given = time->count() > 0;
     *run = [args](const Context& c) { return RunBackup(c, *args); };

@@ -28,7 +28,8 @@ SELECT n.nspname, c.relname,
               ORDER BY i.indnatts, i.indexrelid LIMIT 1) AS u
        CROSS JOIN LATERAL unnest(u.indkey) WITH ORDINALITY AS k(attnum, ord)
        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum),
-    '')
+    ''),
+  pg_relation_size(c.oid)
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r'
@@ -64,6 +65,7 @@ Result<std::vector<TableInfo>> ListTables(Connection* conn) {
     t.qualified = conn->QuoteIdent(t.schema) + "." + conn->QuoteIdent(t.name);
     t.columns = r[2].value_or("");
     t.order_by = r[3].value_or("");
+    t.size = std::stoull(r[4].value_or("0"));
     tables.push_back(std::move(t));
   }
   return tables;

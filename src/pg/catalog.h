@@ -22,6 +22,7 @@ struct TableInfo {
   // else a unique index over NOT NULL columns; empty when the table has neither (physical
   // order).
   std::string order_by;
+  uint64_t size = 0;  // pg_relation_size: to copy the largest tables first
 };
 
 struct DatabaseInfo {

@@ -3,9 +3,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <mutex>
 #include <regex>
+#include <thread>
+#include <vector>
 
 #include "common/log.h"
+#include "common/thread_pool.h"
 #include "pg/catalog.h"
 #include "pg/connection.h"
 #include "pg/process.h"
@@ -106,6 +110,79 @@ Status AddLargeObjects(Connection* c, repo::BackupSession* session) {
   });
 }
 
+// Copies one table into a stream named "schema"."table", counting its rows.
+Status CopyTable(Connection* c, const TableInfo& t, repo::BackupSession* session) {
+  std::string sql = t.columns.empty()
+                        // A table without columns still has rows; COPY of the table handles it.
+                        ? "COPY " + t.qualified + " TO STDOUT"
+                        : "COPY (SELECT " + t.columns + " FROM ONLY " + t.qualified +
+                              (t.order_by.empty() ? "" : " ORDER BY " + t.order_by) +
+                              ") TO STDOUT";
+  // Rows hidden by row-level security fail this COPY (row_security is off) rather than go
+  // missing.
+  PGDEDUP_RETURN_IF_ERROR(c->BeginCopyOut(sql).WithContext("table " + t.qualified));
+  uint64_t rows = 0;
+  auto stream = session->AddStream(t.qualified, [&](char* buf, size_t n) -> Result<size_t> {
+    auto got = c->ReadCopy(buf, n);
+    if (got.ok()) {
+      // COPY text format ends every row with a newline and escapes the ones inside values.
+      for (size_t i = 0; i < *got; ++i) rows += buf[i] == '\n';
+    }
+    return got;
+  });
+  if (!stream.ok()) return stream.status().WithContext("table " + t.qualified);
+  repo::StreamInfo* info = session->MutableStream(t.qualified);
+  info->kind = "table";
+  info->schema = t.schema;
+  info->table = t.name;
+  info->columns = t.columns;
+  info->rows = rows;
+  if (t.order_by.empty()) {
+    LogDebug("table " + t.qualified + " has no primary key: copied in physical order");
+  }
+  return Status::OK();
+}
+
+// Copies every table on `jobs` connections that import the exported snapshot, largest tables
+// first; the first failure stops the others.
+Status CopyTables(const DatabaseBackupOptions& options, const std::string& snapshot,
+                  const std::vector<TableInfo>& tables, repo::BackupSession* session) {
+  std::vector<const TableInfo*> order;
+  for (const auto& t : tables) order.push_back(&t);
+  std::stable_sort(order.begin(), order.end(),
+                   [](const TableInfo* a, const TableInfo* b) { return a->size > b->size; });
+  int jobs = options.jobs > 0 ? options.jobs : ThreadPool::DefaultThreads();
+  jobs = std::max(1, std::min<int>(jobs, static_cast<int>(order.size())));
+  std::mutex mu;
+  size_t next = 0;
+  Status failure;
+  auto worker = [&]() {
+    auto conn = Connection::Open(options.conninfo);
+    Status s = conn.ok() ? (*conn)->Exec("SET row_security = off") : conn.status();
+    if (s.ok()) {
+      s = (*conn)->Exec(
+          "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; "
+          "SET TRANSACTION SNAPSHOT " + (*conn)->QuoteLiteral(snapshot));
+    }
+    while (s.ok()) {
+      const TableInfo* t;
+      {
+        std::lock_guard<std::mutex> l(mu);
+        if (!failure.ok() || next == order.size()) return;
+        t = order[next++];
+      }
+      s = CopyTable(conn->get(), *t, session);
+    }
+    std::lock_guard<std::mutex> l(mu);
+    if (failure.ok()) failure = s;
+  };
+  std::vector<std::thread> threads;
+  for (int i = 1; i < jobs; ++i) threads.emplace_back(worker);
+  worker();
+  for (auto& th : threads) th.join();
+  return failure;
+}
+
 // A \restrict key for pg_dump that is the same every night for this repository and database
 // yet unpredictable to anyone without the repository's keys: hex of a keyed hash.
 std::string RestrictKey(repo::BackupSession* session, const std::string& database) {
@@ -162,35 +239,7 @@ Status BackupDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* se
                                  : "";
   PGDEDUP_RETURN_IF_ERROR(DumpSection(options, *snapshot, "pre-data", restrict_key, session));
 
-  for (const auto& t : *tables) {
-    std::string sql = "COPY (SELECT " + t.columns + " FROM ONLY " + t.qualified +
-                      (t.order_by.empty() ? "" : " ORDER BY " + t.order_by) + ") TO STDOUT";
-    if (t.columns.empty()) {
-      // A table without columns still has rows; COPY of a table name handles that.
-      sql = "COPY " + t.qualified + " TO STDOUT";
-    }
-    PGDEDUP_RETURN_IF_ERROR(c->BeginCopyOut(sql).WithContext("table " + t.qualified));
-    uint64_t rows = 0;
-    auto stream = session->AddStream(t.qualified, [&](char* buf, size_t n) -> Result<size_t> {
-      auto got = c->ReadCopy(buf, n);
-      if (got.ok()) {
-        // COPY text format ends every row with a newline and escapes the ones inside values.
-        for (size_t i = 0; i < *got; ++i) rows += buf[i] == '\n';
-      }
-      return got;
-    });
-    if (!stream.ok()) return stream.status().WithContext("table " + t.qualified);
-    // (Rows hidden by row-level security fail the COPY above rather than go missing.)
-    repo::StreamInfo* info = session->MutableStream(t.qualified);
-    info->kind = "table";
-    info->schema = t.schema;
-    info->table = t.name;
-    info->columns = t.columns;
-    info->rows = rows;
-    if (t.order_by.empty()) {
-      LogDebug("table " + t.qualified + " has no primary key: copied in physical order");
-    }
-  }
+  PGDEDUP_RETURN_IF_ERROR(CopyTables(options, *snapshot, *tables, session));
 
   auto setval = SequenceSetvalSql(c);
   if (!setval.ok()) return setval.status();
@@ -205,6 +254,12 @@ Status BackupDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* se
   PGDEDUP_RETURN_IF_ERROR(AddLargeObjects(c, session));
   PGDEDUP_RETURN_IF_ERROR(DumpSection(options, *snapshot, "post-data", restrict_key, session));
   PGDEDUP_RETURN_IF_ERROR(c->Exec("COMMIT"));
+
+  // The manifest lists the streams in restore order, whatever order the copies finished in.
+  std::vector<std::string> order = {"pre-data.sql"};
+  for (const auto& t : *tables) order.push_back(t.qualified);
+  order.insert(order.end(), {"sequences.sql", "large-objects.sql", "post-data.sql"});
+  session->OrderStreams(order);
 
   manifest->source = "postgresql";
   manifest->database = db->name;

@@ -30,6 +30,9 @@ struct DatabaseBackupOptions {
   std::string conninfo;
   // The pg_dump program. Default: "pg_dump" from PATH (or $PGDEDUP_PG_DUMP).
   std::string pg_dump = "pg_dump";
+  // Connections copying tables at once, each in the same exported snapshot. Default: the
+  // machine's cores.
+  int jobs = 0;
 };
 
 // Backs up the database into `session` and fills the manifest's database fields. SourceError

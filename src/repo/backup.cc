@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <deque>
 #include <future>
+#include <map>
 
 #include "chunker/fastcdc.h"
 
@@ -149,16 +151,47 @@ class BackupSession::ChunkQueue {
   uint64_t released_ = 0;
 };
 
-Status BackupSession::CheckNewStream(const std::string& name) const {
+Status BackupSession::ReserveName(const std::string& name) {
   if (name.empty()) return Status::InvalidArgument("a stream needs a name");
-  for (const auto& s : streams_) {
-    if (s.name == name) return Status::InvalidArgument("duplicate stream name '" + name + "'");
+  std::lock_guard<std::mutex> l(mu_);
+  if (!names_.insert(name).second) {
+    return Status::InvalidArgument("duplicate stream name '" + name + "'");
   }
   return Status::OK();
 }
 
+void BackupSession::AddRead(uint64_t n) {
+  std::lock_guard<std::mutex> l(mu_);
+  bytes_read_ += n;
+  if (options_.progress) options_.progress(bytes_read_);
+}
+
+void BackupSession::Finished(const StreamInfo& info) {
+  std::lock_guard<std::mutex> l(mu_);
+  chunks_ += info.chunk_count;
+  streams_.push_back(info);
+}
+
+std::vector<StreamInfo> BackupSession::streams() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return {streams_.begin(), streams_.end()};
+}
+
+void BackupSession::OrderStreams(const std::vector<std::string>& names) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::map<std::string, size_t> rank;
+  for (size_t i = 0; i < names.size(); ++i) rank.emplace(names[i], i);
+  std::stable_sort(streams_.begin(), streams_.end(), [&](const StreamInfo& a, const StreamInfo& b) {
+    auto ra = rank.find(a.name);
+    auto rb = rank.find(b.name);
+    size_t ia = ra == rank.end() ? names.size() : ra->second;
+    size_t ib = rb == rank.end() ? names.size() : rb->second;
+    return ia < ib;
+  });
+}
+
 Result<StreamInfo> BackupSession::AddStream(const std::string& name, const ReadFn& read) {
-  PGDEDUP_RETURN_IF_ERROR(CheckNewStream(name));
+  PGDEDUP_RETURN_IF_ERROR(ReserveName(name));
   const auto& params = repo_->config().chunker;
   chunker::FastCdc cdc(params, repo_->keys().chunker_seed());
   StreamInfo info;
@@ -192,8 +225,7 @@ Result<StreamInfo> BackupSession::AddStream(const std::string& name, const ReadF
       }
       filled += *n;
       info.size += *n;
-      bytes_read_ += *n;
-      if (options_.progress) options_.progress(bytes_read_);
+      AddRead(*n);
     }
     size_t k = cdc.Scan(reinterpret_cast<const uint8_t*>(current.get()) + scanned,
                         filled - scanned);
@@ -213,8 +245,7 @@ Result<StreamInfo> BackupSession::AddStream(const std::string& name, const ReadF
     status = queue.Submit(current, std::string_view(current.get(), filled), info.size);
   }
   PGDEDUP_RETURN_IF_ERROR(queue.Finish(status));
-  chunks_ += info.chunk_count;
-  streams_.push_back(info);
+  Finished(info);
   return info;
 }
 
@@ -267,7 +298,7 @@ Result<StreamInfo> BackupSession::AddStreamFromFd(const std::string& name, int f
   }
   // A regular file: chunk it in place. Chunks are views into the mapping, so nothing is copied
   // unless it is new; pages are released behind the workers.
-  PGDEDUP_RETURN_IF_ERROR(CheckNewStream(name));
+  PGDEDUP_RETURN_IF_ERROR(ReserveName(name));
   auto file = MappedFile::Map(fd, static_cast<uint64_t>(st.st_size));
   if (!file.ok()) return file.status().WithContext("stream '" + name + "'");
   std::shared_ptr<MappedFile> mapped(std::move(*file));
@@ -277,7 +308,6 @@ Result<StreamInfo> BackupSession::AddStreamFromFd(const std::string& name, int f
   info.name = name;
   ChunkQueue queue(this, &info);
   Status status;
-  const uint64_t base = bytes_read_;
   size_t start = 0;
   size_t pos = 0;
   while (status.ok() && start < data.size()) {
@@ -291,15 +321,13 @@ Result<StreamInfo> BackupSession::AddStreamFromFd(const std::string& name, int f
       pos += k;
     }
     status = queue.Submit(mapped, data.substr(start, pos - start), pos);
+    AddRead(pos - start);
     start = pos;
     info.size = pos;
-    bytes_read_ = base + pos;
-    if (options_.progress) options_.progress(bytes_read_);
     mapped->Release(queue.released());
   }
   PGDEDUP_RETURN_IF_ERROR(queue.Finish(status));
-  chunks_ += info.chunk_count;
-  streams_.push_back(info);
+  Finished(info);
   return info;
 }
 
@@ -338,6 +366,7 @@ Result<StreamInfo> DigestStream(Repository* repo, const ReadFn& read) {
 }
 
 StreamInfo* BackupSession::MutableStream(const std::string& name) {
+  std::lock_guard<std::mutex> l(mu_);
   for (auto& s : streams_) {
     if (s.name == name) return &s;
   }
@@ -347,12 +376,13 @@ StreamInfo* BackupSession::MutableStream(const std::string& name) {
 Result<Id> BackupSession::Commit(Manifest manifest) {
   // Commit order: every pack and index object first, the manifest last.
   PGDEDUP_RETURN_IF_ERROR(writer_->Flush());
-  manifest.streams = streams_;
+  manifest.streams = streams();
   return repo_->SaveObject(ObjectType::kSnapshot, EncodeManifest(manifest));
 }
 
 BackupStats BackupSession::stats() const {
   BackupStats s;
+  std::lock_guard<std::mutex> l(mu_);
   s.bytes_read = bytes_read_;
   s.chunks = chunks_;
   s.writer = writer_->stats();

@@ -13,11 +13,16 @@
 // If anything fails, the session is abandoned: nothing refers to what it wrote, no snapshot
 // appears, and every earlier snapshot is untouched.
 //
-// Thread safety: a session is driven by one thread (it runs its own workers).
+// Thread safety: streams may be added from several threads at once (a native backup copies
+// tables on several connections); Commit and stats only after every AddStream returned.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <set>
+#include <vector>
 
 #include "common/result.h"
 #include "common/thread_pool.h"
@@ -34,7 +39,7 @@ using ReadFn = std::function<Result<size_t>(char* buf, size_t n)>;
 struct BackupOptions {
   // Worker threads for hashing, compression and encryption. Default: the machine's cores.
   int threads = 0;
-  // Called from the reading thread with the total bytes read so far (for progress).
+  // Called with the total bytes read so far (for progress); calls are serialised.
   std::function<void(uint64_t bytes_read)> progress;
 };
 
@@ -72,7 +77,11 @@ class BackupSession {
   // The stream added under `name`, to annotate (native backups record what a stream holds);
   // nullptr if there is none.
   StreamInfo* MutableStream(const std::string& name);
-  const std::vector<StreamInfo>& streams() const { return streams_; }
+  // The streams added so far, in the order they were added (or as OrderStreams set).
+  std::vector<StreamInfo> streams() const;
+  // Puts the streams named in `names` first, in that order (streams added concurrently finish
+  // in any order; the manifest should not depend on that).
+  void OrderStreams(const std::vector<std::string>& names);
   // Hex of the repository's keyed hash of `label`: a name that is stable for this repository
   // and unpredictable without its keys.
   std::string KeyedName(const std::string& label) const { return BlobIdOf(repo_->keys(), label).Hex(); }
@@ -86,14 +95,19 @@ class BackupSession {
  private:
   class ChunkQueue;
   BackupSession(Repository* repo, const BackupOptions& options);
-  Status CheckNewStream(const std::string& name) const;
+  // Reserves a stream name; InvalidArgument if taken or empty.
+  Status ReserveName(const std::string& name);
+  void AddRead(uint64_t n);
+  void Finished(const StreamInfo& info);
 
   Repository* repo_;
   BackupOptions options_;
   std::unique_ptr<RepoLock> lock_;
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<BlobWriter> writer_;
-  std::vector<StreamInfo> streams_;
+  mutable std::mutex mu_;  // guards names_, streams_, bytes_read_, chunks_ and progress calls
+  std::set<std::string> names_;
+  std::deque<StreamInfo> streams_;  // a deque: MutableStream's pointers stay valid
   uint64_t bytes_read_ = 0;
   uint64_t chunks_ = 0;
 };
