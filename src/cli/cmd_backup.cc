@@ -26,6 +26,7 @@ struct BackupArgs {
   bool time_given = false;
   std::string host;
   std::string db;
+  std::string format = "native";
   int jobs = 0;
 };
 
@@ -77,6 +78,12 @@ int RunBackup(const Context& ctx, const BackupArgs& args) {
     return ctx.Fail(Status::InvalidArgument(
         "say what to back up: --db CONNINFO (a database) or --stdin --name NAME (a stream)"));
   }
+  if (args.format != "native" && args.format != "pg_dump") {
+    return ctx.Fail(Status::InvalidArgument("--format is native or pg_dump"));
+  }
+  if (args.format != "native" && args.db.empty()) {
+    return ctx.Fail(Status::InvalidArgument("--format goes with --db"));
+  }
   if (args.stdin_input && args.name.empty()) {
     return ctx.Fail(Status::InvalidArgument("--stdin needs --name NAME for the stream"));
   }
@@ -120,7 +127,8 @@ int RunBackup(const Context& ctx, const BackupArgs& args) {
     pg::DatabaseBackupOptions db;
     db.conninfo = args.db;
     db.jobs = args.jobs;
-    Status s = pg::BackupDatabase(db, session->get(), &manifest);
+    Status s = args.format == "pg_dump" ? pg::BackupDatabaseArchive(db, session->get(), &manifest)
+                                        : pg::BackupDatabase(db, session->get(), &manifest);
     progress.Done();
     if (!s.ok()) return ctx.Fail(s);
   }
@@ -188,6 +196,9 @@ void AddBackup(CLI::App* app, Runner* run) {
       "--time", args->time, "the snapshot's time, \"YYYY-MM-DD HH:MM:SS\" local time (default: now)");
   cmd->add_option("--host", args->host, "the hostname recorded (default: this host's name)");
   cmd->add_option("--db", args->db, "back up a database (libpq conninfo or URL)");
+  cmd->add_option("--format", args->format,
+                  "with --db: native (one consistent snapshot, a stream per table; the default) "
+                  "or pg_dump (one pg_dump custom-format archive, restored with pg_restore)");
   cmd->add_option("--jobs", args->jobs,
                   "with --db: tables copied at once on as many connections; with --stdin: worker "
                   "threads (default: the number of cores)");

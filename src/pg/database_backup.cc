@@ -189,18 +189,9 @@ std::string RestrictKey(repo::BackupSession* session, const std::string& databas
   return session->KeyedName("pg_dump restrict key: " + database).substr(0, 32);
 }
 
-}  // namespace
-
-Status BackupDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* session,
-                      repo::Manifest* manifest) {
-  DatabaseBackupOptions options = opts;
-  if (const char* env = std::getenv("PGDEDUP_PG_DUMP"); env && *env) options.pg_dump = env;
-
-  auto conn = Connection::Open(options.conninfo);
-  if (!conn.ok()) return conn.status();
-  Connection* c = conn->get();
-
-  // pg_dump must be at least as new as the server, or its output may not restore.
+// pg_dump must be at least as new as the server, or its output may not restore. Returns its
+// --version line.
+Result<std::string> CheckPgDump(const DatabaseBackupOptions& options, Connection* c) {
   auto version = RunForOutput({options.pg_dump, "--version"});
   if (!version.ok()) return version.status().WithContext("running " + options.pg_dump);
   while (!version->empty() && version->back() == '\n') version->pop_back();
@@ -212,6 +203,58 @@ Status BackupDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* se
                                ": install a pg_dump at least as new as the server (or set "
                                "PGDEDUP_PG_DUMP)");
   }
+  return version;
+}
+
+void DescribeInto(const DatabaseInfo& db, Connection* c, const std::string& pg_dump_version,
+                  repo::Manifest* manifest) {
+  manifest->source = "postgresql";
+  manifest->database = db.name;
+  manifest->server_version = c->ServerVersion();
+  manifest->pg_dump_version = pg_dump_version;
+  manifest->encoding = db.encoding;
+  manifest->collate = db.collate;
+  manifest->ctype = db.ctype;
+  manifest->database_size = db.size;
+  manifest->database_settings = db.settings;
+}
+
+}  // namespace
+
+Status BackupDatabaseArchive(const DatabaseBackupOptions& opts, repo::BackupSession* session,
+                             repo::Manifest* manifest) {
+  DatabaseBackupOptions options = opts;
+  if (const char* env = std::getenv("PGDEDUP_PG_DUMP"); env && *env) options.pg_dump = env;
+  auto conn = Connection::Open(options.conninfo);
+  if (!conn.ok()) return conn.status();
+  auto version = CheckPgDump(options, conn->get());
+  if (!version.ok()) return version.status();
+  auto db = DescribeDatabase(conn->get());
+  if (!db.ok()) return db.status();
+  std::vector<std::string> argv = {options.pg_dump, "--format=custom", "--compress=0",
+                                   "--no-sync", "--dbname=" + options.conninfo};
+  auto dump = Subprocess::Start(argv, Subprocess::kReadStdout);
+  if (!dump.ok()) return dump.status();
+  std::string name = db->name + ".dump";
+  auto stream = session->AddStreamFromFd(name, (*dump)->fd());
+  Status waited = (*dump)->Wait();
+  if (!waited.ok()) return waited;
+  if (!stream.ok()) return stream.status();
+  session->MutableStream(name)->kind = "pg_dump-archive";
+  DescribeInto(*db, conn->get(), *version, manifest);
+  return Status::OK();
+}
+
+Status BackupDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* session,
+                      repo::Manifest* manifest) {
+  DatabaseBackupOptions options = opts;
+  if (const char* env = std::getenv("PGDEDUP_PG_DUMP"); env && *env) options.pg_dump = env;
+
+  auto conn = Connection::Open(options.conninfo);
+  if (!conn.ok()) return conn.status();
+  Connection* c = conn->get();
+  auto version = CheckPgDump(options, c);
+  if (!version.ok()) return version.status();
 
   // Row-level security must not filter rows silently: with it off, a table whose policies would
   // hide rows from this role makes the COPY fail (as pg_dump does).
@@ -261,15 +304,7 @@ Status BackupDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* se
   order.insert(order.end(), {"sequences.sql", "large-objects.sql", "post-data.sql"});
   session->OrderStreams(order);
 
-  manifest->source = "postgresql";
-  manifest->database = db->name;
-  manifest->server_version = c->ServerVersion();
-  manifest->pg_dump_version = *version;
-  manifest->encoding = db->encoding;
-  manifest->collate = db->collate;
-  manifest->ctype = db->ctype;
-  manifest->database_size = db->size;
-  manifest->database_settings = db->settings;
+  DescribeInto(*db, c, *version, manifest);
   return Status::OK();
 }
 

@@ -40,4 +40,10 @@ struct DatabaseBackupOptions {
 Status BackupDatabase(const DatabaseBackupOptions& options, repo::BackupSession* session,
                       repo::Manifest* manifest);
 
+// The fallback for whatever the native path does not cover: one plain `pg_dump
+// --format=custom --compress=0` archive as a single stream "<database>.dump" (kind
+// "pg_dump-archive"; uncompressed so that it deduplicates), restored with pg_restore.
+Status BackupDatabaseArchive(const DatabaseBackupOptions& options, repo::BackupSession* session,
+                             repo::Manifest* manifest);
+
 }  // namespace pgdedup::pg

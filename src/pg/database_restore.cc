@@ -270,6 +270,56 @@ Result<DatabaseRestoreStats> LoadTables(repo::Repository* repo, const repo::Mani
   return stats;
 }
 
+// A `backup --format pg_dump` snapshot: its archive goes to pg_restore on standard input.
+Result<DatabaseRestoreStats> RestoreArchive(repo::Repository* repo,
+                                            const repo::SnapshotRef& snapshot,
+                                            const repo::StreamInfo& archive,
+                                            const DatabaseRestoreOptions& opts) {
+  DatabaseRestoreOptions options = opts;
+  if (const char* env = std::getenv("PGDEDUP_PG_RESTORE"); env && *env) options.pg_restore = env;
+  auto dbname = DatabaseOf(options.conninfo);
+  if (!dbname.ok()) return dbname.status();
+  if (options.schema_only || options.data_only) {
+    return Status::InvalidArgument(
+        "--schema-only and --data-only are for native snapshots; this one is a pg_dump archive");
+  }
+  DatabaseRestoreStats stats;
+  auto step = [&](const std::string& s) {
+    if (options.progress) options.progress(s);
+  };
+  if (options.dry_run) {
+    step(std::string(options.create ? "create" : "check empty") + " database \"" + *dbname +
+         "\"");
+    step("pg_restore of " + archive.name);
+    return stats;
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  step("database \"" + *dbname + "\"");
+  PGDEDUP_RETURN_IF_ERROR(PrepareTarget(snapshot.manifest, options, *dbname));
+  auto t0 = Clock::now();
+  step("pg_restore of " + archive.name);
+  auto restore = Subprocess::Start({options.pg_restore, "--exit-on-error", "--no-password",
+                                    "--dbname=" + options.conninfo},
+                                   Subprocess::kWriteStdin);
+  if (!restore.ok()) return restore.status();
+  repo::RestoreOptions ro;
+  ro.threads = options.threads;
+  Status s = repo::RestoreStream(
+      repo, archive, [&](std::string_view d) { return WriteAll((*restore)->fd(), d); }, ro);
+  Status waited = (*restore)->Wait();
+  if (!waited.ok()) return waited.WithContext("pg_restore");
+  PGDEDUP_RETURN_IF_ERROR(s.WithContext(archive.name));
+  stats.seconds_schema = Since(t0);
+  stats.bytes = archive.size;
+  auto conn = Connection::Open(options.conninfo);
+  if (!conn.ok()) return conn.status();
+  if (!snapshot.manifest.database_settings.empty()) {
+    step("database settings");
+    PGDEDUP_RETURN_IF_ERROR(ApplyDatabaseSettings(conn->get(), snapshot.manifest, *dbname));
+  }
+  return stats;
+}
+
 }  // namespace
 
 Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
@@ -281,6 +331,10 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
   const repo::StreamInfo* pre = FindKind(m, "pre-data");
   const repo::StreamInfo* post = FindKind(m, "post-data");
   const repo::StreamInfo* seqs = FindKind(m, "sequences");
+  const repo::StreamInfo* archive = FindKind(m, "pg_dump-archive");
+  if (archive != nullptr && m.server_version != 0) {
+    return RestoreArchive(repo, snapshot, *archive, options);
+  }
   if (m.server_version == 0 || !pre || !post || !seqs) {
     return Status::InvalidArgument("snapshot " + snapshot.id.ShortHex() +
                                    " is not a native database backup; restore its stream with "

@@ -38,6 +38,9 @@ struct DatabaseRestoreOptions {
   int threads = 0;
   // The psql program. Default: "psql" from PATH (or $PGDEDUP_PSQL).
   std::string psql = "psql";
+  // The pg_restore program, for `--format pg_dump` snapshots. Default: "pg_restore" from PATH
+  // (or $PGDEDUP_PG_RESTORE).
+  std::string pg_restore = "pg_restore";
   // Called with each step as it starts ("pre-data", "table \"public\".\"t\"", ...).
   std::function<void(const std::string&)> progress;
 };

@@ -92,6 +92,14 @@ assert_eq "$(psql_q edge_split "$lo_q")" "$(psql_q edge "$lo_q")" "large objects
 assert_exit 2 pgd "${P[@]}" restore "$first" --db "$(pg_conninfo edge_split)" --data-only
 assert_contains "$LAST_STDERR" "already holds rows" "message for --data-only into a filled table"
 
+# backup --format pg_dump: one pg_dump archive, restored with pg_restore.
+assert_exit 0 pgd "${P[@]}" backup --db "$(pg_conninfo edge)" --format pg_dump --json
+archive=$(python3 -c 'import json,sys; d=json.load(sys.stdin); assert [s["name"] for s in d["streams"]] == ["edge.dump"], d; print(d["snapshot_id"])' <"$LAST_STDOUT")
+assert_exit 0 pgd "${P[@]}" restore "$archive" --db "$(pg_conninfo edge_archive)" --create
+assert_eq "$(psql_q edge_archive "$t_q")" "$(psql_q edge "$t_q")" "table t from a pg_dump archive"
+assert_eq "$(psql_q edge_archive "$lo_q")" "$(psql_q edge "$lo_q")" "large objects from a pg_dump archive"
+assert_exit 2 pgd "${P[@]}" backup --stdin --name x --format pg_dump </dev/null
+
 # Drill: restores into a temporary database, verifies, reports phases, drops it.
 assert_exit 0 pgd "${P[@]}" drill "$second" --db "$(pg_conninfo postgres)" --json
 python3 - "$LAST_STDOUT" <<'PY'
