@@ -25,19 +25,15 @@ int RunDrill(const Context& ctx, const DrillArgs& args) {
         "drill needs --db CONNINFO: a database on the server to create the temporary one from "
         "(e.g. dbname=postgres)"));
   }
-  auto repo = ctx.OpenRepository();
-  if (!repo.ok()) return ctx.Fail(repo.status());
-  auto lock = repo::RepoLock::Acquire(repo->get(), /*exclusive=*/false);
-  if (!lock.ok()) return ctx.Fail(lock.status());
-  auto snap = (*repo)->FindSnapshot(args.snapshot);
-  if (!snap.ok()) return ctx.Fail(snap.status());
-  if (Status s = (*repo)->SyncIndex(); !s.ok()) return ctx.Fail(s);
+  auto reader = ctx.OpenSnapshot(args.snapshot);
+  if (!reader.ok()) return ctx.Fail(reader.status());
+  const repo::SnapshotRef* snap = &reader->snapshot;
   pg::DrillOptions options;
   options.maintenance_conninfo = args.db;
   options.threads = args.jobs;
   options.progress = [&](const std::string& step) { spdlog::debug("drill: {}", step); };
   auto start = std::chrono::steady_clock::now();
-  auto report = pg::Drill(repo->get(), *snap, options);
+  auto report = pg::Drill(reader->repo.get(), *snap, options);
   if (!report.ok()) return ctx.Fail(report.status());
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const auto& r = *report;

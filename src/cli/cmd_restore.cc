@@ -32,13 +32,10 @@ struct RestoreArgs {
 };
 
 int RunRestoreDatabase(const Context& ctx, const RestoreArgs& args) {
-  auto repo = ctx.OpenRepository();
-  if (!repo.ok()) return ctx.Fail(repo.status());
-  auto lock = repo::RepoLock::Acquire(repo->get(), /*exclusive=*/false);
-  if (!lock.ok()) return ctx.Fail(lock.status());
-  auto snap = (*repo)->FindSnapshot(args.snapshot);
-  if (!snap.ok()) return ctx.Fail(snap.status());
-  if (Status s = (*repo)->SyncIndex(); !s.ok()) return ctx.Fail(s);
+  auto reader = ctx.OpenSnapshot(args.snapshot);
+  if (!reader.ok()) return ctx.Fail(reader.status());
+  repo::Repository* repo = reader->repo.get();
+  const repo::SnapshotRef* snap = &reader->snapshot;
   pg::DatabaseRestoreOptions options;
   options.conninfo = args.db;
   options.create = args.create;
@@ -55,7 +52,7 @@ int RunRestoreDatabase(const Context& ctx, const RestoreArgs& args) {
     }
   };
   auto start = std::chrono::steady_clock::now();
-  auto stats = pg::RestoreDatabase(repo->get(), *snap, options);
+  auto stats = pg::RestoreDatabase(repo, *snap, options);
   if (!stats.ok()) {
     // A refused target (InvalidArgument) was left as it was; anything later left it half done.
     if (!args.dry_run && stats.status().code() != StatusCode::kInvalidArgument) {
@@ -128,12 +125,10 @@ int RunRestore(const Context& ctx, const RestoreArgs& args) {
   if (args.output == "-" && ctx.json()) {
     return ctx.Fail(Status::InvalidArgument("--json and --output - would mix on stdout"));
   }
-  auto repo = ctx.OpenRepository();
-  if (!repo.ok()) return ctx.Fail(repo.status());
-  auto lock = repo::RepoLock::Acquire(repo->get(), /*exclusive=*/false);
-  if (!lock.ok()) return ctx.Fail(lock.status());
-  auto snap = (*repo)->FindSnapshot(args.snapshot);
-  if (!snap.ok()) return ctx.Fail(snap.status());
+  auto reader = ctx.OpenSnapshot(args.snapshot);
+  if (!reader.ok()) return ctx.Fail(reader.status());
+  repo::Repository* repo = reader->repo.get();
+  const repo::SnapshotRef* snap = &reader->snapshot;
   const repo::StreamInfo* stream = nullptr;
   std::string names;
   for (const auto& s : snap->manifest.streams) {
@@ -147,8 +142,6 @@ int RunRestore(const Context& ctx, const RestoreArgs& args) {
     return ctx.Fail(Status::NotFound("snapshot " + snap->id.ShortHex() + " has no stream '" +
                                      args.stream + "' (it has: " + names + ")"));
   }
-  if (Status s = (*repo)->SyncIndex(); !s.ok()) return ctx.Fail(s);
-
   int fd = STDOUT_FILENO;
   std::string tmp;
   if (args.output != "-") {
@@ -168,7 +161,7 @@ int RunRestore(const Context& ctx, const RestoreArgs& args) {
   uint64_t offset = 0;
   bool is_file = fd != STDOUT_FILENO;
   Status s = repo::RestoreStream(
-      repo->get(), *stream,
+      repo, *stream,
       [&](std::string_view d) { return WriteAll(fd, d, what, &offset, is_file); }, options);
   progress.Done();
   if (fd != STDOUT_FILENO) {

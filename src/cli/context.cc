@@ -104,6 +104,21 @@ Result<std::unique_ptr<repo::Repository>> Context::OpenRepository() const {
   return repo::Repository::Open(std::move(*backend), *password, open);
 }
 
+Result<Context::SnapshotReader> Context::OpenSnapshot(const std::string& spec) const {
+  SnapshotReader r;
+  auto repo = OpenRepository();
+  if (!repo.ok()) return repo.status();
+  r.repo = std::move(*repo);
+  auto lock = repo::RepoLock::Acquire(r.repo.get(), /*exclusive=*/false);
+  if (!lock.ok()) return lock.status();
+  r.lock = std::move(*lock);
+  auto snap = r.repo->FindSnapshot(spec);
+  if (!snap.ok()) return snap.status();
+  r.snapshot = std::move(*snap);
+  PGDEDUP_RETURN_IF_ERROR(r.repo->SyncIndex());
+  return r;
+}
+
 int ExitCodeFor(const Status& s) {
   switch (s.code()) {
     case StatusCode::kOk:

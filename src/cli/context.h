@@ -15,6 +15,7 @@
 
 #include "common/result.h"
 #include "repo/key_file.h"
+#include "repo/lock.h"
 #include "repo/repository.h"
 
 namespace pgdedup::cli {
@@ -56,6 +57,15 @@ class Context {
   Result<repo::KdfStrength> Kdf() const;
   // Opens the repository with the password.
   Result<std::unique_ptr<repo::Repository>> OpenRepository() const;
+
+  // A repository opened to read one snapshot: a shared lock held, the snapshot found, the
+  // index cache synced. (Members are destroyed in reverse order: the lock before the repo.)
+  struct SnapshotReader {
+    std::unique_ptr<repo::Repository> repo;
+    std::unique_ptr<repo::RepoLock> lock;
+    repo::SnapshotRef snapshot;
+  };
+  Result<SnapshotReader> OpenSnapshot(const std::string& spec) const;
 
   // Prints an error for `s` (stderr) and returns the exit code it maps to.
   int Fail(const Status& s) const;

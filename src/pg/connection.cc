@@ -203,14 +203,25 @@ std::string Connection::DatabaseName() const { return PQdb(impl_->conn.get()); }
 
 int Connection::ServerVersion() const { return PQserverVersion(impl_->conn.get()); }
 
-Result<std::string> WithDatabase(const std::string& conninfo, const std::string& dbname) {
+namespace {
+using ConninfoPtr = std::unique_ptr<PQconninfoOption, ConninfoDeleter>;
+
+Result<ConninfoPtr> ParseConninfo(const std::string& conninfo) {
   char* err = nullptr;
-  std::unique_ptr<PQconninfoOption, ConninfoDeleter> opts(PQconninfoParse(conninfo.c_str(), &err));
+  ConninfoPtr opts(PQconninfoParse(conninfo.c_str(), &err));
   if (!opts) {
     std::string msg = err ? Trim(err) : "unparsable";
     PQfreemem(err);
     return Status::InvalidArgument("bad --db conninfo: " + msg);
   }
+  return opts;
+}
+}  // namespace
+
+Result<std::string> WithDatabase(const std::string& conninfo, const std::string& dbname) {
+  auto parsed = ParseConninfo(conninfo);
+  if (!parsed.ok()) return parsed.status();
+  PQconninfoOption* opts = parsed->get();
   std::string out;
   auto append = [&out](const char* key, const std::string& value) {
     std::string v;
@@ -220,7 +231,7 @@ Result<std::string> WithDatabase(const std::string& conninfo, const std::string&
     }
     out += std::string(out.empty() ? "" : " ") + key + "='" + v + "'";
   };
-  for (PQconninfoOption* o = opts.get(); o->keyword != nullptr; ++o) {
+  for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o) {
     if (std::strcmp(o->keyword, "dbname") == 0) continue;
     if (o->val != nullptr && *o->val != '\0') append(o->keyword, o->val);
   }
@@ -229,14 +240,9 @@ Result<std::string> WithDatabase(const std::string& conninfo, const std::string&
 }
 
 Result<std::string> DatabaseOf(const std::string& conninfo) {
-  char* err = nullptr;
-  std::unique_ptr<PQconninfoOption, ConninfoDeleter> opts(PQconninfoParse(conninfo.c_str(), &err));
-  if (!opts) {
-    std::string msg = err ? Trim(err) : "unparsable";
-    PQfreemem(err);
-    return Status::InvalidArgument("bad --db conninfo: " + msg);
-  }
-  for (PQconninfoOption* o = opts.get(); o->keyword != nullptr; ++o) {
+  auto parsed = ParseConninfo(conninfo);
+  if (!parsed.ok()) return parsed.status();
+  for (PQconninfoOption* o = parsed->get(); o->keyword != nullptr; ++o) {
     if (std::strcmp(o->keyword, "dbname") == 0 && o->val && *o->val) return std::string(o->val);
   }
   if (const char* env = getenv("PGDATABASE"); env && *env) return std::string(env);
