@@ -71,7 +71,8 @@ int main(int argc, char** argv) {
 
   unsigned char key[32] = {1};
   unsigned char out[64];
-  std::printf("%-34s %8.0f MB/s\n", "HMAC-SHA-256 (libcrypto) per chunk", BestMBps(data.size(), [&] {
+  std::printf("%-34s %8.0f MB/s\n", "HMAC-SHA-256 (libcrypto) per chunk",
+              BestMBps(data.size(), [&] {
                 unsigned int len;
                 for (auto [o, n] : chunks) HMAC(EVP_sha256(), key, 32, p + o, n, out, &len);
               }));
@@ -92,8 +93,8 @@ int main(int argc, char** argv) {
       for (size_t i = 0; i < chunks.size(); ++i) {
         auto [o, n] = chunks[i];
         compressed[i].resize(ZSTD_compressBound(n));
-        size_t c = ZSTD_compressCCtx(cctx, compressed[i].data(), compressed[i].size(), p + o, n,
-                                     level);
+        size_t c =
+            ZSTD_compressCCtx(cctx, compressed[i].data(), compressed[i].size(), p + o, n, level);
         compressed[i].resize(c);
         csize += c;
       }
@@ -116,8 +117,8 @@ int main(int argc, char** argv) {
                 unsigned long long clen;
                 for (auto [o, n] : chunks) {
                   crypto_aead_xchacha20poly1305_ietf_encrypt(
-                      reinterpret_cast<unsigned char*>(sealed.data()), &clen, p + o, n, nullptr,
-                      0, nullptr, nonce, key);
+                      reinterpret_cast<unsigned char*>(sealed.data()), &clen, p + o, n, nullptr, 0,
+                      nullptr, nonce, key);
                 }
               }));
   return 0;

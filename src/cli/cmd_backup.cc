@@ -173,11 +173,12 @@ int RunBackup(const Context& ctx, const BackupArgs& args) {
     j.EndObject();
     std::puts(j.str().c_str());
   } else {
-    spdlog::info("snapshot {} saved: read {}, {} new of {} chunks, added {} to the repository in "
-                 "{:.1f}s ({}/s)",
-                 id->ShortHex(), FormatBytes(stats.bytes_read), stats.writer.new_data_blobs,
-                 stats.chunks, FormatBytes(stats.writer.stored_bytes), secs,
-                 FormatBytes(static_cast<uint64_t>(secs > 0 ? stats.bytes_read / secs : 0)));
+    spdlog::info(
+        "snapshot {} saved: read {}, {} new of {} chunks, added {} to the repository in "
+        "{:.1f}s ({}/s)",
+        id->ShortHex(), FormatBytes(stats.bytes_read), stats.writer.new_data_blobs, stats.chunks,
+        FormatBytes(stats.writer.stored_bytes), secs,
+        FormatBytes(static_cast<uint64_t>(secs > 0 ? stats.bytes_read / secs : 0)));
   }
   return kExitOk;
 }
@@ -187,13 +188,15 @@ int RunBackup(const Context& ctx, const BackupArgs& args) {
 void AddBackup(CLI::App* app, Runner* run) {
   auto args = std::make_shared<BackupArgs>();
   CLI::App* cmd = app->add_subcommand(
-      "backup", "back up a stream as a new snapshot (e.g. pg_dump db | pgdedup backup --stdin "
-                "--name db.sql)");
+      "backup",
+      "back up a stream as a new snapshot (e.g. pg_dump db | pgdedup backup --stdin "
+      "--name db.sql)");
   cmd->add_flag("--stdin", args->stdin_input, "read the stream to back up from standard input");
   cmd->add_option("--name", args->name, "name of the stream in the snapshot (with --stdin)");
   cmd->add_option("--tag", args->tags, "tag the snapshot (repeatable)");
-  CLI::Option* time = cmd->add_option(
-      "--time", args->time, "the snapshot's time, \"YYYY-MM-DD HH:MM:SS\" local time (default: now)");
+  CLI::Option* time =
+      cmd->add_option("--time", args->time,
+                      "the snapshot's time, \"YYYY-MM-DD HH:MM:SS\" local time (default: now)");
   cmd->add_option("--host", args->host, "the hostname recorded (default: this host's name)");
   cmd->add_option("--db", args->db, "back up a database (libpq conninfo or URL)");
   cmd->add_option("--format", args->format,

@@ -66,12 +66,13 @@ int RunDrill(const Context& ctx, const DrillArgs& args) {
   } else {
     for (const auto& m : r.mismatches) spdlog::error("{}", m);
     if (r.ok()) {
-      spdlog::info("drill passed: snapshot {} of database {} restored in {:.1f}s (schema {:.1f}s, "
-                   "data {:.1f}s, indexes and constraints {:.1f}s); {} tables, {} rows verified "
-                   "in {:.1f}s",
-                   snap->id.ShortHex(), snap->manifest.database, restore_secs,
-                   r.restore.seconds_schema, r.restore.seconds_data, r.restore.seconds_post,
-                   r.tables_verified, r.restore.rows, r.seconds_verify);
+      spdlog::info(
+          "drill passed: snapshot {} of database {} restored in {:.1f}s (schema {:.1f}s, "
+          "data {:.1f}s, indexes and constraints {:.1f}s); {} tables, {} rows verified "
+          "in {:.1f}s",
+          snap->id.ShortHex(), snap->manifest.database, restore_secs, r.restore.seconds_schema,
+          r.restore.seconds_data, r.restore.seconds_post, r.tables_verified, r.restore.rows,
+          r.seconds_verify);
     } else {
       spdlog::error("drill FAILED: {} of {} tables do not match the backup", r.mismatches.size(),
                     r.tables_verified);
@@ -85,8 +86,9 @@ int RunDrill(const Context& ctx, const DrillArgs& args) {
 void AddDrill(CLI::App* app, Runner* run) {
   auto args = std::make_shared<DrillArgs>();
   CLI::App* cmd = app->add_subcommand(
-      "drill", "restore a snapshot into a temporary database, verify every table against the "
-               "backup, report the time of each phase, and drop it (exit 4 on a mismatch)");
+      "drill",
+      "restore a snapshot into a temporary database, verify every table against the "
+      "backup, report the time of each phase, and drop it (exit 4 on a mismatch)");
   cmd->add_option("snapshot", args->snapshot, "snapshot id, unique id prefix, or `latest`")
       ->required();
   cmd->add_option("--db", args->db,

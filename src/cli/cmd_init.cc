@@ -70,7 +70,8 @@ void AddInit(CLI::App* app, Runner* run) {
   cmd->add_option("--chunk-min", args->chunk_min, "minimum chunk size (default: avg/4)");
   cmd->add_option("--chunk-max", args->chunk_max, "maximum chunk size (default: avg*4)");
   cmd->add_option("--pack-size", args->pack_size_mib, "target pack size in MiB (default: 16)");
-  cmd->add_option("--compression", args->compression, "zstd level for new data, 0 for none (default: 1)");
+  cmd->add_option("--compression", args->compression,
+                  "zstd level for new data, 0 for none (default: 1)");
   cmd->callback([run, args] { *run = [args](const Context& c) { return RunInit(c, *args); }; });
 }
 

@@ -81,8 +81,10 @@ int RunKeyRemove(const Context& ctx, const KeyArgs& args) {
   auto repo = ctx.OpenRepository();
   if (!repo.ok()) return ctx.Fail(repo.status());
   if (Status s = repo::RemoveKey(repo->get(), args.key_id); !s.ok()) return ctx.Fail(s);
-  if (ctx.json()) std::puts("{\"ok\":true}");
-  else spdlog::info("removed key {}", args.key_id);
+  if (ctx.json())
+    std::puts("{\"ok\":true}");
+  else
+    spdlog::info("removed key {}", args.key_id);
   return kExitOk;
 }
 
@@ -97,8 +99,9 @@ void AddKey(CLI::App* app, Runner* run) {
   list->callback([run] { *run = [](const Context& c) { return RunKeyList(c); }; });
 
   CLI::App* add = key->add_subcommand(
-      "add", "add a key for a new password ($PGDEDUP_NEW_PASSWORD, --new-password-file, or a "
-             "prompt)");
+      "add",
+      "add a key for a new password ($PGDEDUP_NEW_PASSWORD, --new-password-file, or a "
+      "prompt)");
   add->add_option("--new-password-file", args->new_password_file,
                   "read the new password from this file");
   add->callback([run, args] {
@@ -114,7 +117,8 @@ void AddKey(CLI::App* app, Runner* run) {
 
   CLI::App* remove = key->add_subcommand("remove", "remove a key (not the one in use)");
   remove->add_option("id", args->key_id, "key id or unique prefix")->required();
-  remove->callback([run, args] { *run = [args](const Context& c) { return RunKeyRemove(c, *args); }; });
+  remove->callback(
+      [run, args] { *run = [args](const Context& c) { return RunKeyRemove(c, *args); }; });
 }
 
 }  // namespace pgdedup::cli

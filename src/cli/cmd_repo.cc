@@ -55,10 +55,10 @@ int RunCheck(const Context& ctx, const CheckArgs& args) {
     for (const auto& w : report->warnings) spdlog::warn("{}", w);
     for (const auto& e : report->errors) spdlog::error("{}", e);
     if (report->ok()) {
-      spdlog::info("no errors: {} snapshots, {} index objects, {} packs{}", report->snapshots,
-                   report->index_objects, report->packs,
-                   args.read_data ? ", " + FormatBytes(report->bytes_read) + " read and verified"
-                                  : "");
+      spdlog::info(
+          "no errors: {} snapshots, {} index objects, {} packs{}", report->snapshots,
+          report->index_objects, report->packs,
+          args.read_data ? ", " + FormatBytes(report->bytes_read) + " read and verified" : "");
     } else {
       spdlog::error("the repository is damaged: {} errors", report->errors.size());
     }
@@ -72,8 +72,10 @@ int RunIndexRebuild(const Context& ctx) {
   if (Status s = (*repo)->SyncIndex(); !s.ok()) return ctx.Fail(s);
   if (Status s = (*repo)->index()->Clear(); !s.ok()) return ctx.Fail(s);
   if (Status s = (*repo)->SyncIndex(); !s.ok()) return ctx.Fail(s);
-  if (!ctx.json()) spdlog::info("the local index cache was rebuilt from the index objects");
-  else std::puts("{\"ok\":true}");
+  if (!ctx.json())
+    spdlog::info("the local index cache was rebuilt from the index objects");
+  else
+    std::puts("{\"ok\":true}");
   return kExitOk;
 }
 
@@ -86,8 +88,9 @@ void AddRepo(CLI::App* app, Runner* run) {
 
   auto args = std::make_shared<CheckArgs>();
   CLI::App* check = repo->add_subcommand(
-      "check", "verify the repository's structure (and with --read-data, every byte); exit 4 "
-               "when damage is found");
+      "check",
+      "verify the repository's structure (and with --read-data, every byte); exit 4 "
+      "when damage is found");
   check->add_flag("--read-data", args->read_data,
                   "read and verify every pack and blob (reads the whole repository)");
   check->add_option("--jobs", args->jobs, "worker threads (default: the number of cores)");

@@ -78,10 +78,11 @@ int RunRestoreDatabase(const Context& ctx, const RestoreArgs& args) {
     j.EndObject();
     std::puts(j.str().c_str());
   } else if (!args.dry_run) {
-    spdlog::info("restored snapshot {} of database {}: {} tables, {} rows in {:.1f}s (schema "
-                 "{:.1f}s, data {:.1f}s, indexes and constraints {:.1f}s)",
-                 snap->id.ShortHex(), snap->manifest.database, stats->tables, stats->rows, secs,
-                 stats->seconds_schema, stats->seconds_data, stats->seconds_post);
+    spdlog::info(
+        "restored snapshot {} of database {}: {} tables, {} rows in {:.1f}s (schema "
+        "{:.1f}s, data {:.1f}s, indexes and constraints {:.1f}s)",
+        snap->id.ShortHex(), snap->manifest.database, stats->tables, stats->rows, secs,
+        stats->seconds_schema, stats->seconds_data, stats->seconds_post);
   }
   return kExitOk;
 }
@@ -120,7 +121,8 @@ int RunRestore(const Context& ctx, const RestoreArgs& args) {
         "--create, --clean, --dry-run, --schema-only and --data-only go with --db"));
   }
   if (args.output.empty()) {
-    return ctx.Fail(Status::InvalidArgument("say where to: --output FILE, or --output - for stdout"));
+    return ctx.Fail(
+        Status::InvalidArgument("say where to: --output FILE, or --output - for stdout"));
   }
   if (args.output == "-" && ctx.json()) {
     return ctx.Fail(Status::InvalidArgument("--json and --output - would mix on stdout"));
@@ -161,8 +163,8 @@ int RunRestore(const Context& ctx, const RestoreArgs& args) {
   uint64_t offset = 0;
   bool is_file = fd != STDOUT_FILENO;
   Status s = repo::RestoreStream(
-      repo, *stream,
-      [&](std::string_view d) { return WriteAll(fd, d, what, &offset, is_file); }, options);
+      repo, *stream, [&](std::string_view d) { return WriteAll(fd, d, what, &offset, is_file); },
+      options);
   progress.Done();
   if (fd != STDOUT_FILENO) {
     if (s.ok() && ::fdatasync(fd) != 0) s = Status::FromErrno("fsync " + tmp, errno);

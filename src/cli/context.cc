@@ -20,7 +20,8 @@ namespace {
 Result<std::string> ReadPasswordFile(const std::string& path) {
   std::ifstream in(path);
   // No password to be had is exit code 3, like a wrong one.
-  if (!in) return Status::Permission(Status::FromErrno("read password file " + path, errno).message());
+  if (!in)
+    return Status::Permission(Status::FromErrno("read password file " + path, errno).message());
   std::string line;
   std::getline(in, line);
   if (!line.empty() && line.back() == '\r') line.pop_back();

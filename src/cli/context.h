@@ -31,9 +31,9 @@ enum ExitCode : int {
 };
 
 struct GlobalOptions {
-  std::string repo;           // --repo, default $PGDEDUP_REPO
-  std::string password_file;  // --password-file
-  std::string cache_dir;      // --cache-dir
+  std::string repo;                 // --repo, default $PGDEDUP_REPO
+  std::string password_file;        // --password-file
+  std::string cache_dir;            // --cache-dir
   std::string kdf = "interactive";  // --kdf for init / key add|passwd
   bool json = false;
   bool quiet = false;

@@ -15,10 +15,24 @@ namespace pgdedup::cli {
 
 class JsonWriter {
  public:
-  void BeginObject() { Sep(); out_ += '{'; first_ = true; }
-  void EndObject() { out_ += '}'; first_ = false; }
-  void BeginArray() { Sep(); out_ += '['; first_ = true; }
-  void EndArray() { out_ += ']'; first_ = false; }
+  void BeginObject() {
+    Sep();
+    out_ += '{';
+    first_ = true;
+  }
+  void EndObject() {
+    out_ += '}';
+    first_ = false;
+  }
+  void BeginArray() {
+    Sep();
+    out_ += '[';
+    first_ = true;
+  }
+  void EndArray() {
+    out_ += ']';
+    first_ = false;
+  }
   void Key(std::string_view k);
   void String(std::string_view s);
   void Number(uint64_t v);
@@ -28,11 +42,26 @@ class JsonWriter {
   void Null();
 
   // Key/value shorthands.
-  void Field(std::string_view k, std::string_view v) { Key(k); String(v); }
-  void Field(std::string_view k, const char* v) { Key(k); String(v); }
-  void Field(std::string_view k, uint64_t v) { Key(k); Number(v); }
-  void Field(std::string_view k, double v) { Key(k); Double(v); }
-  void Field(std::string_view k, bool v) { Key(k); Bool(v); }
+  void Field(std::string_view k, std::string_view v) {
+    Key(k);
+    String(v);
+  }
+  void Field(std::string_view k, const char* v) {
+    Key(k);
+    String(v);
+  }
+  void Field(std::string_view k, uint64_t v) {
+    Key(k);
+    Number(v);
+  }
+  void Field(std::string_view k, double v) {
+    Key(k);
+    Double(v);
+  }
+  void Field(std::string_view k, bool v) {
+    Key(k);
+    Bool(v);
+  }
 
   const std::string& str() const { return out_; }
 

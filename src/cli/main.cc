@@ -17,7 +17,7 @@ void SetUpLogging(const pgdedup::cli::GlobalOptions& o) {
   auto logger = spdlog::stderr_color_mt("pgdedup");
   logger->set_pattern("%^pgdedup %l:%$ %v");
   spdlog::set_default_logger(logger);
-  spdlog::set_level(o.quiet ? spdlog::level::warn
+  spdlog::set_level(o.quiet         ? spdlog::level::warn
                     : o.verbose > 0 ? spdlog::level::debug
                                     : spdlog::level::info);
   pgdedup::SetLogSink([](pgdedup::LogLevel level, std::string_view m) {

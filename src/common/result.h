@@ -21,7 +21,7 @@ class [[nodiscard]] Result {
  public:
   // Implicit from a value or from an error status, so `return value;` and `return status;` read
   // naturally. REQUIRES: `status` is not OK.
-  Result(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : value_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
   Result(Status status) : status_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!status_.ok());
     if (status_.ok()) status_ = Status::InvalidArgument("Result built from an OK status");

@@ -81,8 +81,8 @@ const char* StatusCodeName(StatusCode code);
 }  // namespace pgdedup
 
 // Returns from the enclosing function if `expr` yields a non-OK Status.
-#define PGDEDUP_RETURN_IF_ERROR(expr)        \
-  do {                                       \
-    ::pgdedup::Status _st = (expr);          \
-    if (!_st.ok()) return _st;               \
+#define PGDEDUP_RETURN_IF_ERROR(expr) \
+  do {                                \
+    ::pgdedup::Status _st = (expr);   \
+    if (!_st.ok()) return _st;        \
   } while (0)

@@ -64,11 +64,11 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo
   }
   std::unique_ptr<Connection> c(new Connection(std::move(impl)));
   // Dumps must not depend on the session's settings.
-  PGDEDUP_RETURN_IF_ERROR(c->Exec(
-      "SET client_encoding = 'UTF8'; SET DateStyle = ISO; SET IntervalStyle = postgres; "
-      "SET extra_float_digits = 3; SET search_path = pg_catalog; "
-      "SET statement_timeout = 0; SET lock_timeout = 0; "
-      "SET idle_in_transaction_session_timeout = 0"));
+  PGDEDUP_RETURN_IF_ERROR(
+      c->Exec("SET client_encoding = 'UTF8'; SET DateStyle = ISO; SET IntervalStyle = postgres; "
+              "SET extra_float_digits = 3; SET search_path = pg_catalog; "
+              "SET statement_timeout = 0; SET lock_timeout = 0; "
+              "SET idle_in_transaction_session_timeout = 0"));
   return c;
 }
 
@@ -83,8 +83,8 @@ Result<std::vector<Row>> Connection::Query(const std::string& sql,
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p.c_str());
-  ResultPtr r(PQexecParams(impl_->conn.get(), sql.c_str(), static_cast<int>(values.size()),
-                           nullptr, values.data(), nullptr, nullptr, 0));
+  ResultPtr r(PQexecParams(impl_->conn.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
+                           values.data(), nullptr, nullptr, 0));
   if (!r) return impl_->Error("query failed");
   PGDEDUP_RETURN_IF_ERROR(impl_->CheckResult(r.get(), "query failed"));
   std::vector<Row> rows(PQntuples(r.get()));
@@ -148,9 +148,8 @@ Result<size_t> Connection::ReadCopy(char* buf, size_t n) {
     impl_->copy_done = true;
     ResultPtr r(PQgetResult(impl_->conn.get()));
     if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
-      return Status::SourceError("COPY failed: " +
-                                 Trim(r ? PQresultErrorMessage(r.get())
-                                        : PQerrorMessage(impl_->conn.get())));
+      return Status::SourceError("COPY failed: " + Trim(r ? PQresultErrorMessage(r.get())
+                                                          : PQerrorMessage(impl_->conn.get())));
     }
     while (PGresult* extra = PQgetResult(impl_->conn.get())) PQclear(extra);
   }

@@ -32,8 +32,8 @@ int MajorVersion(const std::string& version_line) {
 Status DumpSection(const DatabaseBackupOptions& options, const std::string& snapshot,
                    const std::string& section, const std::string& restrict_key,
                    repo::BackupSession* session) {
-  std::vector<std::string> argv = {options.pg_dump,         "--section=" + section,
-                                   "--snapshot=" + snapshot, "--no-sync",
+  std::vector<std::string> argv = {options.pg_dump,           "--section=" + section,
+                                   "--snapshot=" + snapshot,  "--no-sync",
                                    "--quote-all-identifiers", "--dbname=" + options.conninfo};
   if (!restrict_key.empty()) argv.push_back("--restrict-key=" + restrict_key);
   auto dump = Subprocess::Start(argv, Subprocess::kReadStdout);
@@ -116,8 +116,7 @@ Status CopyTable(Connection* c, const TableInfo& t, repo::BackupSession* session
                         // A table without columns still has rows; COPY of the table handles it.
                         ? "COPY " + t.qualified + " TO STDOUT"
                         : "COPY (SELECT " + t.columns + " FROM ONLY " + t.qualified +
-                              (t.order_by.empty() ? "" : " ORDER BY " + t.order_by) +
-                              ") TO STDOUT";
+                              (t.order_by.empty() ? "" : " ORDER BY " + t.order_by) + ") TO STDOUT";
   // Rows hidden by row-level security fail this COPY (row_security is off) rather than go
   // missing.
   PGDEDUP_RETURN_IF_ERROR(c->BeginCopyOut(sql).WithContext("table " + t.qualified));
@@ -162,7 +161,8 @@ Status CopyTables(const DatabaseBackupOptions& options, const std::string& snaps
     if (s.ok()) {
       s = (*conn)->Exec(
           "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; "
-          "SET TRANSACTION SNAPSHOT " + (*conn)->QuoteLiteral(snapshot));
+          "SET TRANSACTION SNAPSHOT " +
+          (*conn)->QuoteLiteral(snapshot));
     }
     while (s.ok()) {
       const TableInfo* t;
@@ -231,8 +231,8 @@ Status BackupDatabaseArchive(const DatabaseBackupOptions& opts, repo::BackupSess
   if (!version.ok()) return version.status();
   auto db = DescribeDatabase(conn->get());
   if (!db.ok()) return db.status();
-  std::vector<std::string> argv = {options.pg_dump, "--format=custom", "--compress=0",
-                                   "--no-sync", "--dbname=" + options.conninfo};
+  std::vector<std::string> argv = {options.pg_dump, "--format=custom", "--compress=0", "--no-sync",
+                                   "--dbname=" + options.conninfo};
   auto dump = Subprocess::Start(argv, Subprocess::kReadStdout);
   if (!dump.ok()) return dump.status();
   std::string name = db->name + ".dump";
@@ -259,8 +259,7 @@ Status BackupDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* se
   // Row-level security must not filter rows silently: with it off, a table whose policies would
   // hide rows from this role makes the COPY fail (as pg_dump does).
   PGDEDUP_RETURN_IF_ERROR(c->Exec("SET row_security = off"));
-  PGDEDUP_RETURN_IF_ERROR(
-      c->Exec("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"));
+  PGDEDUP_RETURN_IF_ERROR(c->Exec("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"));
   auto snapshot = c->QueryValue("SELECT pg_catalog.pg_export_snapshot()");
   if (!snapshot.ok()) return snapshot.status();
   auto tables = ListTables(c);

@@ -48,9 +48,9 @@ Status WriteAll(int fd, std::string_view data) {
 // Feeds an SQL stream to psql connected to the target.
 Status RunSql(repo::Repository* repo, const repo::StreamInfo& stream,
               const DatabaseRestoreOptions& options) {
-  auto psql = Subprocess::Start({options.psql, "-X", "-q", "-v", "ON_ERROR_STOP=1",
-                                 "--no-psqlrc", "-d", options.conninfo},
-                                Subprocess::kWriteStdin);
+  auto psql = Subprocess::Start(
+      {options.psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "--no-psqlrc", "-d", options.conninfo},
+      Subprocess::kWriteStdin);
   if (!psql.ok()) return psql.status();
   repo::RestoreOptions ro;
   ro.threads = options.threads;
@@ -158,11 +158,11 @@ Status ApplyDatabaseSettings(Connection* c, const repo::Manifest& m, const std::
                                           "shared_preload_libraries"};
     bool list = false;
     for (const char* l : kListSettings) list |= name == l;
-    std::string sql = (role.empty() ? "ALTER DATABASE " + c->QuoteIdent(dbname)
-                                    : "ALTER ROLE " + c->QuoteIdent(role) + " IN DATABASE " +
-                                          c->QuoteIdent(dbname)) +
-                      " SET " + c->QuoteIdent(name) + " TO " +
-                      (list ? value : c->QuoteLiteral(value));
+    std::string sql =
+        (role.empty()
+             ? "ALTER DATABASE " + c->QuoteIdent(dbname)
+             : "ALTER ROLE " + c->QuoteIdent(role) + " IN DATABASE " + c->QuoteIdent(dbname)) +
+        " SET " + c->QuoteIdent(name) + " TO " + (list ? value : c->QuoteLiteral(value));
     Status s = c->Exec(sql);
     if (!s.ok()) {
       if (!role.empty()) {
@@ -195,8 +195,8 @@ Result<std::unique_ptr<Connection>> OpenLoader(const DatabaseRestoreOptions& opt
 Status LoadTable(repo::Repository* repo, Connection* c, const repo::StreamInfo& s,
                  const DatabaseRestoreOptions& options) {
   std::string qualified = c->QuoteIdent(s.schema) + "." + c->QuoteIdent(s.table);
-  std::string copy = "COPY " + qualified + (s.columns.empty() ? "" : " (" + s.columns + ")") +
-                     " FROM STDIN";
+  std::string copy =
+      "COPY " + qualified + (s.columns.empty() ? "" : " (" + s.columns + ")") + " FROM STDIN";
   PGDEDUP_RETURN_IF_ERROR(c->BeginCopyIn(copy).WithContext("table " + qualified));
   uint64_t rows = 0;
   repo::RestoreOptions ro;
@@ -288,8 +288,7 @@ Result<DatabaseRestoreStats> RestoreArchive(repo::Repository* repo,
     if (options.progress) options.progress(s);
   };
   if (options.dry_run) {
-    step(std::string(options.create ? "create" : "check empty") + " database \"" + *dbname +
-         "\"");
+    step(std::string(options.create ? "create" : "check empty") + " database \"" + *dbname + "\"");
     step("pg_restore of " + archive.name);
     return stats;
   }
@@ -298,9 +297,9 @@ Result<DatabaseRestoreStats> RestoreArchive(repo::Repository* repo,
   PGDEDUP_RETURN_IF_ERROR(PrepareTarget(snapshot.manifest, options, *dbname));
   auto t0 = Clock::now();
   step("pg_restore of " + archive.name);
-  auto restore = Subprocess::Start({options.pg_restore, "--exit-on-error", "--no-password",
-                                    "--dbname=" + options.conninfo},
-                                   Subprocess::kWriteStdin);
+  auto restore = Subprocess::Start(
+      {options.pg_restore, "--exit-on-error", "--no-password", "--dbname=" + options.conninfo},
+      Subprocess::kWriteStdin);
   if (!restore.ok()) return restore.status();
   repo::RestoreOptions ro;
   ro.threads = options.threads;

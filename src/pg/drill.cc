@@ -5,8 +5,8 @@
 #include <chrono>
 
 #include "common/log.h"
-#include "pg/connection.h"
 #include "pg/catalog.h"
+#include "pg/connection.h"
 #include "repo/backup.h"
 
 namespace pgdedup::pg {

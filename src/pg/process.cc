@@ -13,9 +13,9 @@ extern char** environ;
 
 namespace pgdedup::pg {
 
-Result<std::unique_ptr<Subprocess>> Subprocess::Start(const std::vector<std::string>& argv,
-                                                      Mode mode,
-                                                      const std::vector<std::string>& env_overrides) {
+Result<std::unique_ptr<Subprocess>> Subprocess::Start(
+    const std::vector<std::string>& argv, Mode mode,
+    const std::vector<std::string>& env_overrides) {
   int data[2];
   if (::pipe2(data, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
   // The child's stderr goes to an anonymous file, not a pipe: a chatty child must never block

@@ -27,8 +27,9 @@ class Subprocess {
 
   // Starts argv[0] (looked up in PATH) with `env_overrides` ("NAME=value") added to the
   // environment. SourceError when it cannot be started.
-  static Result<std::unique_ptr<Subprocess>> Start(const std::vector<std::string>& argv, Mode mode,
-                                                   const std::vector<std::string>& env_overrides = {});
+  static Result<std::unique_ptr<Subprocess>> Start(
+      const std::vector<std::string>& argv, Mode mode,
+      const std::vector<std::string>& env_overrides = {});
   ~Subprocess();
 
   int fd() const { return fd_; }

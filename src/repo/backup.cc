@@ -4,8 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <deque>
 #include <future>
 #include <map>
@@ -24,9 +24,7 @@ chunker::ChunkerParams ChunkListParams() { return {1024, 4096, 16384}; }
 class ChunkListWriter {
  public:
   ChunkListWriter(Repository* repo, BlobWriter* writer)
-      : repo_(repo),
-        writer_(writer),
-        cdc_(ChunkListParams(), repo->keys().chunker_seed()) {}
+      : repo_(repo), writer_(writer), cdc_(ChunkListParams(), repo->keys().chunker_seed()) {}
 
   Status Add(const Id& id) {
     std::string_view bytes = id.view();
@@ -227,8 +225,8 @@ Result<StreamInfo> BackupSession::AddStream(const std::string& name, const ReadF
       info.size += *n;
       AddRead(*n);
     }
-    size_t k = cdc.Scan(reinterpret_cast<const uint8_t*>(current.get()) + scanned,
-                        filled - scanned);
+    size_t k =
+        cdc.Scan(reinterpret_cast<const uint8_t*>(current.get()) + scanned, filled - scanned);
     if (k == chunker::FastCdc::kNeedMore) {
       scanned = filled;
       continue;
@@ -236,7 +234,8 @@ Result<StreamInfo> BackupSession::AddStream(const std::string& name, const ReadF
     size_t end = scanned + k;
     std::shared_ptr<char[]> next = new_buffer();
     std::memcpy(next.get(), current.get() + end, filled - end);
-    status = queue.Submit(current, std::string_view(current.get(), end), info.size - (filled - end));
+    status =
+        queue.Submit(current, std::string_view(current.get(), end), info.size - (filled - end));
     current = std::move(next);
     filled -= end;
     scanned = 0;

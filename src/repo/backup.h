@@ -84,7 +84,9 @@ class BackupSession {
   void OrderStreams(const std::vector<std::string>& names);
   // Hex of the repository's keyed hash of `label`: a name that is stable for this repository
   // and unpredictable without its keys.
-  std::string KeyedName(const std::string& label) const { return BlobIdOf(repo_->keys(), label).Hex(); }
+  std::string KeyedName(const std::string& label) const {
+    return BlobIdOf(repo_->keys(), label).Hex();
+  }
 
   // Flushes packs and index objects, then writes the manifest (its streams are the ones added;
   // other fields come from `manifest`). Returns the snapshot id.

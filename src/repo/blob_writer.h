@@ -29,10 +29,10 @@
 namespace pgdedup::repo {
 
 struct BlobWriterStats {
-  uint64_t new_blobs = 0;          // of any type
-  uint64_t new_data_blobs = 0;     // chunks of streams (the rest are chunk lists)
-  uint64_t new_raw_bytes = 0;     // plaintext bytes of new blobs
-  uint64_t stored_bytes = 0;      // bytes written to the repository (packs and index objects)
+  uint64_t new_blobs = 0;       // of any type
+  uint64_t new_data_blobs = 0;  // chunks of streams (the rest are chunk lists)
+  uint64_t new_raw_bytes = 0;   // plaintext bytes of new blobs
+  uint64_t stored_bytes = 0;    // bytes written to the repository (packs and index objects)
   uint64_t packs = 0;
   uint64_t index_objects = 0;
 };

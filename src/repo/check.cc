@@ -18,8 +18,8 @@ namespace {
 constexpr int kMaxErrorsPerStream = 5;
 
 struct PackRecord {
-  Id index_id;             // an index object that lists it
-  uint64_t blob_end = 0;   // end of the furthest blob
+  Id index_id;            // an index object that lists it
+  uint64_t blob_end = 0;  // end of the furthest blob
   bool present = false;
   uint64_t size = 0;
 };
@@ -181,7 +181,8 @@ class Checker {
       return;
     }
     for (const auto& e : *entries) {
-      auto blob = OpenBlob(repo_->keys(), e, std::string_view(*bytes).substr(e.offset, e.stored_length));
+      auto blob =
+          OpenBlob(repo_->keys(), e, std::string_view(*bytes).substr(e.offset, e.stored_length));
       if (!blob.ok()) {
         Error("pack " + pack_id.Hex() + ": " + blob.status().message());
         std::lock_guard<std::mutex> l(mu_);
@@ -241,7 +242,8 @@ class Checker {
   Result<std::string> ReadListBlob(const Id& id) {
     auto loc = index_->Lookup(id);
     if (!loc.ok()) return loc.status();
-    if (!loc->has_value()) return Status::Corruption("blob " + id.Hex() + " is not in any index object");
+    if (!loc->has_value())
+      return Status::Corruption("blob " + id.Hex() + " is not in any index object");
     return repo_->ReadBlob(**loc);
   }
 

@@ -77,8 +77,8 @@ Id BlobIdOf(const MasterKeys& keys, std::string_view plaintext) {
   Id id;
   unsigned int len = 0;
   HMAC(EVP_sha256(), keys.id_key(), MasterKeys::kKeySize,
-       reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(),
-       id.bytes.data(), &len);
+       reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(), id.bytes.data(),
+       &len);
   return id;
 }
 

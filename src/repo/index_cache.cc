@@ -7,8 +7,8 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <vector>
 #include <functional>
+#include <vector>
 
 namespace pgdedup::repo {
 
@@ -117,8 +117,8 @@ bool IndexCache::Contains(const Id& blob_id) const {
   // One Get: the bloom filters answer for absent keys, and for present ones (every chunk of an
   // unchanged stream) a KeyMayExist first would only double the work.
   rocksdb::PinnableSlice value;
-  return impl_->db->Get(rocksdb::ReadOptions(), impl_->db->DefaultColumnFamily(), BlobKey(blob_id),
-                        &value)
+  return impl_->db
+      ->Get(rocksdb::ReadOptions(), impl_->db->DefaultColumnFamily(), BlobKey(blob_id), &value)
       .ok();
 }
 

@@ -8,8 +8,8 @@
 #include <cerrno>
 #include <filesystem>
 
-#include "repo/crypto.h"
 #include "common/hex.h"
+#include "repo/crypto.h"
 
 namespace pgdedup::repo {
 

@@ -61,8 +61,8 @@ void JudgeStaleness(LockInfo* l) {
   } else if (now > l->refreshed &&
              now - l->refreshed > static_cast<uint64_t>(RepoLock::kStaleAfter.count())) {
     l->stale = true;
-    l->stale_reason = "it has not been refreshed for " +
-                      std::to_string((now - l->refreshed) / 60) + " minutes";
+    l->stale_reason =
+        "it has not been refreshed for " + std::to_string((now - l->refreshed) / 60) + " minutes";
   }
 }
 
@@ -75,7 +75,8 @@ Result<std::vector<LockInfo>> Conflicts(Repository* repo, bool exclusive, const 
   for (auto& l : *all) {
     if (l.name == own) continue;
     if (l.stale) {
-      if (report_stale) LogWarning("ignoring a stale lock (" + Describe(l) + "): " + l.stale_reason);
+      if (report_stale)
+        LogWarning("ignoring a stale lock (" + Describe(l) + "): " + l.stale_reason);
       continue;
     }
     if (exclusive || l.exclusive) out.push_back(l);

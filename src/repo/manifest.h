@@ -27,13 +27,13 @@ constexpr uint8_t kManifestVersion = 1;
 
 struct StreamInfo {
   std::string name;
-  uint64_t size = 0;         // bytes in the stream
+  uint64_t size = 0;  // bytes in the stream
   // Identifies the whole stream: SHA-256 of the concatenated chunk ids. Each id is a keyed hash
   // of its chunk, so the digest pins every byte of the stream (and reveals nothing without the
   // key), yet costs nothing to compute: hashing the stream itself a second time would cost as
   // much as the chunk ids do on the hot path of a nightly backup of unchanged data.
   Id digest;
-  uint64_t chunk_count = 0;  // data chunks in the stream
+  uint64_t chunk_count = 0;     // data chunks in the stream
   std::vector<Id> chunk_lists;  // ids of the kChunkList blobs, in order
 
   // Native database backups (empty otherwise): what the stream holds ("pre-data", "table",
@@ -47,14 +47,14 @@ struct StreamInfo {
 };
 
 struct Manifest {
-  int64_t time = 0;            // unix seconds
-  uint32_t time_nsec = 0;      // and nanoseconds: orders backups taken within one second
-  int32_t utc_offset = 0;      // seconds east of UTC at backup time (local time of the host)
+  int64_t time = 0;        // unix seconds
+  uint32_t time_nsec = 0;  // and nanoseconds: orders backups taken within one second
+  int32_t utc_offset = 0;  // seconds east of UTC at backup time (local time of the host)
   std::string hostname;
   std::string username;
   std::vector<std::string> tags;
-  std::string source;          // "stdin" for a piped stream
-  std::string database;        // database name for native backups; empty otherwise
+  std::string source;    // "stdin" for a piped stream
+  std::string database;  // database name for native backups; empty otherwise
   std::string program_version;
   std::vector<StreamInfo> streams;
 

@@ -32,7 +32,8 @@ std::optional<Id> PackIdFromName(const std::string& name);
 class PackBuilder {
  public:
   // `expected_size` is reserved up front, so a pack is not copied as it grows.
-  PackBuilder(const MasterKeys* keys, size_t expected_size) : keys_(keys), expected_(expected_size) {
+  PackBuilder(const MasterKeys* keys, size_t expected_size)
+      : keys_(keys), expected_(expected_size) {
     data_.reserve(expected_);
   }
 

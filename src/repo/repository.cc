@@ -97,8 +97,8 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<Backend> ba
     }
   }
   if (!repo->keys_) {
-    return Status::Permission("wrong password: no key of the repository at " +
-                              backend->Location() + " opens with it");
+    return Status::Permission("wrong password: no key of the repository at " + backend->Location() +
+                              " opens with it");
   }
   auto config_plain = OpenObject(*repo->keys_, ObjectType::kConfig, *sealed_config);
   if (!config_plain.ok()) return config_plain.status().WithContext("config");
@@ -308,7 +308,8 @@ Status RemoveKey(Repository* repo, std::string_view key_id_prefix) {
       matches.push_back(k.id);
     }
   }
-  if (matches.empty()) return Status::NotFound("no key matches '" + std::string(key_id_prefix) + "'");
+  if (matches.empty())
+    return Status::NotFound("no key matches '" + std::string(key_id_prefix) + "'");
   if (matches.size() > 1) return Status::InvalidArgument("key id prefix is ambiguous");
   if (matches[0] == repo->key_id()) {
     return Status::InvalidArgument(

@@ -1,7 +1,6 @@
 #include "support/test_repo.h"
 
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
 #include <filesystem>
 #include <random>
@@ -103,7 +102,7 @@ std::string TestData(size_t n, uint64_t seed, bool text) {
     }
   } else {
     static const char* kWords[] = {"alpha", "beta",  "gamma", "delta", "shipped",
-                                   "paid",  "Paris", "Oslo",  "\\N",    "2026-11-23"};
+                                   "paid",  "Paris", "Oslo",  "\\N",   "2026-11-23"};
     uint64_t row = seed * 1000000;
     while (out.size() < n) {
       out += std::to_string(row++);

@@ -37,8 +37,7 @@ TEST_CASE("blob ids are keyed and deterministic", "[crypto]") {
   CHECK(BlobIdOf(**a, "chunk") != BlobIdOf(**a, "chunk2"));
   CHECK(BlobIdOf(**a, "chunk") != BlobIdOf(**b, "chunk"));
   // SHA-256 of "abc" (FIPS 180-2 test vector).
-  CHECK(Sha256("abc").Hex() ==
-        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(Sha256("abc").Hex() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   Sha256Hasher h;
   h.Update("a");
   h.Update("bc");

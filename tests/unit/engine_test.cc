@@ -1,10 +1,9 @@
 // The repository engine end to end through its own API: backup, dedup, restore, check, index
 // cache behaviour, locks.
-#include <catch2/catch.hpp>
-
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <thread>
@@ -83,8 +82,8 @@ TEST_CASE("a second host with its own cache dedups and restores", "[engine][cach
   }
   // Another cache directory stands for another machine.
   auto backend = OpenBackend(dir.path() + "/repo");
-  auto other = Repository::Open(std::move(*backend), testing::kTestPassword,
-                                {dir.path() + "/other-cache"});
+  auto other =
+      Repository::Open(std::move(*backend), testing::kTestPassword, {dir.path() + "/other-cache"});
   REQUIRE(other.ok());
   auto back = testing::RestoreBytes(other->get(), first, "s");
   REQUIRE(back.ok());
@@ -94,12 +93,15 @@ TEST_CASE("a second host with its own cache dedups and restores", "[engine][cach
   auto session = BackupSession::Start(other->get(), options);
   REQUIRE(session.ok());
   size_t pos = 0;
-  REQUIRE((*session)->AddStream("s", [&](char* buf, size_t n) -> Result<size_t> {
-                      size_t k = std::min(n, data.size() - pos);
-                      std::memcpy(buf, data.data() + pos, k);
-                      pos += k;
-                      return k;
-                    }).ok());
+  REQUIRE((*session)
+              ->AddStream("s",
+                          [&](char* buf, size_t n) -> Result<size_t> {
+                            size_t k = std::min(n, data.size() - pos);
+                            std::memcpy(buf, data.data() + pos, k);
+                            pos += k;
+                            return k;
+                          })
+              .ok());
   Manifest m;
   REQUIRE((*session)->Commit(m).ok());
   CHECK((*session)->stats().writer.new_blobs == 0);

@@ -1,7 +1,6 @@
 #include "repo/index_cache.h"
 
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 
 #include "repo/crypto.h"
@@ -53,10 +52,12 @@ TEST_CASE("the index cache merges, persists across opens, and clears", "[index]"
   REQUIRE(merged.ok());
   CHECK(merged->count(Sha256("index-a")) == 1);
   uint64_t n = 0;
-  REQUIRE((*cache)->ForEachBlob([&](const BlobLocation&) {
-                     n++;
-                     return Status::OK();
-                   }).ok());
+  REQUIRE((*cache)
+              ->ForEachBlob([&](const BlobLocation&) {
+                n++;
+                return Status::OK();
+              })
+              .ok());
   CHECK(n == 50);
   REQUIRE((*cache)->Clear().ok());
   CHECK_FALSE((*cache)->Contains(a.packs[0].blobs[7].id));

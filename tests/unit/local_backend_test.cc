@@ -1,8 +1,7 @@
 #include "repo/local_backend.h"
 
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <filesystem>
 
 #include "support/test_repo.h"

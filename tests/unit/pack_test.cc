@@ -122,7 +122,9 @@ TEST_CASE("manifests round-trip and skip unknown fields", "[manifest]") {
   m.streams.push_back(s);
   std::string enc = EncodeManifest(m);
   // A field from a newer version: tag 99 with some value, appended.
-  enc += "\x63\x03" "abc";
+  enc +=
+      "\x63\x03"
+      "abc";
   auto dec = DecodeManifest(enc);
   REQUIRE(dec.ok());
   CHECK(dec->time == m.time);
