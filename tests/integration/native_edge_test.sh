@@ -112,4 +112,17 @@ assert d["tables"] == 1 and d["rows"] == 1000, d
 PY
 [[ -z "$(psql_q postgres "SELECT datname FROM pg_database WHERE datname LIKE 'pgdedup_drill_%'")" ]] ||
   fail "drill left its temporary database behind"
+
+# A drill of a damaged repository fails (exit 4, naming the damage) and still cleans up: flip
+# one byte in every pack, so whatever the snapshot reads first is damaged.
+cp -a "$REPO" "$TEST_TMP/damaged"
+for pack in $(find "$TEST_TMP/damaged/data" -type f); do
+  size=$(stat -c %s "$pack")
+  printf '\xff' | dd of="$pack" bs=1 seek=$((size / 3)) conv=notrunc status=none
+done
+assert_exit 4 pgd --repo "$TEST_TMP/damaged" --cache-dir "$TEST_TMP/cache-damaged" \
+  drill "$second" --db "$(pg_conninfo postgres)"
+assert_contains "$LAST_STDERR" "authentication failed" "drill names the damage"
+[[ -z "$(psql_q postgres "SELECT datname FROM pg_database WHERE datname LIKE 'pgdedup_drill_%'")" ]] ||
+  fail "a failed drill left its temporary database behind"
 pass
