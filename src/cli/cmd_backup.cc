@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/json.h"
+#include "common/system.h"
 #include "pg/database_backup.h"
 #include "repo/backup.h"
 
@@ -29,12 +30,6 @@ struct BackupArgs {
   std::string format = "native";
   int jobs = 0;
 };
-
-std::string Hostname() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return buf;
-}
 
 // Parses "YYYY-MM-DD HH:MM:SS" (exactly that shape, a real calendar time) as local time.
 Result<std::pair<int64_t, int32_t>> ParseLocalTime(const std::string& s) {
@@ -136,8 +131,7 @@ int RunBackup(const Context& ctx, const BackupArgs& args) {
   manifest.utc_offset = when.second;
   manifest.time_nsec = nsec;
   manifest.hostname = args.host.empty() ? Hostname() : args.host;
-  const char* user = getenv("USER");
-  manifest.username = user ? user : std::to_string(getuid());
+  manifest.username = Username();
   manifest.tags = args.tags;
   manifest.program_version = PGDEDUP_VERSION;
   auto id = (*session)->Commit(manifest);

@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/json.h"
+#include "common/system.h"
 #include "pg/database_restore.h"
 #include "repo/lock.h"
 #include "repo/restore.h"
@@ -98,15 +99,7 @@ Status WriteAll(int fd, std::string_view data, const std::string& what, uint64_t
     uint64_t upto = *offset / kWritebackStep * kWritebackStep;
     sync_file_range(fd, upto - kWritebackStep, kWritebackStep, SYNC_FILE_RANGE_WRITE);
   }
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::FromErrno("write " + what, errno);
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return Status::OK();
+  return WriteFully(fd, data, what);
 }
 
 int RunRestore(const Context& ctx, const RestoreArgs& args) {

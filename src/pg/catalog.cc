@@ -54,6 +54,13 @@ ORDER BY n.nspname, c.relname
 
 }  // namespace
 
+std::string CopyOutSql(const TableInfo& t) {
+  // A table without columns still has rows; COPY of the table itself handles that.
+  if (t.columns.empty()) return "COPY " + t.qualified + " TO STDOUT";
+  return "COPY (SELECT " + t.columns + " FROM ONLY " + t.qualified +
+         (t.order_by.empty() ? "" : " ORDER BY " + t.order_by) + ") TO STDOUT";
+}
+
 Result<std::vector<TableInfo>> ListTables(Connection* conn) {
   auto rows = conn->Query(kTablesSql);
   if (!rows.ok()) return rows.status().WithContext("listing tables");

@@ -35,6 +35,11 @@ struct DatabaseInfo {
   std::vector<std::string> settings;
 };
 
+// The COPY that reads a table the way a backup stores it: its stored columns in its order key
+// (`COPY (SELECT columns FROM ONLY t ORDER BY key) TO STDOUT`). Backup and drill must read
+// tables identically, or a drill would report differences that are not there.
+std::string CopyOutSql(const TableInfo& table);
+
 // Tables with data to copy: ordinary and unlogged tables and leaf partitions, outside the
 // system schemas, not belonging to an extension. Partitioned parents hold no rows themselves.
 // Sorted by schema and name.

@@ -198,8 +198,6 @@ std::string Connection::QuoteLiteral(std::string_view literal) const {
   return out;
 }
 
-std::string Connection::DatabaseName() const { return PQdb(impl_->conn.get()); }
-
 int Connection::ServerVersion() const { return PQserverVersion(impl_->conn.get()); }
 
 namespace {

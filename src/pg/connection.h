@@ -56,7 +56,6 @@ class Connection {
   std::string QuoteIdent(std::string_view ident) const;
   std::string QuoteLiteral(std::string_view literal) const;
 
-  std::string DatabaseName() const;
   // server_version_num, e.g. 150018.
   int ServerVersion() const;
 

@@ -112,11 +112,7 @@ Status AddLargeObjects(Connection* c, repo::BackupSession* session) {
 
 // Copies one table into a stream named "schema"."table", counting its rows.
 Status CopyTable(Connection* c, const TableInfo& t, repo::BackupSession* session) {
-  std::string sql = t.columns.empty()
-                        // A table without columns still has rows; COPY of the table handles it.
-                        ? "COPY " + t.qualified + " TO STDOUT"
-                        : "COPY (SELECT " + t.columns + " FROM ONLY " + t.qualified +
-                              (t.order_by.empty() ? "" : " ORDER BY " + t.order_by) + ") TO STDOUT";
+  std::string sql = CopyOutSql(t);
   // Rows hidden by row-level security fail this COPY (row_security is off) rather than go
   // missing.
   PGDEDUP_RETURN_IF_ERROR(c->BeginCopyOut(sql).WithContext("table " + t.qualified));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/system.h"
 #include "common/thread_pool.h"
 #include "pg/connection.h"
 #include "pg/process.h"
@@ -33,18 +34,6 @@ const repo::StreamInfo* FindKind(const repo::Manifest& m, const std::string& kin
   return nullptr;
 }
 
-Status WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::FromErrno("write to psql", errno);
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return Status::OK();
-}
-
 // Feeds an SQL stream to psql connected to the target.
 Status RunSql(repo::Repository* repo, const repo::StreamInfo& stream,
               const DatabaseRestoreOptions& options) {
@@ -55,7 +44,8 @@ Status RunSql(repo::Repository* repo, const repo::StreamInfo& stream,
   repo::RestoreOptions ro;
   ro.threads = options.threads;
   Status s = repo::RestoreStream(
-      repo, stream, [&](std::string_view d) { return WriteAll((*psql)->fd(), d); }, ro);
+      repo, stream, [&](std::string_view d) { return WriteFully((*psql)->fd(), d, "to psql"); },
+      ro);
   Status waited = (*psql)->Wait();
   // psql's own error says more than the broken pipe it caused.
   if (!waited.ok()) return waited.WithContext(stream.name);
@@ -304,7 +294,8 @@ Result<DatabaseRestoreStats> RestoreArchive(repo::Repository* repo,
   repo::RestoreOptions ro;
   ro.threads = options.threads;
   Status s = repo::RestoreStream(
-      repo, archive, [&](std::string_view d) { return WriteAll((*restore)->fd(), d); }, ro);
+      repo, archive,
+      [&](std::string_view d) { return WriteFully((*restore)->fd(), d, "to pg_restore"); }, ro);
   Status waited = (*restore)->Wait();
   if (!waited.ok()) return waited.WithContext("pg_restore");
   PGDEDUP_RETURN_IF_ERROR(s.WithContext(archive.name));

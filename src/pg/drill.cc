@@ -74,12 +74,7 @@ Result<DrillReport> Drill(repo::Repository* repo, const repo::SnapshotRef& snaps
       report.mismatches.push_back("table " + s.name + " is missing after the restore");
       continue;
     }
-    std::string sql = t->columns.empty()
-                          ? "COPY " + t->qualified + " TO STDOUT"
-                          : "COPY (SELECT " + t->columns + " FROM ONLY " + t->qualified +
-                                (t->order_by.empty() ? "" : " ORDER BY " + t->order_by) +
-                                ") TO STDOUT";
-    PGDEDUP_RETURN_IF_ERROR(c->BeginCopyOut(sql));
+    PGDEDUP_RETURN_IF_ERROR(c->BeginCopyOut(CopyOutSql(*t)));
     uint64_t rows = 0;
     auto got = repo::DigestStream(repo, [&](char* buf, size_t n) -> Result<size_t> {
       auto r = c->ReadCopy(buf, n);

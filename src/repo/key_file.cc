@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "common/coding.h"
+#include "common/system.h"
 
 namespace pgdedup::repo {
 
@@ -49,17 +50,6 @@ Result<Parsed> Parse(std::string_view bytes) {
     return Status::Corruption("key file: wrapped keys have the wrong size");
   }
   return p;
-}
-
-std::string Hostname() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return buf;
-}
-
-std::string Username() {
-  const char* u = getenv("USER");
-  return u ? u : std::to_string(getuid());
 }
 
 }  // namespace

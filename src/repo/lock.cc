@@ -9,6 +9,7 @@
 #include "common/coding.h"
 #include "common/hex.h"
 #include "common/log.h"
+#include "common/system.h"
 #include "repo/object.h"
 
 namespace pgdedup::repo {
@@ -16,12 +17,6 @@ namespace pgdedup::repo {
 namespace {
 
 constexpr uint8_t kLockVersion = 1;
-
-std::string Hostname() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return buf;
-}
 
 uint64_t Now() { return static_cast<uint64_t>(std::time(nullptr)); }
 
@@ -135,8 +130,7 @@ Status RepoLock::Write() {
   PutFixed64(&plain, created_);
   PutFixed64(&plain, Now());
   PutLengthPrefixed(&plain, Hostname());
-  const char* user = getenv("USER");
-  PutLengthPrefixed(&plain, user ? user : std::to_string(getuid()));
+  PutLengthPrefixed(&plain, Username());
   std::string name = "locks/" + ToHex(RandomBytes(16));
   PGDEDUP_RETURN_IF_ERROR(
       repo_->backend()->Put(name, SealObject(repo_->keys(), ObjectType::kLock, plain)));
