@@ -1,4 +1,5 @@
-// `pgdedup restore`: writes a snapshot's stream to a file or stdout.
+// `pgdedup restore`: writes a snapshot's stream to a file or stdout, or restores a native
+// snapshot (or some of its tables) into a database.
 #include <fcntl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -29,6 +30,7 @@ struct RestoreArgs {
   bool dry_run = false;
   bool schema_only = false;
   bool data_only = false;
+  std::vector<std::string> tables;
   int jobs = 0;
 };
 
@@ -44,6 +46,7 @@ int RunRestoreDatabase(const Context& ctx, const RestoreArgs& args) {
   options.dry_run = args.dry_run;
   options.schema_only = args.schema_only;
   options.data_only = args.data_only;
+  options.tables = args.tables;
   options.jobs = args.jobs;
   options.progress = [&](const std::string& step) {
     if (args.dry_run) {
@@ -57,8 +60,15 @@ int RunRestoreDatabase(const Context& ctx, const RestoreArgs& args) {
   if (!stats.ok()) {
     // A refused target (InvalidArgument) was left as it was; anything later left it half done.
     if (!args.dry_run && stats.status().code() != StatusCode::kInvalidArgument) {
-      spdlog::error("restore of snapshot {} into the database FAILED; the target is incomplete",
-                    snap->id.ShortHex());
+      if (args.tables.empty()) {
+        spdlog::error("restore of snapshot {} into the database FAILED; the target is incomplete",
+                      snap->id.ShortHex());
+      } else {
+        spdlog::error(
+            "restore of tables from snapshot {} FAILED; the table that failed was rolled back, "
+            "tables restored before it stay",
+            snap->id.ShortHex());
+      }
     }
     return ctx.Fail(stats.status());
   }
@@ -109,9 +119,10 @@ int RunRestore(const Context& ctx, const RestoreArgs& args) {
     }
     return RunRestoreDatabase(ctx, args);
   }
-  if (args.create || args.clean || args.dry_run || args.schema_only || args.data_only) {
+  if (args.create || args.clean || args.dry_run || args.schema_only || args.data_only ||
+      !args.tables.empty()) {
     return ctx.Fail(Status::InvalidArgument(
-        "--create, --clean, --dry-run, --schema-only and --data-only go with --db"));
+        "--create, --clean, --table, --dry-run, --schema-only and --data-only go with --db"));
   }
   if (args.output.empty()) {
     return ctx.Fail(
@@ -204,7 +215,14 @@ void AddRestore(CLI::App* app, Runner* run) {
                   "restore a native snapshot into this database (libpq conninfo or URL)");
   cmd->add_flag("--create", args->create,
                 "create the database (refused if it exists, unless --clean)");
-  cmd->add_flag("--clean", args->clean, "with --create: drop an existing database first");
+  cmd->add_flag("--clean", args->clean,
+                "with --create: drop an existing database and create it again; without "
+                "--create: drop every object in the target database first (one transaction); "
+                "with --table: replace the rows of tables that hold some");
+  cmd->add_option("--table", args->tables,
+                  "restore only this table (SCHEMA.TABLE or TABLE; repeatable) into the existing "
+                  "database: created if missing, loaded if empty, refused if it holds rows "
+                  "unless --clean; a partitioned table brings its partitions");
   cmd->add_flag("--dry-run", args->dry_run, "with --db: print what would be done");
   cmd->add_flag("--schema-only", args->schema_only,
                 "with --db: only the schema (no rows, sequence values or large objects)");

@@ -15,6 +15,8 @@
 #include "common/thread_pool.h"
 #include "pg/connection.h"
 #include "pg/process.h"
+#include "pg/restore_steps.h"
+#include "pg/table_restore.h"
 #include "repo/restore.h"
 
 namespace pgdedup::pg {
@@ -27,31 +29,6 @@ double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-const repo::StreamInfo* FindKind(const repo::Manifest& m, const std::string& kind) {
-  for (const auto& s : m.streams) {
-    if (s.kind == kind) return &s;
-  }
-  return nullptr;
-}
-
-// Feeds an SQL stream to psql connected to the target.
-Status RunSql(repo::Repository* repo, const repo::StreamInfo& stream,
-              const DatabaseRestoreOptions& options) {
-  auto psql = Subprocess::Start(
-      {options.psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "--no-psqlrc", "-d", options.conninfo},
-      Subprocess::kWriteStdin);
-  if (!psql.ok()) return psql.status();
-  repo::RestoreOptions ro;
-  ro.threads = options.threads;
-  Status s = repo::RestoreStream(
-      repo, stream, [&](std::string_view d) { return WriteFully((*psql)->fd(), d, "to psql"); },
-      ro);
-  Status waited = (*psql)->Wait();
-  // psql's own error says more than the broken pipe it caused.
-  if (!waited.ok()) return waited.WithContext(stream.name);
-  return s.WithContext(stream.name);
-}
-
 // Refuses a target that holds user objects: restoring over them mixes two databases.
 Status CheckEmpty(Connection* c, const std::string& dbname) {
   auto n = c->QueryValue(
@@ -62,7 +39,8 @@ Status CheckEmpty(Connection* c, const std::string& dbname) {
   if (*n != "0") {
     return Status::InvalidArgument("database \"" + dbname + "\" is not empty (" + *n +
                                    " relations): refusing to restore into it. Restore into a new "
-                                   "database with --create, or --create --clean to replace it");
+                                   "database with --create, or add --clean to drop everything in "
+                                   "it first (--create --clean drops and recreates the database)");
   }
   return Status::OK();
 }
@@ -85,21 +63,110 @@ Status CheckTablesEmpty(Connection* c, const repo::Manifest& m) {
   return Status::OK();
 }
 
+// Drops every user object of the database `c` is connected to, in one transaction: the
+// extensions (but plpgsql), every schema but public with everything in it, public's contents
+// (the schema is created again with its owner, grants and comment), large objects,
+// publications and event triggers. Roles, database settings and grants on the database stay.
+Status CleanDatabase(Connection* c, const std::string& dbname, bool dry_run,
+                     const std::function<void(const std::string&)>& step) {
+  auto schemas = c->Query(
+      "SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', "
+      "'information_schema', 'public') AND nspname NOT LIKE 'pg\\_toast%' "
+      "AND nspname NOT LIKE 'pg\\_temp%' ORDER BY 1");
+  if (!schemas.ok()) return schemas.status();
+  auto relations = c->QueryValue(
+      "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') "
+      "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'");
+  if (!relations.ok()) return relations.status();
+  std::string list;
+  for (const auto& r : *schemas) list += ", " + c->QuoteIdent(*r[0]);
+  step("clean database \"" + dbname + "\": drop schema public's contents" + list + " (" +
+       *relations +
+       " relations), every extension but plpgsql, large objects, publications "
+       "and event triggers");
+  if (dry_run) return Status::OK();
+
+  PGDEDUP_RETURN_IF_ERROR(c->Exec("BEGIN"));
+  auto clean = [&]() -> Status {
+    // Not one NOTICE per object dropped in cascade.
+    PGDEDUP_RETURN_IF_ERROR(c->Exec("SET LOCAL client_min_messages = warning"));
+    auto public_schema = c->Query(
+        "SELECT quote_ident(pg_get_userbyid(nspowner)), "
+        "obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = 'public'");
+    if (!public_schema.ok()) return public_schema.status();
+    auto grants = c->Query(
+        "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' "
+        "ELSE quote_ident(pg_get_userbyid(a.grantee)) END, a.privilege_type, a.is_grantable "
+        "FROM pg_namespace n, aclexplode(n.nspacl) a WHERE n.nspname = 'public'");
+    if (!grants.ok()) return grants.status();
+    auto extensions = c->Query("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'");
+    if (!extensions.ok()) return extensions.status();
+    for (const auto& r : *extensions) {
+      PGDEDUP_RETURN_IF_ERROR(
+          c->Exec("DROP EXTENSION IF EXISTS " + c->QuoteIdent(*r[0]) + " CASCADE"));
+    }
+    for (const auto& r : *schemas) {
+      PGDEDUP_RETURN_IF_ERROR(
+          c->Exec("DROP SCHEMA IF EXISTS " + c->QuoteIdent(*r[0]) + " CASCADE"));
+    }
+    if (!public_schema->empty()) {
+      const auto& row = (*public_schema)[0];
+      PGDEDUP_RETURN_IF_ERROR(c->Exec("DROP SCHEMA public CASCADE"));
+      PGDEDUP_RETURN_IF_ERROR(c->Exec("CREATE SCHEMA public AUTHORIZATION " + *row[0]));
+      if (row[1]) {
+        PGDEDUP_RETURN_IF_ERROR(c->Exec("COMMENT ON SCHEMA public IS " + c->QuoteLiteral(*row[1])));
+      }
+      for (const auto& g : *grants) {
+        PGDEDUP_RETURN_IF_ERROR(c->Exec("GRANT " + *g[1] + " ON SCHEMA public TO " + *g[0] +
+                                        (*g[2] == "t" ? " WITH GRANT OPTION" : "")));
+      }
+    }
+    auto unlinked = c->Query("SELECT lo_unlink(oid) FROM pg_largeobject_metadata");
+    if (!unlinked.ok()) return unlinked.status();
+    for (const char* kind : {"PUBLICATION", "EVENT TRIGGER"}) {
+      auto names =
+          c->Query(std::string(kind) == "PUBLICATION" ? "SELECT pubname FROM pg_publication"
+                                                      : "SELECT evtname FROM pg_event_trigger");
+      if (!names.ok()) return names.status();
+      for (const auto& r : *names) {
+        PGDEDUP_RETURN_IF_ERROR(c->Exec(std::string("DROP ") + kind + " " + c->QuoteIdent(*r[0])));
+      }
+    }
+    PGDEDUP_RETURN_IF_ERROR(CheckEmpty(c, dbname));
+    return c->Exec("COMMIT");
+  };
+  Status s = clean();
+  if (!s.ok()) {
+    (void)c->Exec("ROLLBACK");
+    return s.WithContext("cleaning database \"" + dbname + "\" (nothing was dropped)");
+  }
+  return Status::OK();
+}
+
 Status PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptions& options,
-                     const std::string& dbname) {
+                     const std::string& dbname,
+                     const std::function<void(const std::string&)>& step) {
   if (options.schema_only && options.data_only) {
     return Status::InvalidArgument("--schema-only and --data-only exclude each other");
   }
   if (options.data_only && options.create) {
     return Status::InvalidArgument("--data-only restores into an existing schema: drop --create");
   }
+  if (!options.tables.empty() && options.create) {
+    return Status::InvalidArgument("--table restores into an existing database: drop --create");
+  }
   if (!options.create) {
-    if (options.clean) {
-      return Status::InvalidArgument("--clean replaces a database: use it with --create");
+    if (options.clean && options.data_only) {
+      return Status::InvalidArgument(
+          "--clean with --data-only would drop the schema the data needs");
     }
     auto c = Connection::Open(options.conninfo);
     if (!c.ok()) return c.status();
+    if (!options.tables.empty()) return Status::OK();  // checked table by table
     if (options.data_only) return CheckTablesEmpty(c->get(), m);
+    if (options.clean) return CleanDatabase(c->get(), dbname, options.dry_run, step);
+    if (options.dry_run) step("check that database \"" + dbname + "\" is empty");
     return CheckEmpty(c->get(), dbname);
   }
   auto maintenance_conninfo = WithDatabase(options.conninfo, "postgres");
@@ -120,9 +187,16 @@ Status PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptions& opti
                                      "\" already exists: refusing to overwrite it (add --clean "
                                      "to drop and recreate it)");
     }
+    step("drop database \"" + dbname + "\"");
+    if (options.dry_run) {
+      step("create database \"" + dbname + "\"");
+      return Status::OK();
+    }
     std::string force = mc->ServerVersion() >= 130000 ? " WITH (FORCE)" : "";
     PGDEDUP_RETURN_IF_ERROR(mc->Exec("DROP DATABASE " + q + force));
   }
+  step("create database \"" + dbname + "\"");
+  if (options.dry_run) return Status::OK();
   std::string create = "CREATE DATABASE " + q + " TEMPLATE template0";
   if (!m.encoding.empty()) create += " ENCODING " + mc->QuoteLiteral(m.encoding);
   if (!m.collate.empty()) create += " LC_COLLATE " + mc->QuoteLiteral(m.collate);
@@ -165,101 +239,6 @@ Status ApplyDatabaseSettings(Connection* c, const repo::Manifest& m, const std::
   return Status::OK();
 }
 
-// Opens a connection for loading table data.
-Result<std::unique_ptr<Connection>> OpenLoader(const DatabaseRestoreOptions& options) {
-  auto conn = Connection::Open(options.conninfo);
-  if (!conn.ok()) return conn.status();
-  if (options.data_only) {
-    // The schema's foreign keys and triggers are in place: load as a replica would, so rows
-    // can arrive in any table order (as pg_restore --disable-triggers does; needs a superuser).
-    Status s = (*conn)->Exec("SET session_replication_role = replica");
-    if (!s.ok()) {
-      LogWarning("could not disable triggers and foreign keys for the data-only load (" +
-                 s.message() + ")");
-    }
-  }
-  return conn;
-}
-
-// COPY FROM STDIN of one table's stream, checking its row count against the manifest.
-Status LoadTable(repo::Repository* repo, Connection* c, const repo::StreamInfo& s,
-                 const DatabaseRestoreOptions& options) {
-  std::string qualified = c->QuoteIdent(s.schema) + "." + c->QuoteIdent(s.table);
-  std::string copy =
-      "COPY " + qualified + (s.columns.empty() ? "" : " (" + s.columns + ")") + " FROM STDIN";
-  PGDEDUP_RETURN_IF_ERROR(c->BeginCopyIn(copy).WithContext("table " + qualified));
-  uint64_t rows = 0;
-  repo::RestoreOptions ro;
-  ro.threads = options.threads;
-  Status st = repo::RestoreStream(
-      repo, s,
-      [&](std::string_view d) {
-        for (char ch : d) rows += ch == '\n';
-        return c->WriteCopy(d);
-      },
-      ro);
-  Status end = c->EndCopyIn();
-  PGDEDUP_RETURN_IF_ERROR(st.WithContext("table " + qualified));
-  PGDEDUP_RETURN_IF_ERROR(end.WithContext("table " + qualified));
-  if (rows != s.rows) {
-    return Status::Corruption("table " + qualified + ": restored " + std::to_string(rows) +
-                              " rows, the manifest says " + std::to_string(s.rows));
-  }
-  return Status::OK();
-}
-
-// Loads every table on `jobs` connections at once, largest tables first so they do not all
-// end up last on one connection. The first failure stops the others.
-Result<DatabaseRestoreStats> LoadTables(repo::Repository* repo, const repo::Manifest& m,
-                                        const DatabaseRestoreOptions& options,
-                                        const std::function<void(const std::string&)>& step) {
-  std::vector<const repo::StreamInfo*> tables;
-  for (const auto& s : m.streams) {
-    if (s.kind == "table") tables.push_back(&s);
-  }
-  std::stable_sort(tables.begin(), tables.end(),
-                   [](const auto* a, const auto* b) { return a->size > b->size; });
-  int jobs = options.jobs > 0 ? options.jobs : ThreadPool::DefaultThreads();
-  jobs = std::max(1, std::min<int>(jobs, static_cast<int>(tables.size())));
-
-  std::mutex mu;
-  size_t next = 0;
-  Status failure;
-  DatabaseRestoreStats stats;
-  auto worker = [&]() {
-    auto conn = OpenLoader(options);
-    if (!conn.ok()) {
-      std::lock_guard<std::mutex> l(mu);
-      if (failure.ok()) failure = conn.status();
-      return;
-    }
-    for (;;) {
-      const repo::StreamInfo* t;
-      {
-        std::lock_guard<std::mutex> l(mu);
-        if (!failure.ok() || next == tables.size()) return;
-        t = tables[next++];
-        step("table " + t->name);
-      }
-      Status s = LoadTable(repo, conn->get(), *t, options);
-      std::lock_guard<std::mutex> l(mu);
-      if (!s.ok()) {
-        if (failure.ok()) failure = s;
-        return;
-      }
-      stats.tables++;
-      stats.rows += t->rows;
-      stats.bytes += t->size;
-    }
-  };
-  std::vector<std::thread> threads;
-  for (int i = 1; i < jobs; ++i) threads.emplace_back(worker);
-  worker();
-  for (auto& th : threads) th.join();
-  if (!failure.ok()) return failure;
-  return stats;
-}
-
 // A `backup --format pg_dump` snapshot: its archive goes to pg_restore on standard input.
 Result<DatabaseRestoreStats> RestoreArchive(repo::Repository* repo,
                                             const repo::SnapshotRef& snapshot,
@@ -277,14 +256,17 @@ Result<DatabaseRestoreStats> RestoreArchive(repo::Repository* repo,
   auto step = [&](const std::string& s) {
     if (options.progress) options.progress(s);
   };
+  if (!options.tables.empty()) {
+    return Status::InvalidArgument(
+        "--table is for native snapshots; this one is a pg_dump archive (restore it into a "
+        "scratch database and copy the table from there)");
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  PGDEDUP_RETURN_IF_ERROR(PrepareTarget(snapshot.manifest, options, *dbname, step));
   if (options.dry_run) {
-    step(std::string(options.create ? "create" : "check empty") + " database \"" + *dbname + "\"");
     step("pg_restore of " + archive.name);
     return stats;
   }
-  ::signal(SIGPIPE, SIG_IGN);
-  step("database \"" + *dbname + "\"");
-  PGDEDUP_RETURN_IF_ERROR(PrepareTarget(snapshot.manifest, options, *dbname));
   auto t0 = Clock::now();
   step("pg_restore of " + archive.name);
   auto restore = Subprocess::Start(
@@ -318,10 +300,10 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
   DatabaseRestoreOptions options = opts;
   if (const char* env = std::getenv("PGDEDUP_PSQL"); env && *env) options.psql = env;
   const repo::Manifest& m = snapshot.manifest;
-  const repo::StreamInfo* pre = FindKind(m, "pre-data");
-  const repo::StreamInfo* post = FindKind(m, "post-data");
-  const repo::StreamInfo* seqs = FindKind(m, "sequences");
-  const repo::StreamInfo* archive = FindKind(m, "pg_dump-archive");
+  const repo::StreamInfo* pre = FindStreamOfKind(m, "pre-data");
+  const repo::StreamInfo* post = FindStreamOfKind(m, "post-data");
+  const repo::StreamInfo* seqs = FindStreamOfKind(m, "sequences");
+  const repo::StreamInfo* archive = FindStreamOfKind(m, "pg_dump-archive");
   if (archive != nullptr && m.server_version != 0) {
     return RestoreArchive(repo, snapshot, *archive, options);
   }
@@ -335,11 +317,15 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
   auto step = [&](const std::string& s) {
     if (options.progress) options.progress(s);
   };
+  if (options.dry_run) {
+    PGDEDUP_RETURN_IF_ERROR(PrepareTarget(m, options, *dbname, step));
+  } else {
+    ::signal(SIGPIPE, SIG_IGN);  // a psql that dies shows as an error, not a dead pgdedup
+    PGDEDUP_RETURN_IF_ERROR(PrepareTarget(m, options, *dbname, step));
+  }
+  if (!options.tables.empty()) return RestoreTables(repo, snapshot, options);
   DatabaseRestoreStats stats;
   if (options.dry_run) {
-    step(std::string(options.create ? (options.clean ? "drop and create" : "create")
-                                    : "check empty") +
-         " database \"" + *dbname + "\"");
     step("pre-data: " + pre->name);
     for (const auto& s : m.streams) {
       if (s.kind != "table") continue;
@@ -351,21 +337,21 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
     step("sequences, post-data, ANALYZE");
     return stats;
   }
-  ::signal(SIGPIPE, SIG_IGN);  // a psql that dies shows as an error, not a dead pgdedup
-
-  step("database \"" + *dbname + "\"");
-  PGDEDUP_RETURN_IF_ERROR(PrepareTarget(m, options, *dbname));
 
   auto t0 = Clock::now();
   if (!options.data_only) {
     step("pre-data");
-    PGDEDUP_RETURN_IF_ERROR(RunSql(repo, *pre, options));
+    PGDEDUP_RETURN_IF_ERROR(RunSqlStream(repo, *pre, options));
   }
   stats.seconds_schema = Since(t0);
 
   auto t1 = Clock::now();
   if (!options.schema_only) {
-    auto loaded = LoadTables(repo, m, options, step);
+    std::vector<const repo::StreamInfo*> tables;
+    for (const auto& s : m.streams) {
+      if (s.kind == "table") tables.push_back(&s);
+    }
+    auto loaded = LoadTables(repo, tables, {}, options, step);
     if (!loaded.ok()) return loaded.status();
     stats.tables = loaded->tables;
     stats.rows = loaded->rows;
@@ -376,10 +362,10 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
   Connection* c = conn->get();
   if (!options.schema_only) {
     step("sequences");
-    PGDEDUP_RETURN_IF_ERROR(RunSql(repo, *seqs, options));
-    if (const repo::StreamInfo* lobs = FindKind(m, "large-objects")) {
+    PGDEDUP_RETURN_IF_ERROR(RunSqlStream(repo, *seqs, options));
+    if (const repo::StreamInfo* lobs = FindStreamOfKind(m, "large-objects")) {
       step("large objects");
-      PGDEDUP_RETURN_IF_ERROR(RunSql(repo, *lobs, options));
+      PGDEDUP_RETURN_IF_ERROR(RunSqlStream(repo, *lobs, options));
     }
   }
   stats.seconds_data = Since(t1);
@@ -387,7 +373,7 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
   auto t2 = Clock::now();
   if (!options.data_only) {
     step("post-data");
-    PGDEDUP_RETURN_IF_ERROR(RunSql(repo, *post, options));
+    PGDEDUP_RETURN_IF_ERROR(RunSqlStream(repo, *post, options));
   }
   step("ANALYZE");
   PGDEDUP_RETURN_IF_ERROR(c->Exec("ANALYZE"));

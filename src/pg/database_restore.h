@@ -2,8 +2,10 @@
 //
 //   1. the target: with `create`, CREATE DATABASE (refused if it exists, unless `clean`, which
 //      drops it first) with the snapshot's encoding and collation; without it, the target must
-//      exist and hold no user objects (refused otherwise: this is where operators lose data) —
-//      or, for `data_only`, hold every table of the snapshot, empty;
+//      exist and hold no user objects (refused otherwise: this is where operators lose data)
+//      unless `clean`, which first drops every user object in it (one transaction) — or, for
+//      `data_only`, hold every table of the snapshot, empty. With `tables`, only those tables
+//      are restored, into the existing database (table_restore.h);
 //   2. pre-data.sql through psql (ON_ERROR_STOP);
 //   3. the tables, on `jobs` connections at once: COPY ... FROM STDIN, checking each row count
 //      against the manifest;
@@ -17,6 +19,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "repo/repository.h"
@@ -32,6 +35,8 @@ struct DatabaseRestoreOptions {
   // objects) into a database that already has the schema and empty tables.
   bool schema_only = false;
   bool data_only = false;
+  // Only these tables ("schema.table" or "table"), into the existing database.
+  std::vector<std::string> tables;
   // Connections loading tables at once. Default: the machine's cores.
   int jobs = 0;
   // Worker threads decoding each table's stream. Default: the machine's cores.

@@ -1,0 +1,226 @@
+#include "pg/dump_script.h"
+
+#include <set>
+
+namespace pgdedup::pg {
+
+namespace {
+
+constexpr std::string_view kEntryStart = "--\n-- Name: ";
+constexpr std::string_view kDumpComplete = "--\n-- PostgreSQL database dump complete";
+
+// Fills name/type/schema from the header line "-- Name: N; Type: T; Schema: S; Owner: O".
+void ParseHeader(std::string_view entry, DumpEntry* e) {
+  size_t begin = kEntryStart.size();
+  size_t eol = entry.find('\n', begin);
+  std::string_view line = entry.substr(begin, eol == std::string_view::npos ? eol : eol - begin);
+  size_t type = line.rfind("; Type: ");
+  if (type == std::string_view::npos) return;
+  size_t schema = line.find("; Schema: ", type);
+  size_t owner = schema == std::string_view::npos ? schema : line.find("; Owner: ", schema);
+  if (owner == std::string_view::npos) return;
+  e->name = line.substr(0, type);
+  e->type = line.substr(type + 8, schema - type - 8);
+  std::string_view s = line.substr(schema + 10, owner - schema - 10);
+  e->schema = s == "-" ? "" : s;
+}
+
+// The SQL of an entry: what follows its three header lines.
+std::string_view Body(const DumpEntry& e) {
+  std::string_view t = e.text;
+  size_t pos = 0;
+  for (int i = 0; i < 3 && pos != std::string_view::npos; ++i) {
+    pos = t.find('\n', pos);
+    if (pos != std::string_view::npos) pos++;
+  }
+  return pos == std::string_view::npos ? std::string_view() : t.substr(pos);
+}
+
+// Whether `needle` occurs in `body` as a whole: followed by the end, white space or
+// punctuation (so "x"."t" does not match "x"."t2" — the quotes already end the name — nor a
+// prefix of a longer token such as a column reference "x"."t"."c", unless `allow_dot`).
+bool ContainsToken(std::string_view body, std::string_view needle, bool allow_dot = false) {
+  for (size_t pos = body.find(needle); pos != std::string_view::npos;
+       pos = body.find(needle, pos + 1)) {
+    size_t end = pos + needle.size();
+    if (end == body.size()) return true;
+    char c = body[end];
+    if (c == ' ' || c == '\n' || c == '(' || c == ';' || c == ')' || c == ',' ||
+        (allow_dot && c == '.')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool AltersTable(std::string_view body, const std::string& q) {
+  return ContainsToken(body, "ALTER TABLE ONLY " + q) || ContainsToken(body, "ALTER TABLE " + q);
+}
+
+std::string Script(const DumpScript& d, const std::vector<const DumpEntry*>& entries) {
+  std::string out = d.preamble;
+  for (const DumpEntry* e : entries) out += e->text;
+  out += d.epilogue;
+  return out;
+}
+
+}  // namespace
+
+DumpScript ParseDumpScript(std::string_view text) {
+  DumpScript d;
+  std::vector<size_t> starts;
+  if (text.substr(0, kEntryStart.size()) == kEntryStart) starts.push_back(0);
+  for (size_t pos = text.find(std::string("\n").append(kEntryStart)); pos != std::string_view::npos;
+       pos = text.find(std::string("\n").append(kEntryStart), pos + 1)) {
+    starts.push_back(pos + 1);
+  }
+  if (starts.empty()) {
+    d.preamble = text;
+    return d;
+  }
+  d.preamble = text.substr(0, starts[0]);
+  for (size_t i = 0; i < starts.size(); ++i) {
+    size_t end = i + 1 < starts.size() ? starts[i + 1] : text.size();
+    DumpEntry e;
+    e.text = text.substr(starts[i], end - starts[i]);
+    if (i + 1 == starts.size()) {
+      size_t tail = e.text.find(std::string("\n").append(kDumpComplete));
+      if (tail != std::string::npos) {
+        d.epilogue = e.text.substr(tail + 1);
+        e.text.resize(tail + 1);
+      }
+    }
+    ParseHeader(e.text, &e);
+    d.entries.push_back(std::move(e));
+  }
+  return d;
+}
+
+std::string QuoteDumpIdent(std::string_view ident) {
+  std::string out = "\"";
+  for (char c : ident) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+TableObjects SelectTableObjects(const DumpScript& pre, const DumpScript& post,
+                                const TableName& table) {
+  TableObjects t;
+  const std::string q = table.Quoted();
+  std::set<std::pair<std::string, std::string>> sequences;  // schema, name
+  std::vector<bool> take(pre.entries.size(), false);
+
+  for (size_t i = 0; i < pre.entries.size(); ++i) {
+    const DumpEntry& e = pre.entries[i];
+    std::string_view body = Body(e);
+    if (e.type == "TABLE") {
+      if (e.schema == table.schema && e.name == table.table) {
+        take[i] = t.found = true;
+        t.partitioned = body.find(")\nPARTITION BY ") != std::string_view::npos;
+      }
+    } else if (e.type == "SEQUENCE") {
+      // An identity column's sequence is created by ALTER TABLE ... ADD GENERATED.
+      if (AltersTable(body, q)) {
+        take[i] = true;
+        sequences.insert({e.schema, e.name});
+      }
+    } else if (e.type == "SEQUENCE OWNED BY") {
+      if (ContainsToken(body, "OWNED BY " + q, /*allow_dot=*/true)) {
+        take[i] = true;
+        sequences.insert({e.schema, e.name});
+      }
+    } else if (e.type == "DEFAULT") {
+      take[i] = AltersTable(body, q);
+    } else if (e.type == "COMMENT") {
+      take[i] = ContainsToken(body, "COMMENT ON TABLE " + q) ||
+                ContainsToken(body, "COMMENT ON COLUMN " + q, /*allow_dot=*/true);
+    } else if (e.type == "ACL") {
+      take[i] = ContainsToken(body, " ON TABLE " + q);
+    } else if (e.type == "TABLE ATTACH") {
+      take[i] = ContainsToken(body, "ATTACH PARTITION " + q);
+    }
+  }
+  // Second pass: a serial column's CREATE SEQUENCE, and the sequences' comments and grants.
+  for (size_t i = 0; i < pre.entries.size(); ++i) {
+    const DumpEntry& e = pre.entries[i];
+    std::string_view body = Body(e);
+    for (const auto& [schema, name] : sequences) {
+      std::string seq = TableName{schema, name}.Quoted();
+      if ((e.type == "SEQUENCE" && e.schema == schema && e.name == name) ||
+          (e.type == "COMMENT" && ContainsToken(body, "COMMENT ON SEQUENCE " + seq)) ||
+          (e.type == "ACL" && ContainsToken(body, " ON SEQUENCE " + seq))) {
+        take[i] = true;
+      }
+    }
+  }
+  std::vector<const DumpEntry*> pre_entries;
+  for (size_t i = 0; i < pre.entries.size(); ++i) {
+    if (take[i]) pre_entries.push_back(&pre.entries[i]);
+  }
+  t.pre_data = Script(pre, pre_entries);
+  for (const auto& [schema, name] : sequences) t.sequences.push_back({schema, name});
+
+  std::set<std::string> indexes;  // raw names of the table's indexes (and constraints' indexes)
+  std::vector<const DumpEntry*> post_entries;
+  const std::string table_prefix = table.table + " ";
+  for (const DumpEntry& e : post.entries) {
+    std::string_view body = Body(e);
+    bool on_table = ContainsToken(body, " ON " + q) || ContainsToken(body, " ON ONLY " + q);
+    if (e.type == "FK CONSTRAINT") {
+      if (AltersTable(body, q)) t.foreign_keys.push_back(Script(post, {&e}));
+    } else if (e.type == "CONSTRAINT") {
+      if (AltersTable(body, q)) {
+        post_entries.push_back(&e);
+        if (e.name.rfind(table_prefix, 0) == 0) indexes.insert(e.name.substr(table_prefix.size()));
+      }
+    } else if (e.type == "INDEX") {
+      if (on_table) {
+        post_entries.push_back(&e);
+        indexes.insert(e.name);
+      }
+    } else if (e.type == "INDEX ATTACH") {
+      if (e.schema == table.schema && indexes.count(e.name)) post_entries.push_back(&e);
+    } else if (e.type == "TRIGGER" || e.type == "POLICY" || e.type == "COMMENT") {
+      if (on_table) post_entries.push_back(&e);
+    } else if (e.type == "RULE") {
+      if (ContainsToken(body, " TO " + q)) post_entries.push_back(&e);
+    } else if (e.type == "ROW SECURITY") {
+      if (AltersTable(body, q)) post_entries.push_back(&e);
+    }
+  }
+  t.post_data = Script(post, post_entries);
+  return t;
+}
+
+std::string SchemaScript(const DumpScript& pre, const std::string& schema) {
+  const std::string q = QuoteDumpIdent(schema);
+  std::vector<const DumpEntry*> entries;
+  bool found = false;
+  for (const DumpEntry& e : pre.entries) {
+    std::string_view body = Body(e);
+    if (e.type == "SCHEMA" && e.name == schema) {
+      found = true;
+      entries.push_back(&e);
+    } else if ((e.type == "COMMENT" && ContainsToken(body, "COMMENT ON SCHEMA " + q)) ||
+               (e.type == "ACL" && ContainsToken(body, " ON SCHEMA " + q))) {
+      entries.push_back(&e);
+    }
+  }
+  return found ? Script(pre, entries) : std::string();
+}
+
+std::vector<TableName> PartitionsOf(const DumpScript& pre, const TableName& parent) {
+  std::vector<TableName> out;
+  const std::string attach = "ALTER TABLE ONLY " + parent.Quoted() + " ATTACH PARTITION ";
+  for (const DumpEntry& e : pre.entries) {
+    if (e.type == "TABLE ATTACH" && Body(e).find(attach) != std::string_view::npos) {
+      out.push_back({e.schema, e.name});
+    }
+  }
+  return out;
+}
+
+}  // namespace pgdedup::pg

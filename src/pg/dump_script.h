@@ -1,0 +1,72 @@
+// DumpScript: a plain-text pg_dump section (pre-data or post-data, made with
+// --quote-all-identifiers) cut into its entries, so that one table's definition can be taken
+// out of a snapshot's schema.
+//
+// pg_dump writes each object of its table of contents as
+//
+//   --
+//   -- Name: <name>; Type: <type>; Schema: <schema or ->; Owner: <owner or ->
+//   --
+//   <SQL>
+//
+// after a preamble of SET commands (and a \restrict line), and ends with a "dump complete"
+// comment (and \unrestrict). Names in the headers are raw; in the SQL every identifier is
+// double-quoted. ParseDumpScript keeps every byte: preamble + entries + epilogue is the input.
+//
+// SelectTableObjects picks what belongs to one table: its CREATE TABLE, the sequences it owns
+// or whose identity it is, column defaults, comments and grants, partition attachment; from
+// post-data its constraints, indexes (and their partition-index attachments), triggers, rules
+// and policies. Foreign keys are listed apart, since they depend on other tables. Views,
+// functions and types the table depends on are not included.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pgdedup::pg {
+
+struct DumpEntry {
+  std::string name;    // raw, as in the header
+  std::string type;    // "TABLE", "SEQUENCE OWNED BY", "FK CONSTRAINT", ...
+  std::string schema;  // raw; empty for "-"
+  std::string text;    // the whole entry, header included
+};
+
+struct DumpScript {
+  std::string preamble;  // everything before the first entry
+  std::vector<DumpEntry> entries;
+  std::string epilogue;  // the "dump complete" trailer, when present
+};
+
+DumpScript ParseDumpScript(std::string_view text);
+
+// An identifier as pg_dump --quote-all-identifiers writes it: "a""b".
+std::string QuoteDumpIdent(std::string_view ident);
+
+struct TableName {
+  std::string schema;
+  std::string table;
+  std::string Quoted() const { return QuoteDumpIdent(schema) + "." + QuoteDumpIdent(table); }
+};
+
+struct TableObjects {
+  bool found = false;        // pre-data has the table's CREATE TABLE
+  bool partitioned = false;  // ... and it is PARTITION BY (its rows live in its partitions)
+  std::string pre_data;      // a script: preamble, the selected entries, epilogue
+  std::string post_data;     // likewise, without foreign keys
+  std::vector<std::string> foreign_keys;  // one script each
+  std::vector<TableName> sequences;       // the sequences the table owns
+};
+
+TableObjects SelectTableObjects(const DumpScript& pre, const DumpScript& post,
+                                const TableName& table);
+
+// The script creating a schema (with its comment and grants); empty when pre-data does not
+// create it (the public schema).
+std::string SchemaScript(const DumpScript& pre, const std::string& schema);
+
+// The partitions attached to `parent` (one level).
+std::vector<TableName> PartitionsOf(const DumpScript& pre, const TableName& parent);
+
+}  // namespace pgdedup::pg

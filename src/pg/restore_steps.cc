@@ -1,0 +1,181 @@
+#include "pg/restore_steps.h"
+
+#include <algorithm>
+#include <mutex>
+#include <thread>
+
+#include "common/log.h"
+#include "common/system.h"
+#include "common/thread_pool.h"
+#include "pg/process.h"
+#include "repo/restore.h"
+
+namespace pgdedup::pg {
+
+namespace {
+
+Result<std::unique_ptr<Subprocess>> StartPsql(const DatabaseRestoreOptions& options) {
+  return Subprocess::Start(
+      {options.psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "--no-psqlrc", "-d", options.conninfo},
+      Subprocess::kWriteStdin);
+}
+
+// Opens a connection for loading table data.
+Result<std::unique_ptr<Connection>> OpenLoader(const DatabaseRestoreOptions& options) {
+  auto conn = Connection::Open(options.conninfo);
+  if (!conn.ok()) return conn.status();
+  if (options.data_only) {
+    // The schema's foreign keys and triggers are in place: load as a replica would, so rows
+    // can arrive in any table order (as pg_restore --disable-triggers does; needs a superuser).
+    Status s = (*conn)->Exec("SET session_replication_role = replica");
+    if (!s.ok()) {
+      LogWarning("could not disable triggers and foreign keys for the data-only load (" +
+                 s.message() + ")");
+    }
+  }
+  return conn;
+}
+
+// One table in one transaction: [TRUNCATE,] COPY FROM STDIN, row count check, COMMIT.
+Status LoadTable(repo::Repository* repo, Connection* c, const repo::StreamInfo& s, bool truncate,
+                 const DatabaseRestoreOptions& options) {
+  std::string qualified = QualifiedName(c, s);
+  PGDEDUP_RETURN_IF_ERROR(c->Exec("BEGIN"));
+  auto load = [&]() -> Status {
+    if (truncate) {
+      PGDEDUP_RETURN_IF_ERROR(c->Exec("TRUNCATE ONLY " + qualified));
+    }
+    std::string copy =
+        "COPY " + qualified + (s.columns.empty() ? "" : " (" + s.columns + ")") + " FROM STDIN";
+    PGDEDUP_RETURN_IF_ERROR(c->BeginCopyIn(copy));
+    uint64_t rows = 0;
+    repo::RestoreOptions ro;
+    ro.threads = options.threads;
+    Status st = repo::RestoreStream(
+        repo, s,
+        [&](std::string_view d) {
+          rows += std::count(d.begin(), d.end(), '\n');
+          return c->WriteCopy(d);
+        },
+        ro);
+    Status end = c->EndCopyIn();
+    PGDEDUP_RETURN_IF_ERROR(st);
+    PGDEDUP_RETURN_IF_ERROR(end);
+    if (rows != s.rows) {
+      return Status::Corruption("restored " + std::to_string(rows) + " rows, the manifest says " +
+                                std::to_string(s.rows));
+    }
+    return c->Exec("COMMIT");
+  };
+  Status s1 = load();
+  if (!s1.ok()) {
+    (void)c->Exec("ROLLBACK");  // best effort: the connection may be gone
+    return s1.WithContext("table " + qualified);
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+const repo::StreamInfo* FindStreamOfKind(const repo::Manifest& m, const std::string& kind) {
+  for (const auto& s : m.streams) {
+    if (s.kind == kind) return &s;
+  }
+  return nullptr;
+}
+
+std::string QualifiedName(Connection* c, const repo::StreamInfo& s) {
+  return c->QuoteIdent(s.schema) + "." + c->QuoteIdent(s.table);
+}
+
+Result<std::string> ReadStream(repo::Repository* repo, const repo::StreamInfo& stream,
+                               const DatabaseRestoreOptions& options) {
+  std::string out;
+  out.reserve(stream.size);
+  repo::RestoreOptions ro;
+  ro.threads = options.threads;
+  Status s = repo::RestoreStream(
+      repo, stream,
+      [&](std::string_view d) {
+        out.append(d);
+        return Status::OK();
+      },
+      ro);
+  if (!s.ok()) return s.WithContext(stream.name);
+  return out;
+}
+
+Status RunSqlStream(repo::Repository* repo, const repo::StreamInfo& stream,
+                    const DatabaseRestoreOptions& options) {
+  auto psql = StartPsql(options);
+  if (!psql.ok()) return psql.status();
+  repo::RestoreOptions ro;
+  ro.threads = options.threads;
+  Status s = repo::RestoreStream(
+      repo, stream, [&](std::string_view d) { return WriteFully((*psql)->fd(), d, "to psql"); },
+      ro);
+  Status waited = (*psql)->Wait();
+  // psql's own error says more than the broken pipe it caused.
+  if (!waited.ok()) return waited.WithContext(stream.name);
+  return s.WithContext(stream.name);
+}
+
+Status RunSqlText(const std::string& sql, const std::string& what,
+                  const DatabaseRestoreOptions& options) {
+  auto psql = StartPsql(options);
+  if (!psql.ok()) return psql.status();
+  Status s = WriteFully((*psql)->fd(), sql, "to psql");
+  Status waited = (*psql)->Wait();
+  if (!waited.ok()) return waited.WithContext(what);
+  return s.WithContext(what);
+}
+
+Result<LoadStats> LoadTables(repo::Repository* repo, std::vector<const repo::StreamInfo*> tables,
+                             const std::set<const repo::StreamInfo*>& truncate,
+                             const DatabaseRestoreOptions& options,
+                             const std::function<void(const std::string&)>& step) {
+  // Largest first, so the big ones do not all end up last on one connection.
+  std::stable_sort(tables.begin(), tables.end(),
+                   [](const auto* a, const auto* b) { return a->size > b->size; });
+  int jobs = options.jobs > 0 ? options.jobs : ThreadPool::DefaultThreads();
+  jobs = std::max(1, std::min<int>(jobs, static_cast<int>(tables.size())));
+
+  std::mutex mu;
+  size_t next = 0;
+  Status failure;
+  LoadStats stats;
+  auto worker = [&]() {
+    auto conn = OpenLoader(options);
+    if (!conn.ok()) {
+      std::lock_guard<std::mutex> l(mu);
+      if (failure.ok()) failure = conn.status();
+      return;
+    }
+    for (;;) {
+      const repo::StreamInfo* t;
+      {
+        std::lock_guard<std::mutex> l(mu);
+        if (!failure.ok() || next == tables.size()) return;
+        t = tables[next++];
+        step("table " + t->name);
+      }
+      Status s = LoadTable(repo, conn->get(), *t, truncate.count(t) > 0, options);
+      std::lock_guard<std::mutex> l(mu);
+      if (!s.ok()) {
+        if (failure.ok()) failure = s;
+        return;
+      }
+      stats.tables++;
+      stats.rows += t->rows;
+      stats.bytes += t->size;
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int i = 1; i < jobs; ++i) threads.emplace_back(worker);
+  worker();
+  for (auto& th : threads) th.join();
+  if (!failure.ok()) return failure;
+  return stats;
+}
+
+}  // namespace pgdedup::pg

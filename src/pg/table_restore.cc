@@ -1,0 +1,339 @@
+#include "pg/table_restore.h"
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <set>
+#include <sstream>
+
+#include "common/log.h"
+#include "pg/connection.h"
+#include "pg/dump_script.h"
+#include "pg/restore_steps.h"
+
+namespace pgdedup::pg {
+
+namespace {
+
+// One part of a table name: "quoted ""part""" or a plain part up to the next dot.
+Result<std::string> ParseNamePart(std::string_view spec, size_t* pos) {
+  std::string out;
+  if (*pos < spec.size() && spec[*pos] == '"') {
+    for (size_t i = *pos + 1; i < spec.size(); ++i) {
+      if (spec[i] != '"') {
+        out += spec[i];
+      } else if (i + 1 < spec.size() && spec[i + 1] == '"') {
+        out += '"';
+        ++i;
+      } else {
+        *pos = i + 1;
+        return out;
+      }
+    }
+    return Status::InvalidArgument("--table " + std::string(spec) + ": unterminated quote");
+  }
+  size_t dot = spec.find('.', *pos);
+  out = spec.substr(*pos, dot == std::string_view::npos ? std::string_view::npos : dot - *pos);
+  *pos = dot == std::string_view::npos ? spec.size() : dot;
+  return out;
+}
+
+// "schema.table", "table", either part optionally double-quoted. Empty schema: any.
+Result<TableName> ParseTableSpec(std::string_view spec) {
+  size_t pos = 0;
+  auto first = ParseNamePart(spec, &pos);
+  if (!first.ok()) return first.status();
+  if (pos == spec.size()) {
+    if (first->empty()) return Status::InvalidArgument("--table: empty table name");
+    return TableName{"", *first};
+  }
+  if (spec[pos] != '.') {
+    return Status::InvalidArgument("--table " + std::string(spec) + ": expected SCHEMA.TABLE");
+  }
+  ++pos;
+  auto second = ParseNamePart(spec, &pos);
+  if (!second.ok()) return second.status();
+  if (pos != spec.size() || first->empty() || second->empty()) {
+    return Status::InvalidArgument("--table " + std::string(spec) + ": expected SCHEMA.TABLE");
+  }
+  return TableName{*first, *second};
+}
+
+struct Plan {
+  TableName name;
+  const repo::StreamInfo* stream = nullptr;  // nullptr for a partitioned table
+  bool create = false;                       // missing in the target
+  bool truncate = false;                     // holds rows, replaced (--clean)
+  TableObjects objects;
+};
+
+class TableRestorer {
+ public:
+  TableRestorer(repo::Repository* repo, const repo::SnapshotRef& snapshot,
+                const DatabaseRestoreOptions& options)
+      : repo_(repo), m_(snapshot.manifest), options_(options) {}
+
+  Result<DatabaseRestoreStats> Run();
+
+ private:
+  void Step(const std::string& s) const {
+    if (options_.progress) options_.progress(s);
+  }
+  Status LoadSchema();
+  // Adds the table (or, for a partitioned one, itself and its partitions) to plans_.
+  Status Resolve(const std::string& spec);
+  Status AddTable(const TableName& name, int depth);
+  Status Inspect(Connection* c, Plan* p);
+  Status CreateTables(Connection* c);
+  Status SetSequences(Connection* c);
+  Status FinishTables();
+
+  repo::Repository* repo_;
+  const repo::Manifest& m_;
+  const DatabaseRestoreOptions& options_;
+  DumpScript pre_, post_;
+  std::vector<Plan> plans_;  // parents before their partitions
+};
+
+Status TableRestorer::LoadSchema() {
+  const repo::StreamInfo* pre = FindStreamOfKind(m_, "pre-data");
+  const repo::StreamInfo* post = FindStreamOfKind(m_, "post-data");
+  auto pre_text = ReadStream(repo_, *pre, options_);
+  if (!pre_text.ok()) return pre_text.status();
+  auto post_text = ReadStream(repo_, *post, options_);
+  if (!post_text.ok()) return post_text.status();
+  pre_ = ParseDumpScript(*pre_text);
+  post_ = ParseDumpScript(*post_text);
+  return Status::OK();
+}
+
+Status TableRestorer::Resolve(const std::string& spec) {
+  auto parsed = ParseTableSpec(spec);
+  if (!parsed.ok()) return parsed.status();
+  std::vector<TableName> matches;
+  for (const DumpEntry& e : pre_.entries) {
+    if (e.type == "TABLE" && e.name == parsed->table &&
+        (parsed->schema.empty() || e.schema == parsed->schema)) {
+      matches.push_back({e.schema, e.name});
+    }
+  }
+  if (matches.empty()) {
+    return Status::InvalidArgument("--table " + spec + ": the snapshot has no such table");
+  }
+  if (matches.size() > 1) {
+    std::string names;
+    for (const auto& t : matches) names += (names.empty() ? "" : ", ") + t.schema + "." + t.table;
+    return Status::InvalidArgument("--table " + spec + " is ambiguous: " + names +
+                                   "; give SCHEMA.TABLE");
+  }
+  return AddTable(matches[0], 0);
+}
+
+Status TableRestorer::AddTable(const TableName& name, int depth) {
+  for (const Plan& p : plans_) {
+    if (p.name.schema == name.schema && p.name.table == name.table) return Status::OK();
+  }
+  Plan p;
+  p.name = name;
+  p.objects = SelectTableObjects(pre_, post_, name);
+  for (const auto& s : m_.streams) {
+    if (s.kind == "table" && s.schema == name.schema && s.table == name.table) p.stream = &s;
+  }
+  if (p.stream == nullptr && !p.objects.partitioned) {
+    return Status::InvalidArgument("table " + name.Quoted() +
+                                   " has no data in the snapshot (is it a foreign table?)");
+  }
+  bool partitioned = p.objects.partitioned;
+  plans_.push_back(std::move(p));
+  if (partitioned) {
+    if (depth > 16) return Status::InvalidArgument("partitions nested too deep: " + name.Quoted());
+    for (const TableName& child : PartitionsOf(pre_, name)) {
+      PGDEDUP_RETURN_IF_ERROR(AddTable(child, depth + 1));
+    }
+  }
+  return Status::OK();
+}
+
+Status TableRestorer::Inspect(Connection* c, Plan* p) {
+  auto kind = c->Query(
+      "SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE n.nspname = $1 AND c.relname = $2",
+      {p->name.schema, p->name.table});
+  if (!kind.ok()) return kind.status();
+  if (kind->empty()) {
+    if (options_.data_only) {
+      return Status::InvalidArgument("--data-only: table " + p->name.Quoted() +
+                                     " does not exist in the target");
+    }
+    p->create = true;
+    return Status::OK();
+  }
+  const std::string relkind = (*kind)[0][0].value_or("");
+  if (relkind != "r" && relkind != "p") {
+    return Status::InvalidArgument(p->name.Quoted() + " exists in the target and is not a table");
+  }
+  if (p->stream == nullptr || options_.schema_only) return Status::OK();
+  auto any = c->Query("SELECT 1 FROM ONLY " + p->name.Quoted() + " LIMIT 1");
+  if (!any.ok()) return any.status();
+  if (!any->empty()) {
+    if (!options_.clean) {
+      return Status::InvalidArgument(
+          "table " + p->name.Quoted() +
+          " already holds rows: refusing to add to them (add --clean to replace its rows "
+          "with the snapshot's)");
+    }
+    // TRUNCATE refuses a table other tables' foreign keys point at: say so before changing
+    // anything.
+    auto referencing = c->Query(
+        "SELECT DISTINCT conrelid::regclass::text FROM pg_constraint "
+        "WHERE contype = 'f' AND confrelid = $1::regclass AND conrelid <> confrelid",
+        {p->name.Quoted()});
+    if (!referencing.ok()) return referencing.status();
+    if (!referencing->empty()) {
+      std::string names;
+      for (const auto& r : *referencing) names += (names.empty() ? "" : ", ") + *r[0];
+      return Status::InvalidArgument(
+          "table " + p->name.Quoted() + " is referenced by foreign keys of " + names +
+          ": its rows cannot be replaced on their own. Restore the snapshot into a new "
+          "database (--create) and copy the rows you need from there");
+    }
+    p->truncate = true;
+  }
+  return Status::OK();
+}
+
+Status TableRestorer::CreateTables(Connection* c) {
+  std::set<std::string> schemas_done;
+  for (const Plan& p : plans_) {
+    if (!p.create) continue;
+    if (schemas_done.insert(p.name.schema).second) {
+      auto exists = c->Query("SELECT 1 FROM pg_namespace WHERE nspname = $1", {p.name.schema});
+      if (!exists.ok()) return exists.status();
+      std::string script = SchemaScript(pre_, p.name.schema);
+      if (exists->empty() && !script.empty()) {
+        Step("create schema " + QuoteDumpIdent(p.name.schema));
+        PGDEDUP_RETURN_IF_ERROR(RunSqlText(script, "schema " + p.name.schema, options_));
+      }
+    }
+    Step("create table " + p.name.Quoted());
+    PGDEDUP_RETURN_IF_ERROR(
+        RunSqlText(p.objects.pre_data, "creating table " + p.name.Quoted(), options_));
+  }
+  return Status::OK();
+}
+
+// The setval lines of sequences.sql for the restored tables' sequences.
+Status TableRestorer::SetSequences(Connection* c) {
+  std::vector<std::string> wanted;
+  for (const Plan& p : plans_) {
+    for (const TableName& seq : p.objects.sequences) {
+      auto quoted = c->QueryValue("SELECT quote_ident($1) || '.' || quote_ident($2)",
+                                  {seq.schema, seq.table});
+      if (!quoted.ok()) return quoted.status();
+      wanted.push_back("setval(" + c->QuoteLiteral(*quoted) + ",");
+    }
+  }
+  if (wanted.empty()) return Status::OK();
+  const repo::StreamInfo* seqs = FindStreamOfKind(m_, "sequences");
+  auto text = ReadStream(repo_, *seqs, options_);
+  if (!text.ok()) return text.status();
+  std::istringstream in(*text);
+  std::string line, sql;
+  while (std::getline(in, line)) {
+    for (const std::string& w : wanted) {
+      if (line.find(w) != std::string::npos) {
+        sql += line + "\n";
+        break;
+      }
+    }
+  }
+  if (sql.empty()) return Status::OK();
+  Step("sequences");
+  return RunSqlText(sql, "sequences", options_);
+}
+
+Status TableRestorer::FinishTables() {
+  for (const Plan& p : plans_) {
+    if (!p.create) continue;
+    Step("indexes and constraints of " + p.name.Quoted());
+    PGDEDUP_RETURN_IF_ERROR(
+        RunSqlText(p.objects.post_data, "indexes and constraints of " + p.name.Quoted(), options_));
+  }
+  for (const Plan& p : plans_) {
+    if (!p.create) continue;
+    for (const std::string& fk : p.objects.foreign_keys) {
+      Status s = RunSqlText(fk, "a foreign key of " + p.name.Quoted(), options_);
+      if (!s.ok()) LogWarning("not restored: " + s.message());
+    }
+  }
+  return Status::OK();
+}
+
+Result<DatabaseRestoreStats> TableRestorer::Run() {
+  PGDEDUP_RETURN_IF_ERROR(LoadSchema());
+  for (const std::string& spec : options_.tables) PGDEDUP_RETURN_IF_ERROR(Resolve(spec));
+
+  auto conn = Connection::Open(options_.conninfo);
+  if (!conn.ok()) return conn.status();
+  Connection* c = conn->get();
+  for (Plan& p : plans_) PGDEDUP_RETURN_IF_ERROR(Inspect(c, &p));
+
+  DatabaseRestoreStats stats;
+  std::vector<const repo::StreamInfo*> loads;
+  std::set<const repo::StreamInfo*> truncate;
+  for (const Plan& p : plans_) {
+    if (p.stream == nullptr || options_.schema_only) continue;
+    loads.push_back(p.stream);
+    if (p.truncate) truncate.insert(p.stream);
+  }
+  if (options_.dry_run) {
+    for (const Plan& p : plans_) {
+      std::string what = p.create ? "create table " : "table ";
+      if (p.stream == nullptr || options_.schema_only) {
+        Step(what + p.name.Quoted() + (p.create ? "" : ": exists, nothing to do"));
+        continue;
+      }
+      Step(what + p.name.Quoted() + (p.truncate ? ": replace its rows with " : ": load ") +
+           std::to_string(p.stream->rows) + " rows");
+      stats.tables++;
+      stats.rows += p.stream->rows;
+      stats.bytes += p.stream->size;
+    }
+    return stats;
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+
+  auto t0 = std::chrono::steady_clock::now();
+  PGDEDUP_RETURN_IF_ERROR(CreateTables(c));
+  auto t1 = std::chrono::steady_clock::now();
+  stats.seconds_schema = std::chrono::duration<double>(t1 - t0).count();
+  if (!loads.empty()) {
+    auto loaded =
+        LoadTables(repo_, loads, truncate, options_, [&](const std::string& s) { Step(s); });
+    if (!loaded.ok()) return loaded.status();
+    stats.tables = loaded->tables;
+    stats.rows = loaded->rows;
+    stats.bytes = loaded->bytes;
+    PGDEDUP_RETURN_IF_ERROR(SetSequences(c));
+  }
+  auto t2 = std::chrono::steady_clock::now();
+  stats.seconds_data = std::chrono::duration<double>(t2 - t1).count();
+  if (!options_.data_only) PGDEDUP_RETURN_IF_ERROR(FinishTables());
+  for (const Plan& p : plans_) {
+    if (p.stream == nullptr || options_.schema_only) continue;
+    PGDEDUP_RETURN_IF_ERROR(c->Exec("ANALYZE " + p.name.Quoted()));
+  }
+  stats.seconds_post = std::chrono::duration<double>(std::chrono::steady_clock::now() - t2).count();
+  return stats;
+}
+
+}  // namespace
+
+Result<DatabaseRestoreStats> RestoreTables(repo::Repository* repo,
+                                           const repo::SnapshotRef& snapshot,
+                                           const DatabaseRestoreOptions& options) {
+  TableRestorer restorer(repo, snapshot, options);
+  return restorer.Run();
+}
+
+}  // namespace pgdedup::pg

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Restores into an existing database, and the source database's failures:
+#   - `restore --table`: a table that holds rows is refused (exit 2) and left alone; a dropped
+#     table comes back with its rows, sequence, indexes, constraints, trigger and foreign keys,
+#     the same as in the source, catalog for catalog; --clean replaces a table's rows; a table
+#     other tables reference is refused with --clean; a dropped partitioned table comes back
+#     with its partitions; an unknown table is exit 2; --dry-run changes nothing.
+#   - `restore --clean` without --create: a non-empty database is emptied (in one transaction)
+#     and restored, the same as the source.
+#   - a wrong database password is exit 6 with the server's message (a role with SCRAM auth).
+#   - a table dropped while the backup waits for its lock: exit 6, no snapshot.
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=tests/integration/pg_state.sh
+source "$(dirname "${BASH_SOURCE[0]}")/pg_state.sh"
+
+REPO=$TEST_TMP/repo
+CACHE=$TEST_TMP/cache
+S=$TEST_TMP/state
+mkdir -p "$S"
+p() { pgd --repo "$REPO" --cache-dir "$CACHE" "$@"; }
+snapshot_count() { p snapshots --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+# table_state DB TABLE: the table's definition (pg_dump -s -t) and its rows, sorted.
+table_state() {
+  run_t 60 pg_dump --schema-only -d "$1" -t "$2" | grep -Ev '^(-- Dumped|\\(un)?restrict )'
+  psql_q "$1" "COPY (SELECT * FROM ONLY $2) TO STDOUT" | LC_ALL=C sort
+}
+
+start_pg
+run_t 60 createdb awk
+run_t 120 psql -X -q -v ON_ERROR_STOP=1 -d awk -f "$SOURCE_DIR/tests/integration/fixtures/awkward.sql" >/dev/null ||
+  fail "loading the fixture failed"
+db_state awk "$S/awk"
+assert_exit 0 p init --kdf interactive
+assert_exit 0 p backup --db "$(pg_conninfo awk)"
+assert_exit 0 p restore latest --db "$(pg_conninfo t1)" --create
+
+# --- A table that holds rows is refused, and left alone -------------------------------------
+table_state t1 public.customers >"$S/customers-before"
+assert_exit 2 p restore latest --db "$(pg_conninfo t1)" --table public.customers
+assert_contains "$LAST_STDERR" "already holds rows" "refusing a table with rows"
+assert_contains "$LAST_STDERR" "--clean" "the refusal names --clean"
+table_state t1 public.customers >"$S/customers-after"
+cmp -s "$S/customers-before" "$S/customers-after" || fail "a refused --table changed the table"
+
+assert_exit 2 p restore latest --db "$(pg_conninfo t1)" --table no_such_table
+assert_contains "$LAST_STDERR" "no such table" "an unknown table"
+assert_exit 2 p restore latest --db "$(pg_conninfo t1)" --table customers --create
+assert_exit 2 p restore latest --db "$(pg_conninfo t1)" --table '"Sales"."Ordérs"' --clean
+assert_contains "$LAST_STDERR" "referenced by foreign keys" "--clean of a referenced table"
+
+# --- A dropped table comes back as it was ----------------------------------------------------
+# "Sales"."Ordérs": identity key, generated column, enum, trigger, indexes, a foreign key to
+# customers, and order_lines' foreign key to it (dropped with it, not restored: it belongs to
+# order_lines); the views on it are gone for good (they are not part of the table).
+table_state awk '"Sales"."Ordérs"' >"$S/orders-source"
+psql_q t1 'DROP TABLE "Sales"."Ordérs" CASCADE' >/dev/null 2>&1
+assert_exit 0 p restore latest --db "$(pg_conninfo t1)" --table '"Sales"."Ordérs"' --dry-run
+assert_contains "$LAST_STDOUT" 'create table "Sales"."Ordérs": load 1500 rows' "dry run of a missing table"
+assert_eq "$(psql_q t1 "SELECT to_regclass('\"Sales\".\"Ordérs\"') IS NULL")" t "--dry-run created nothing"
+assert_exit 0 p restore latest --db "$(pg_conninfo t1)" --table '"Sales"."Ordérs"' --json
+assert_eq "$(jpy "$LAST_STDOUT" 'd["rows"]')" 1500 "rows restored (--json)"
+table_state t1 '"Sales"."Ordérs"' >"$S/orders-restored"
+diff "$S/orders-source" "$S/orders-restored" >&2 || fail "the restored table differs from the source"
+assert_eq "$(psql_q t1 "SELECT last_value FROM \"Sales\".\"Ordérs_OrderId_seq\"")" \
+  "$(psql_q awk "SELECT last_value FROM \"Sales\".\"Ordérs_OrderId_seq\"")" "the identity sequence"
+assert_eq "$(psql_q t1 "INSERT INTO \"Sales\".\"Ordérs\" (customer_id, qty, unit_price, placed_at)
+                       VALUES (1, 2, 1.25, '2024-12-31') RETURNING \"OrderId\" || ' ' || total")" "1501 2.50" \
+  "identity and generated column after a table restore"
+assert_eq "$(psql_q t1 "SELECT count(*) FROM app.audit WHERE order_id = 1501")" 1 "the trigger fires"
+assert_exit 1 psql -X -q -v ON_ERROR_STOP=1 -d t1 -c "INSERT INTO \"Sales\".\"Ordérs\" (customer_id, qty, unit_price, placed_at) VALUES (99999, 1, 1, now())"
+assert_contains "$LAST_STDERR" "foreign key" "the table's own foreign key is back"
+
+# An identity-keyed table, restored with --clean over changed rows.
+psql_q t1 "UPDATE app.settings_kv SET value = 'changed' WHERE id % 2 = 0; DELETE FROM app.settings_kv WHERE id % 3 = 0" >/dev/null
+table_state awk app.settings_kv >"$S/kv-source"
+assert_exit 0 p restore latest --db "$(pg_conninfo t1)" --table app.settings_kv --clean
+table_state t1 app.settings_kv >"$S/kv-restored"
+diff "$S/kv-source" "$S/kv-restored" >&2 || fail "--table --clean did not bring back the snapshot's rows"
+
+# A partitioned table comes back with its partitions (and their indexes attached).
+psql_q t1 "DROP TABLE app.measurements CASCADE" >/dev/null 2>&1
+assert_exit 0 p restore latest --db "$(pg_conninfo t1)" --table app.measurements
+assert_eq "$(psql_q t1 "SELECT count(*) FROM app.measurements")" 906 "rows of the partitioned table"
+for t in app.measurements app.measurements_2023 'app."Measurements 2024"' app.measurements_default; do
+  table_state awk "$t" >"$S/part-source"
+  table_state t1 "$t" >"$S/part-restored"
+  diff "$S/part-source" "$S/part-restored" >&2 || fail "partition $t differs from the source"
+done
+
+# --- --clean without --create: everything in the database is replaced ---------------------
+psql_q t1 "CREATE TABLE stray (x int); INSERT INTO stray VALUES (1); CREATE SCHEMA extra;
+           CREATE TABLE extra.t (y text); SELECT lo_create(0);" >/dev/null
+assert_exit 2 p restore latest --db "$(pg_conninfo t1)"
+assert_contains "$LAST_STDERR" "is not empty" "restore into a non-empty database"
+assert_exit 0 p restore latest --db "$(pg_conninfo t1)" --clean --dry-run
+assert_contains "$LAST_STDOUT" 'clean database "t1"' "--clean --dry-run says what it drops"
+assert_eq "$(psql_q t1 "SELECT count(*) FROM stray")" 1 "--dry-run dropped nothing"
+assert_exit 0 p restore latest --db "$(pg_conninfo t1)" --clean
+db_state t1 "$S/t1-clean"
+compare_state "$S/awk" "$S/t1-clean" "restore --clean into an existing database"
+assert_eq "$(psql_q t1 "SELECT count(*) FROM pg_largeobject_metadata")" 0 "large objects of the old contents"
+
+# --- A wrong database password: exit 6 and the server's message ------------------------------
+psql_q postgres "CREATE ROLE secret_user LOGIN PASSWORD 'right-password'; GRANT pg_read_all_data TO secret_user;" >/dev/null
+hba=$TEST_TMP/pg/data/pg_hba.conf
+{ echo "local all secret_user scram-sha-256"; echo "host all secret_user 127.0.0.1/32 scram-sha-256"; cat "$hba"; } >"$hba.new"
+cat "$hba.new" >"$hba"
+psql_q postgres "SELECT pg_reload_conf()" >/dev/null
+sleep 1
+n_before=$(snapshot_count)
+assert_exit 6 p backup --db "host=$PGHOST port=$PGPORT dbname=awk user=secret_user password=wrong-password"
+assert_contains "$LAST_STDERR" "password authentication failed" "a wrong database password"
+assert_exit 0 p backup --db "host=$PGHOST port=$PGPORT dbname=awk user=secret_user password=right-password"
+assert_eq "$(snapshot_count)" "$((n_before + 1))" "snapshots after a wrong and a right password"
+
+# --- A table that vanishes while the backup waits for its lock: exit 6, no snapshot ----------
+psql_q awk "CREATE TABLE doomed (id int PRIMARY KEY); INSERT INTO doomed VALUES (1)" >/dev/null
+n_before=$(snapshot_count)
+# The drop holds its lock for 4 s; the backup lists the table, waits for the lock, and then
+# finds the table gone.
+run_t 60 psql -X -q -d awk -c "BEGIN; DROP TABLE doomed; SELECT pg_sleep(4); COMMIT;" >/dev/null &
+dropper=$!
+for _ in $(seq 1 50); do
+  [[ $(psql_q postgres "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%DROP TABLE doomed%' AND pid <> pg_backend_pid()") == 1 ]] && break
+  sleep 0.1
+done
+assert_exit 6 p backup --db "$(pg_conninfo awk)"
+assert_contains "$LAST_STDERR" "doomed" "the vanished table is named"
+echo "a table dropped mid-backup: $(tr '\n' ' ' <"$LAST_STDERR")"
+wait "$dropper"
+assert_eq "$(snapshot_count)" "$n_before" "no snapshot from a backup whose table vanished"
+assert_exit 0 p backup --db "$(pg_conninfo awk)"
+assert_exit 0 p repo check
+
+pass

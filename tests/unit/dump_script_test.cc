@@ -1,0 +1,97 @@
+// DumpScript: cutting a pg_dump section into entries and picking one table's objects.
+#include "pg/dump_script.h"
+
+#include <catch2/catch.hpp>
+
+namespace pgdedup::pg {
+namespace {
+
+std::string Entry(const std::string& name, const std::string& type, const std::string& schema,
+                  const std::string& sql) {
+  return "--\n-- Name: " + name + "; Type: " + type + "; Schema: " + schema +
+         "; Owner: postgres\n--\n\n" + sql + "\n\n\n";
+}
+
+const std::string kPreamble = "--\n-- PostgreSQL database dump\n--\n\nSET x = 1;\n\n";
+const std::string kEpilogue = "--\n-- PostgreSQL database dump complete\n--\n\n";
+
+std::string Pre() {
+  return kPreamble +
+         Entry("t", "TABLE", "public", "CREATE TABLE \"public\".\"t\" (\n    \"id\" integer\n);") +
+         Entry("t2", "TABLE", "public",
+               "CREATE TABLE \"public\".\"t2\" (\n    \"id\" integer\n);") +
+         Entry("t_id_seq", "SEQUENCE", "public", "CREATE SEQUENCE \"public\".\"t_id_seq\";") +
+         Entry("t_id_seq", "SEQUENCE OWNED BY", "public",
+               "ALTER SEQUENCE \"public\".\"t_id_seq\" OWNED BY \"public\".\"t\".\"id\";") +
+         Entry("t id", "DEFAULT", "public",
+               "ALTER TABLE ONLY \"public\".\"t\" ALTER COLUMN \"id\" SET DEFAULT 1;") +
+         Entry("t2 id", "DEFAULT", "public",
+               "ALTER TABLE ONLY \"public\".\"t2\" ALTER COLUMN \"id\" SET DEFAULT 1;") +
+         Entry("COLUMN \"t\".\"id\"", "COMMENT", "public",
+               "COMMENT ON COLUMN \"public\".\"t\".\"id\" IS 'x';") +
+         kEpilogue;
+}
+
+std::string Post() {
+  return kPreamble +
+         Entry("t t_pkey", "CONSTRAINT", "public",
+               "ALTER TABLE ONLY \"public\".\"t\"\n    ADD CONSTRAINT \"t_pkey\" PRIMARY KEY "
+               "(\"id\");") +
+         Entry("t2_i", "INDEX", "public",
+               "CREATE INDEX \"t2_i\" ON \"public\".\"t2\" USING btree (\"id\");") +
+         Entry("t2 fk", "FK CONSTRAINT", "public",
+               "ALTER TABLE ONLY \"public\".\"t2\"\n    ADD CONSTRAINT \"fk\" FOREIGN KEY (\"id\") "
+               "REFERENCES \"public\".\"t\"(\"id\");") +
+         kEpilogue;
+}
+
+TEST_CASE("a dump script parses into preamble, entries and epilogue, keeping every byte") {
+  std::string text = Pre();
+  DumpScript d = ParseDumpScript(text);
+  REQUIRE(d.preamble == kPreamble);
+  REQUIRE(d.epilogue == kEpilogue);
+  REQUIRE(d.entries.size() == 7);
+  CHECK(d.entries[0].name == "t");
+  CHECK(d.entries[0].type == "TABLE");
+  CHECK(d.entries[0].schema == "public");
+  CHECK(d.entries[3].type == "SEQUENCE OWNED BY");
+  CHECK(d.entries[6].name == "COLUMN \"t\".\"id\"");
+  std::string joined = d.preamble;
+  for (const auto& e : d.entries) joined += e.text;
+  CHECK(joined + d.epilogue == text);
+}
+
+TEST_CASE("a table's objects are picked out, and not its neighbour's") {
+  DumpScript pre = ParseDumpScript(Pre());
+  DumpScript post = ParseDumpScript(Post());
+  TableObjects t = SelectTableObjects(pre, post, {"public", "t"});
+  CHECK(t.found);
+  CHECK_FALSE(t.partitioned);
+  CHECK(t.pre_data.find("CREATE TABLE \"public\".\"t\" (") != std::string::npos);
+  CHECK(t.pre_data.find("\"t2\"") == std::string::npos);
+  CHECK(t.pre_data.find("CREATE SEQUENCE \"public\".\"t_id_seq\"") != std::string::npos);
+  CHECK(t.pre_data.find("SET DEFAULT") != std::string::npos);
+  CHECK(t.pre_data.find("COMMENT ON COLUMN") != std::string::npos);
+  REQUIRE(t.sequences.size() == 1);
+  CHECK(t.sequences[0].table == "t_id_seq");
+  CHECK(t.post_data.find("t_pkey") != std::string::npos);
+  CHECK(t.post_data.find("t2_i") == std::string::npos);
+  CHECK(t.foreign_keys.empty());  // t2's foreign key to t belongs to t2
+
+  TableObjects t2 = SelectTableObjects(pre, post, {"public", "t2"});
+  CHECK(t2.post_data.find("t2_i") != std::string::npos);
+  REQUIRE(t2.foreign_keys.size() == 1);
+  CHECK(t2.foreign_keys[0].rfind(kPreamble, 0) == 0);
+  CHECK(t2.sequences.empty());
+
+  CHECK_FALSE(SelectTableObjects(pre, post, {"public", "nope"}).found);
+}
+
+TEST_CASE("identifiers are quoted as pg_dump --quote-all-identifiers does") {
+  CHECK(QuoteDumpIdent("plain") == "\"plain\"");
+  CHECK(QuoteDumpIdent("a\"b") == "\"a\"\"b\"");
+  CHECK((TableName{"Sales", "Ordérs"}.Quoted()) == "\"Sales\".\"Ordérs\"");
+}
+
+}  // namespace
+}  // namespace pgdedup::pg
