@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/json.h"
 #include "common/system.h"
+#include "pg/connection.h"
 #include "pg/database_backup.h"
 #include "repo/backup.h"
 
@@ -26,6 +27,7 @@ struct BackupArgs {
   std::string time;
   bool time_given = false;
   std::string host;
+  bool no_delta = false;
   std::string db;
   std::string format = "native";
   int jobs = 0;
@@ -103,6 +105,19 @@ int RunBackup(const Context& ctx, const BackupArgs& args) {
   repo::BackupOptions options;
   if (args.db.empty()) options.threads = args.jobs;  // with --db, --jobs counts connections
   options.progress = [&progress](uint64_t b) { progress.Update(b); };
+  // Deltas are taken against this host's previous backup of the same database (or of the same
+  // stream name, for --stdin).
+  options.deltas = !args.no_delta;
+  const std::string host = args.host.empty() ? Hostname() : args.host;
+  std::string database;
+  if (!args.db.empty()) {
+    auto name = pg::DatabaseOf(args.db);
+    if (!name.ok()) return ctx.Fail(name.status());
+    database = *name;
+  }
+  options.parent_filter = [host, database](const repo::Manifest& m) {
+    return m.hostname == host && m.database == database;
+  };
   auto session = repo::BackupSession::Start(repo->get(), options);
   if (!session.ok()) return ctx.Fail(session.status());
 
@@ -130,7 +145,7 @@ int RunBackup(const Context& ctx, const BackupArgs& args) {
   manifest.time = when.first;
   manifest.utc_offset = when.second;
   manifest.time_nsec = nsec;
-  manifest.hostname = args.host.empty() ? Hostname() : args.host;
+  manifest.hostname = host;
   manifest.username = Username();
   manifest.tags = args.tags;
   manifest.program_version = PGDEDUP_VERSION;
@@ -148,6 +163,7 @@ int RunBackup(const Context& ctx, const BackupArgs& args) {
     j.Field("bytes_read", stats.bytes_read);
     j.Field("chunks", stats.chunks);
     j.Field("new_chunks", stats.writer.new_data_blobs);
+    j.Field("new_delta_chunks", stats.writer.new_delta_blobs);
     j.Field("new_bytes", stats.writer.new_raw_bytes);
     j.Field("bytes_added", stats.writer.stored_bytes);
     j.Field("packs_added", stats.writer.packs);
@@ -168,10 +184,10 @@ int RunBackup(const Context& ctx, const BackupArgs& args) {
     std::puts(j.str().c_str());
   } else {
     spdlog::info(
-        "snapshot {} saved: read {}, {} new of {} chunks, added {} to the repository in "
-        "{:.1f}s ({}/s)",
+        "snapshot {} saved: read {}, {} new of {} chunks ({} as deltas), added {} to the "
+        "repository in {:.1f}s ({}/s)",
         id->ShortHex(), FormatBytes(stats.bytes_read), stats.writer.new_data_blobs, stats.chunks,
-        FormatBytes(stats.writer.stored_bytes), secs,
+        stats.writer.new_delta_blobs, FormatBytes(stats.writer.stored_bytes), secs,
         FormatBytes(static_cast<uint64_t>(secs > 0 ? stats.bytes_read / secs : 0)));
   }
   return kExitOk;
@@ -191,6 +207,9 @@ void AddBackup(CLI::App* app, Runner* run) {
   CLI::Option* time =
       cmd->add_option("--time", args->time,
                       "the snapshot's time, \"YYYY-MM-DD HH:MM:SS\" local time (default: now)");
+  cmd->add_flag("--no-delta", args->no_delta,
+                "store new chunks whole, never as deltas against the previous backup's chunks "
+                "(for comparison; deltas are on by default)");
   cmd->add_option("--host", args->host, "the hostname recorded (default: this host's name)");
   cmd->add_option("--db", args->db, "back up a database (libpq conninfo or URL)");
   cmd->add_option("--format", args->format,

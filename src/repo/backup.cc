@@ -11,6 +11,8 @@
 #include <map>
 
 #include "chunker/fastcdc.h"
+#include "common/log.h"
+#include "repo/delta_planner.h"
 
 namespace pgdedup::repo {
 
@@ -63,6 +65,33 @@ class ChunkListWriter {
   std::vector<Id> lists_;
 };
 
+// The base a new chunk is stored against: the candidate, or when the candidate's chain is
+// already kMaxDeltaDepth long, the root of that chain (a delta against an older version of the
+// chunk, a little larger, but the chain stays short for restores). nullopt when there is no
+// usable candidate; a base that cannot be read is skipped (the chunk is then stored whole).
+std::optional<BlobWriter::DeltaBase> FindBase(Repository* repo, std::optional<Id> candidate) {
+  if (!candidate) return std::nullopt;
+  auto loc = repo->index()->Lookup(*candidate);
+  if (!loc.ok() || !loc->has_value() || (*loc)->entry.type != BlobType::kData) {
+    return std::nullopt;
+  }
+  if ((*loc)->entry.depth >= kMaxDeltaDepth) {
+    for (int i = 0; i <= kMaxDeltaDepth && (*loc)->entry.is_delta(); ++i) {
+      loc = repo->index()->Lookup((*loc)->entry.base);
+      if (!loc.ok() || !loc->has_value()) return std::nullopt;
+    }
+    if ((*loc)->entry.is_delta()) return std::nullopt;
+  }
+  auto plain = repo->ReadBlob(**loc);
+  if (!plain.ok()) {
+    LogWarning("not using " + (*loc)->entry.id.Hex() +
+               " as a delta base: " + plain.status().message());
+    return std::nullopt;
+  }
+  return BlobWriter::DeltaBase{(*loc)->entry,
+                               std::make_shared<const std::string>(std::move(*plain))};
+}
+
 }  // namespace
 
 BackupSession::BackupSession(Repository* repo, const BackupOptions& options)
@@ -84,15 +113,43 @@ Result<std::unique_ptr<BackupSession>> BackupSession::Start(Repository* repo,
   // only hash): it keeps its core, and the workers take what is left.
   s->pool_ = std::make_unique<ThreadPool>(threads, /*nice=*/10);
   s->writer_ = std::make_unique<BlobWriter>(repo);
+  if (options.deltas) PGDEDUP_RETURN_IF_ERROR(s->LoadParents());
   return s;
+}
+
+Result<std::unique_ptr<DeltaPlanner>> BackupSession::PlannerFor(const std::string& name) {
+  auto parent = parents_.find(name);
+  if (parent == parents_.end()) return std::unique_ptr<DeltaPlanner>();
+  auto loaded = DeltaPlanner::Load(repo_, parent->second);
+  if (!loaded.ok()) {
+    // A damaged parent is no reason to fail tonight's backup: store its chunks whole.
+    LogWarning("stream '" + name + "': no deltas against the previous backup (" +
+               loaded.status().message() + ")");
+    return std::unique_ptr<DeltaPlanner>();
+  }
+  return std::move(*loaded);
+}
+
+Status BackupSession::LoadParents() {
+  std::vector<Status> damaged;  // a damaged snapshot is just not a parent
+  auto snapshots = repo_->ListSnapshots(&damaged);
+  if (!snapshots.ok()) return snapshots.status();
+  for (auto it = snapshots->rbegin(); it != snapshots->rend(); ++it) {
+    if (options_.parent_filter && !options_.parent_filter(it->manifest)) continue;
+    for (const StreamInfo& stream : it->manifest.streams) parents_.emplace(stream.name, stream);
+  }
+  return Status::OK();
 }
 
 // Hands a stream's chunks to the workers and collects their ids in order, feeding the stream
 // digest and the chunk list. At most kMaxInFlight chunks are out at once.
 class BackupSession::ChunkQueue {
  public:
-  ChunkQueue(BackupSession* session, StreamInfo* info)
-      : session_(session), info_(info), lists_(session->repo_, session->writer_.get()) {}
+  ChunkQueue(BackupSession* session, StreamInfo* info, std::unique_ptr<DeltaPlanner> planner)
+      : session_(session),
+        info_(info),
+        lists_(session->repo_, session->writer_.get()),
+        planner_(std::move(planner)) {}
 
   // Queues a chunk; `owner` keeps its bytes alive until the worker is done. `end` is the
   // chunk's end offset in the stream (see released()).
@@ -100,9 +157,18 @@ class BackupSession::ChunkQueue {
     while (in_flight_.size() >= kMaxInFlight) PGDEDUP_RETURN_IF_ERROR(DrainOne());
     info_->chunk_count++;
     BackupSession* s = session_;
-    in_flight_.push_back({end, s->pool_->Submit([s, owner, chunk]() -> Result<Id> {
+    DeltaPlanner* planner = planner_.get();
+    uint64_t start = end - chunk.size();
+    in_flight_.push_back({end, s->pool_->Submit([s, owner, chunk, planner, start]() -> Result<Id> {
                             Id id = BlobIdOf(s->repo_->keys(), chunk);
-                            auto stored = s->writer_->Store(BlobType::kData, id, chunk);
+                            BlobWriter::BaseFinder find_base;
+                            if (planner != nullptr) {
+                              planner->Saw(id, start);
+                              find_base = [s, planner, start] {
+                                return FindBase(s->repo_, planner->CandidateFor(start));
+                              };
+                            }
+                            auto stored = s->writer_->Store(BlobType::kData, id, chunk, find_base);
                             if (!stored.ok()) return stored.status();
                             return id;
                           })});
@@ -147,6 +213,7 @@ class BackupSession::ChunkQueue {
   Sha256Hasher digest_;  // over the chunk ids, in order
   std::deque<Pending> in_flight_;
   uint64_t released_ = 0;
+  std::unique_ptr<DeltaPlanner> planner_;  // nullptr: no deltas for this stream
 };
 
 Status BackupSession::ReserveName(const std::string& name) {
@@ -194,7 +261,9 @@ Result<StreamInfo> BackupSession::AddStream(const std::string& name, const ReadF
   chunker::FastCdc cdc(params, repo_->keys().chunker_seed());
   StreamInfo info;
   info.name = name;
-  ChunkQueue queue(this, &info);
+  auto planner = PlannerFor(name);
+  if (!planner.ok()) return planner.status();
+  ChunkQueue queue(this, &info, std::move(*planner));
 
   // Bytes are read straight into the buffer of the chunk being cut (allocated uninitialised:
   // zero-filling max_size per chunk cost more than hashing it), so a chunk is copied only when
@@ -305,7 +374,9 @@ Result<StreamInfo> BackupSession::AddStreamFromFd(const std::string& name, int f
   chunker::FastCdc cdc(repo_->config().chunker, repo_->keys().chunker_seed());
   StreamInfo info;
   info.name = name;
-  ChunkQueue queue(this, &info);
+  auto planner = PlannerFor(name);
+  if (!planner.ok()) return planner.status();
+  ChunkQueue queue(this, &info, std::move(*planner));
   Status status;
   size_t start = 0;
   size_t pos = 0;

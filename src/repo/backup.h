@@ -19,6 +19,7 @@
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -27,6 +28,7 @@
 #include "common/result.h"
 #include "common/thread_pool.h"
 #include "repo/blob_writer.h"
+#include "repo/delta_planner.h"
 #include "repo/lock.h"
 #include "repo/manifest.h"
 #include "repo/repository.h"
@@ -41,6 +43,12 @@ struct BackupOptions {
   int threads = 0;
   // Called with the total bytes read so far (for progress); calls are serialised.
   std::function<void(uint64_t bytes_read)> progress;
+  // Store a new chunk as a delta against the chunk at the same place of the same stream in the
+  // parent snapshot when that is smaller (delta_planner.h). The parent of a stream is the
+  // newest snapshot that has a stream of that name and that `parent_filter` accepts (default:
+  // any).
+  bool deltas = true;
+  std::function<bool(const Manifest&)> parent_filter;
 };
 
 struct BackupStats {
@@ -96,6 +104,9 @@ class BackupSession {
 
  private:
   class ChunkQueue;
+  Status LoadParents();
+  // The delta planner for a stream: nullptr when it has no parent (or an unreadable one).
+  Result<std::unique_ptr<DeltaPlanner>> PlannerFor(const std::string& name);
   BackupSession(Repository* repo, const BackupOptions& options);
   // Reserves a stream name; InvalidArgument if taken or empty.
   Status ReserveName(const std::string& name);
@@ -109,7 +120,8 @@ class BackupSession {
   std::unique_ptr<BlobWriter> writer_;
   mutable std::mutex mu_;  // guards names_, streams_, bytes_read_, chunks_ and progress calls
   std::set<std::string> names_;
-  std::deque<StreamInfo> streams_;  // a deque: MutableStream's pointers stay valid
+  std::deque<StreamInfo> streams_;             // a deque: MutableStream's pointers stay valid
+  std::map<std::string, StreamInfo> parents_;  // stream name -> the parent's stream
   uint64_t bytes_read_ = 0;
   uint64_t chunks_ = 0;
 };

@@ -1,6 +1,10 @@
 // Blobs: the unit of deduplication. A blob is a chunk of a stream (kData) or a piece of a
 // stream's chunk list (kChunkList). It is stored compressed (zstd, when that helps) and sealed
-// (XChaCha20-Poly1305, associated data = "PGDB" | type | id), inside a pack. A BlobEntry says
+// (XChaCha20-Poly1305, associated data = "PGDB" | type | id), inside a pack. A data blob may
+// instead be stored as a delta: a zstd frame compressed with another blob's plaintext (its
+// base) as prefix, so it costs little more than what differs from the base. A delta's base may
+// itself be a delta, at most kMaxDeltaDepth deep; the id is always the keyed hash of the
+// plaintext, whatever the stored form. A BlobEntry says
 // where a blob is and how to read it; the same entry encoding is used in pack headers and index
 // objects (docs/FORMAT.md, "blob entry").
 //
@@ -26,7 +30,13 @@ enum class BlobType : uint8_t {
 enum class Compression : uint8_t {
   kNone = 0,
   kZstd = 1,
+  kZstdDelta = 2,  // zstd with the base blob's plaintext as prefix (ZSTD_CCtx_refPrefix)
 };
+
+// The longest chain of deltas: decoding a blob reads at most this many bases. Restore speed
+// falls with every level (each is a blob read and a decompression), so the bound is small; a
+// base that is already this deep is replaced by the root of its chain (see backup.cc).
+constexpr uint8_t kMaxDeltaDepth = 4;
 
 struct BlobEntry {
   Id id;
@@ -35,6 +45,12 @@ struct BlobEntry {
   uint64_t offset = 0;         // in the pack
   uint32_t stored_length = 0;  // sealed bytes in the pack
   uint32_t raw_length = 0;     // plaintext bytes
+  // kZstdDelta only: the base blob, and the length of the chain (1 when the base is stored
+  // whole, base depth + 1 otherwise).
+  Id base;
+  uint8_t depth = 0;
+
+  bool is_delta() const { return compression == Compression::kZstdDelta; }
 };
 
 // The largest plaintext a blob may hold; chunkers and chunk lists stay below it.
@@ -50,9 +66,19 @@ bool DecodeBlobEntry(Reader* in, BlobEntry* e);
 std::string SealBlob(const MasterKeys& keys, BlobType type, const Id& id,
                      std::string_view plaintext, int level, BlobEntry* entry);
 
-// Opens sealed blob bytes described by `entry`: authenticates, decompresses, and checks that
-// the plaintext hashes to entry.id. Any mismatch is Corruption naming the blob.
+// Seals `plaintext` as a delta against `base_plaintext` (the plaintext of `base`), unless the
+// delta would not be smaller than `max_stored` sealed bytes: then returns an empty string.
+// Fills entry like SealBlob, with compression kZstdDelta, base and depth.
+// REQUIRES: base.depth < kMaxDeltaDepth.
+std::string SealDeltaBlob(const MasterKeys& keys, BlobType type, const Id& id,
+                          std::string_view plaintext, const BlobEntry& base,
+                          std::string_view base_plaintext, int level, size_t max_stored,
+                          BlobEntry* entry);
+
+// Opens sealed blob bytes described by `entry`: authenticates, decompresses (a delta with
+// `base_plaintext`, the plaintext of entry.base), and checks that the plaintext hashes to
+// entry.id. Any mismatch is Corruption naming the blob.
 Result<std::string> OpenBlob(const MasterKeys& keys, const BlobEntry& entry,
-                             std::string_view sealed);
+                             std::string_view sealed, std::string_view base_plaintext = {});
 
 }  // namespace pgdedup::repo

@@ -13,7 +13,8 @@ Status BlobWriter::Fail(Status s) {
   return s;
 }
 
-Result<bool> BlobWriter::Store(BlobType type, const Id& id, std::string_view plaintext) {
+Result<bool> BlobWriter::Store(BlobType type, const Id& id, std::string_view plaintext,
+                               const BaseFinder& find_base) {
   {
     std::lock_guard<std::mutex> l(mu_);
     if (!status_.ok()) return status_;
@@ -25,9 +26,25 @@ Result<bool> BlobWriter::Store(BlobType type, const Id& id, std::string_view pla
     if (!pending_.insert(id).second) return false;  // another thread claimed it meanwhile
   }
 
+  const int level = repo_->config().compression_level;
   BlobEntry entry;
-  std::string sealed =
-      SealBlob(repo_->keys(), type, id, plaintext, repo_->config().compression_level, &entry);
+  std::string sealed;
+  if (find_base) {
+    if (std::optional<DeltaBase> base = find_base()) {
+      sealed = SealDeltaBlob(repo_->keys(), type, id, plaintext, base->entry, *base->plaintext,
+                             level, plaintext.size() + kSealOverhead, &entry);
+    }
+  }
+  // A delta far smaller than the chunk beats compressing it whole (dump text compresses about
+  // 3-4x); otherwise compress it whole too and keep the smaller.
+  if (sealed.empty() || sealed.size() > plaintext.size() / 8) {
+    BlobEntry whole_entry;
+    std::string whole = SealBlob(repo_->keys(), type, id, plaintext, level, &whole_entry);
+    if (sealed.empty() || whole.size() <= sealed.size()) {
+      sealed = std::move(whole);
+      entry = whole_entry;
+    }
+  }
 
   std::string full_pack;
   std::vector<BlobEntry> full_entries;
@@ -37,6 +54,7 @@ Result<bool> BlobWriter::Store(BlobType type, const Id& id, std::string_view pla
     builder_.Add(entry, sealed);
     stats_.new_blobs++;
     if (type == BlobType::kData) stats_.new_data_blobs++;
+    if (entry.is_delta()) stats_.new_delta_blobs++;
     stats_.new_raw_bytes += plaintext.size();
     if (builder_.size() >= repo_->config().pack_size) {
       full_entries = builder_.entries();

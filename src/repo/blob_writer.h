@@ -18,7 +18,10 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_set>
 #include <vector>
 
@@ -29,10 +32,11 @@
 namespace pgdedup::repo {
 
 struct BlobWriterStats {
-  uint64_t new_blobs = 0;       // of any type
-  uint64_t new_data_blobs = 0;  // chunks of streams (the rest are chunk lists)
-  uint64_t new_raw_bytes = 0;   // plaintext bytes of new blobs
-  uint64_t stored_bytes = 0;    // bytes written to the repository (packs and index objects)
+  uint64_t new_blobs = 0;        // of any type
+  uint64_t new_data_blobs = 0;   // chunks of streams (the rest are chunk lists)
+  uint64_t new_delta_blobs = 0;  // of which stored as deltas
+  uint64_t new_raw_bytes = 0;    // plaintext bytes of new blobs
+  uint64_t stored_bytes = 0;     // bytes written to the repository (packs and index objects)
   uint64_t packs = 0;
   uint64_t index_objects = 0;
 };
@@ -44,9 +48,19 @@ class BlobWriter {
   // REQUIRES: repo->SyncIndex() returned OK; repo outlives the writer.
   explicit BlobWriter(Repository* repo);
 
+  // A candidate base for storing a new blob as a delta: its entry and its plaintext.
+  struct DeltaBase {
+    BlobEntry entry;
+    std::shared_ptr<const std::string> plaintext;
+  };
+  // Called only for a blob that is new; nullopt when there is no candidate.
+  using BaseFinder = std::function<std::optional<DeltaBase>()>;
+
   // Stores the blob unless the repository or this run already has it. Returns true when the
-  // blob was new. The blob's id must be BlobIdOf(plaintext).
-  Result<bool> Store(BlobType type, const Id& id, std::string_view plaintext);
+  // blob was new. The blob's id must be BlobIdOf(plaintext). With `find_base`, a new blob is
+  // stored as a delta against the base it offers when that is smaller than storing it whole.
+  Result<bool> Store(BlobType type, const Id& id, std::string_view plaintext,
+                     const BaseFinder& find_base = nullptr);
 
   // Uploads the open pack and writes the index object for every pack not yet indexed.
   Status Flush();

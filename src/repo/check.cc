@@ -181,8 +181,18 @@ class Checker {
       return;
     }
     for (const auto& e : *entries) {
-      auto blob =
-          OpenBlob(repo_->keys(), e, std::string_view(*bytes).substr(e.offset, e.stored_length));
+      std::string_view sealed = std::string_view(*bytes).substr(e.offset, e.stored_length);
+      Result<std::string> blob = std::string();
+      if (e.is_delta()) {
+        // A delta decodes only with its base (read through the check's own index): decoding it
+        // to its id proves the base too.
+        auto base = repo_->ReadBase(e, index_.get());
+        blob = base.ok() ? OpenBlob(repo_->keys(), e, sealed, **base)
+                         : Result<std::string>(base.status().WithContext(
+                               "blob " + e.id.Hex() + " (a delta) cannot be decoded"));
+      } else {
+        blob = OpenBlob(repo_->keys(), e, sealed);
+      }
       if (!blob.ok()) {
         Error("pack " + pack_id.Hex() + ": " + blob.status().message());
         std::lock_guard<std::mutex> l(mu_);
@@ -238,13 +248,34 @@ class Checker {
     return Status::OK();
   }
 
+  // What is wrong with the chain of bases of a delta (empty when nothing is): every base must
+  // be indexed, in a pack that is present and undamaged, and not damaged itself.
+  std::string BaseProblem(const BlobLocation& loc) {
+    BlobEntry e = loc.entry;
+    for (int depth = 0; e.is_delta(); ++depth) {
+      std::string name = "base " + e.base.Hex();
+      auto base = index_->Lookup(e.base);
+      if (!base.ok() || !base->has_value()) return name + " is not in any index object";
+      const BlobLocation& b = **base;
+      if (missing_packs_.count(b.pack_id)) return name + " is in missing pack " + b.pack_id.Hex();
+      if (damaged_blobs_.count(e.base) || damaged_packs_.count(b.pack_id)) {
+        return name + " is damaged (pack " + b.pack_id.Hex() + ")";
+      }
+      if (b.entry.depth >= e.depth || depth > kMaxDeltaDepth) {
+        return name + " does not shorten the chain (a damaged index entry)";
+      }
+      e = b.entry;
+    }
+    return std::string();
+  }
+
   // Reads a blob through the check's own index.
   Result<std::string> ReadListBlob(const Id& id) {
     auto loc = index_->Lookup(id);
     if (!loc.ok()) return loc.status();
     if (!loc->has_value())
       return Status::Corruption("blob " + id.Hex() + " is not in any index object");
-    return repo_->ReadBlob(**loc);
+    return repo_->ReadBlob(**loc, index_.get());
   }
 
   void CheckStream(const std::string& snapshot, const StreamInfo& stream) {
@@ -274,6 +305,8 @@ class Checker {
           problem("chunk " + chunk.Hex() + " is in missing pack " + (*loc)->pack_id.Hex());
         } else if (damaged_blobs_.count(chunk) || damaged_packs_.count((*loc)->pack_id)) {
           problem("chunk " + chunk.Hex() + " is damaged (pack " + (*loc)->pack_id.Hex() + ")");
+        } else if (std::string base = BaseProblem(**loc); !base.empty()) {
+          problem("chunk " + chunk.Hex() + " is a delta whose " + base);
         }
       }
       carry.erase(0, whole);

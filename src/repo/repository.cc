@@ -188,7 +188,7 @@ Status Repository::SyncIndex() {
   return Status::OK();
 }
 
-Result<std::string> Repository::ReadBlob(const BlobLocation& loc) {
+Result<std::string> Repository::ReadBlob(const BlobLocation& loc, const IndexCache* index) {
   std::string pack = PackObjectName(loc.pack_id);
   auto sealed = backend_->Get(pack, loc.entry.offset, loc.entry.stored_length);
   if (sealed.status().IsNotFound()) {
@@ -199,9 +199,35 @@ Result<std::string> Repository::ReadBlob(const BlobLocation& loc) {
     return sealed.status().WithContext("blob " + loc.entry.id.Hex() + " in pack " +
                                        loc.pack_id.Hex());
   }
-  auto plain = OpenBlob(*keys_, loc.entry, *sealed);
+  std::shared_ptr<const std::string> base;
+  if (loc.entry.is_delta()) {
+    auto b = ReadBase(loc.entry, index);
+    if (!b.ok()) return b.status().WithContext("blob " + loc.entry.id.Hex() + " (a delta)");
+    base = std::move(*b);
+  }
+  auto plain = OpenBlob(*keys_, loc.entry, *sealed, base ? std::string_view(*base) : "");
   if (!plain.ok()) return plain.status().WithContext("pack " + loc.pack_id.Hex());
   return plain;
+}
+
+Result<std::shared_ptr<const std::string>> Repository::ReadBase(const BlobEntry& entry,
+                                                                const IndexCache* index) {
+  if (auto hit = base_cache_.Get(entry.base)) return hit;
+  if (index == nullptr) index = index_.get();
+  auto loc = index->Lookup(entry.base);
+  if (!loc.ok()) return loc.status();
+  if (!loc->has_value()) {
+    return Status::Corruption("its base " + entry.base.Hex() + " is not in any index object");
+  }
+  // Depth falls along a chain, so a chain ends (a damaged index cannot make it loop).
+  if ((*loc)->entry.depth >= entry.depth) {
+    return Status::Corruption("its base " + entry.base.Hex() + " is deeper than the delta");
+  }
+  auto plain = ReadBlob(**loc, index);
+  if (!plain.ok()) return plain.status().WithContext("its base " + entry.base.Hex());
+  auto shared = std::make_shared<const std::string>(std::move(*plain));
+  base_cache_.Put(entry.base, shared);
+  return shared;
 }
 
 Result<std::string> Repository::ReadBlob(const Id& id) {

@@ -20,6 +20,7 @@
 
 #include "common/result.h"
 #include "repo/backend.h"
+#include "repo/blob_cache.h"
 #include "repo/config.h"
 #include "repo/crypto.h"
 #include "repo/index_cache.h"
@@ -47,6 +48,9 @@ struct SnapshotRef {
 
 class Repository {
  public:
+  // Decoded delta bases kept in memory.
+  static constexpr size_t kBaseCacheBytes = 64 << 20;
+
   // Creates a new repository in an empty backend, with one key for `password`. InvalidArgument
   // when the backend already holds a repository.
   static Status Init(Backend* backend, std::string_view password, const InitOptions& options);
@@ -80,9 +84,14 @@ class Repository {
   // REQUIRES: SyncIndex() returned OK.
   IndexCache* index() const { return index_.get(); }
 
-  // Reads a blob's plaintext, verified against its id. NotFound when no index knows the blob.
+  // Reads a blob's plaintext, verified against its id. Corruption when no index knows the
+  // blob. A delta's bases are found through `index` (default: the cache; `repo check` passes
+  // its own) and kept decoded in a bounded cache shared by every reader of this repository.
   Result<std::string> ReadBlob(const Id& id);
-  Result<std::string> ReadBlob(const BlobLocation& loc);
+  Result<std::string> ReadBlob(const BlobLocation& loc, const IndexCache* index = nullptr);
+  // The plaintext of a delta's base (entry.base), from the cache of decoded bases or read.
+  Result<std::shared_ptr<const std::string>> ReadBase(const BlobEntry& entry,
+                                                      const IndexCache* index = nullptr);
 
   // Every snapshot, oldest first. A manifest that fails to load is an error naming it, unless
   // `damaged` is given: then the error is appended there and the snapshot skipped.
@@ -101,6 +110,7 @@ class Repository {
   std::string cache_root_;
   std::string private_cache_dir_;  // set when working in a temporary cache; removed on close
   std::unique_ptr<IndexCache> index_;
+  BlobCache base_cache_{kBaseCacheBytes};
 };
 
 // Key management on an opened repository.

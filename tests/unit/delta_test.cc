@@ -1,0 +1,304 @@
+// Delta chunks: the stored form, chains and their bound, damage to a base, repositories
+// written before deltas, and the reference walk prune marks with.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <random>
+#include <set>
+
+#include "repo/backup.h"
+#include "repo/blob.h"
+#include "repo/check.h"
+#include "repo/pack.h"
+#include "repo/references.h"
+#include "repo/restore.h"
+#include "support/test_repo.h"
+
+namespace pgdedup {
+namespace {
+
+using repo::BlobEntry;
+using repo::Id;
+
+// One night of churn on a dump-like text: scattered small updates, rows appended at the end,
+// the oldest rows deleted from the start.
+std::string Churn(std::string data, uint64_t night) {
+  std::mt19937_64 rng(night * 7919);
+  for (int i = 0; i < 24; ++i) {
+    size_t at = rng() % (data.size() - 16);
+    for (int j = 0; j < 8; ++j) data[at + j] = static_cast<char>('a' + rng() % 26);
+  }
+  data += testing::TestData(6000, 1000 + night);
+  data.erase(0, 3000);
+  return data;
+}
+
+struct DeltaCensus {
+  uint64_t blobs = 0;
+  uint64_t deltas = 0;
+  int max_depth = 0;
+};
+
+DeltaCensus Census(repo::Repository* repo) {
+  DeltaCensus c;
+  REQUIRE(repo->SyncIndex().ok());
+  REQUIRE(repo->index()
+              ->ForEachBlob([&](const repo::BlobLocation& loc) {
+                c.blobs++;
+                if (loc.entry.is_delta()) c.deltas++;
+                c.max_depth = std::max<int>(c.max_depth, loc.entry.depth);
+                return Status::OK();
+              })
+              .ok());
+  return c;
+}
+
+TEST_CASE("a delta blob seals, encodes and opens only with its base", "[delta]") {
+  testing::TempDir dir;
+  auto repo = testing::MakeRepo(dir);
+  const repo::MasterKeys& keys = repo->keys();
+  std::string base = testing::TestData(64 << 10, 1);
+  std::string next = base;
+  next.replace(1000, 5, "HELLO");
+  BlobEntry base_entry;
+  repo::SealBlob(keys, repo::BlobType::kData, repo::BlobIdOf(keys, base), base, 1, &base_entry);
+
+  BlobEntry e;
+  Id id = repo::BlobIdOf(keys, next);
+  std::string sealed = repo::SealDeltaBlob(keys, repo::BlobType::kData, id, next, base_entry, base,
+                                           1, next.size(), &e);
+  REQUIRE_FALSE(sealed.empty());
+  CHECK(e.is_delta());
+  CHECK(e.depth == 1);
+  CHECK(e.base == base_entry.id);
+  CHECK(sealed.size() < 1000);  // the patch, not the chunk
+
+  auto opened = repo::OpenBlob(keys, e, sealed, base);
+  REQUIRE(opened.ok());
+  CHECK(*opened == next);
+  // With another base the bytes decode to something else (or nothing): Corruption either way.
+  std::string other = testing::TestData(64 << 10, 2);
+  auto wrong = repo::OpenBlob(keys, e, sealed, other);
+  REQUIRE_FALSE(wrong.ok());
+  CHECK(wrong.status().code() == StatusCode::kCorruption);
+
+  // The index entry carries base and depth; old entries read as before.
+  std::string encoded;
+  repo::EncodeBlobEntry(e, &encoded);
+  Reader in(encoded);
+  BlobEntry back;
+  REQUIRE(repo::DecodeBlobEntry(&in, &back));
+  CHECK(back.base == e.base);
+  CHECK(back.depth == 1);
+  CHECK(back.compression == repo::Compression::kZstdDelta);
+  std::string plain_encoded;
+  repo::EncodeBlobEntry(base_entry, &plain_encoded);
+  Reader plain_in(plain_encoded);
+  REQUIRE(repo::DecodeBlobEntry(&plain_in, &back));
+  CHECK_FALSE(back.is_delta());
+  // A depth beyond the bound is malformed.
+  encoded.back() = static_cast<char>(repo::kMaxDeltaDepth + 1);
+  Reader bad(encoded);
+  CHECK_FALSE(repo::DecodeBlobEntry(&bad, &back));
+
+  // A delta that would not be smaller than the limit is not made.
+  BlobEntry unused;
+  CHECK(repo::SealDeltaBlob(keys, repo::BlobType::kData, id, next, base_entry, base, 1, 10, &unused)
+            .empty());
+}
+
+TEST_CASE("deltas round-trip across 32 nights of churn, chains stay within the bound",
+          "[delta][engine]") {
+  testing::TempDir dir;
+  auto repo = testing::MakeRepo(dir);
+  testing::TempDir plain_dir;
+  auto plain = testing::MakeRepo(plain_dir);
+
+  std::string data = testing::TestData(1 << 20, 42);
+  std::vector<std::pair<Id, std::string>> nights;
+  for (uint64_t night = 1; night <= 32; ++night) {
+    data = Churn(std::move(data), night);
+    auto id = testing::BackupBytes(repo.get(), "db.sql", data, 1700000000 + night * 86400);
+    REQUIRE(id.ok());
+    nights.emplace_back(*id, data);
+    // The same nights without deltas, for comparison.
+    auto session = repo::BackupSession::Start(plain.get(), {.deltas = false});
+    REQUIRE(session.ok());
+    size_t pos = 0;
+    REQUIRE((*session)
+                ->AddStream("db.sql",
+                            [&](char* buf, size_t n) -> Result<size_t> {
+                              size_t k = std::min(n, data.size() - pos);
+                              std::memcpy(buf, data.data() + pos, k);
+                              pos += k;
+                              return k;
+                            })
+                .ok());
+    repo::Manifest m;
+    m.time = 1700000000 + night * 86400;
+    REQUIRE((*session)->Commit(m).ok());
+  }
+  for (const auto& [id, bytes] : nights) {
+    auto back = testing::RestoreBytes(repo.get(), id, "db.sql");
+    REQUIRE(back.ok());
+    REQUIRE(*back == bytes);
+  }
+  DeltaCensus c = Census(repo.get());
+  CHECK(c.deltas > 100);
+  CHECK(c.max_depth <= repo::kMaxDeltaDepth);
+  CHECK(c.max_depth == repo::kMaxDeltaDepth);  // the bound is reached, and held
+
+  auto stored = [](const testing::TempDir& d) {
+    auto backend = repo::OpenBackend(d.path() + "/repo");
+    REQUIRE(backend.ok());
+    auto objects = (*backend)->List("data/");
+    REQUIRE(objects.ok());
+    uint64_t total = 0;
+    for (const auto& o : *objects) total += o.size;
+    return total;
+  };
+  INFO("stored with deltas " << stored(dir) << ", without " << stored(plain_dir));
+  CHECK(stored(dir) * 2 < stored(plain_dir));
+
+  auto report = repo::CheckRepository(repo.get(), {.read_data = true});
+  REQUIRE(report.ok());
+  CHECK(report->errors.empty());
+}
+
+// Flips a byte of a blob in its pack, on disk.
+void Damage(const testing::TempDir& dir, const repo::BlobLocation& loc) {
+  std::string path = dir.path() + "/repo/" + repo::PackObjectName(loc.pack_id);
+  int fd = ::open(path.c_str(), O_RDWR);
+  REQUIRE(fd >= 0);
+  char c;
+  off_t at = static_cast<off_t>(loc.entry.offset + loc.entry.stored_length / 2);
+  REQUIRE(::pread(fd, &c, 1, at) == 1);
+  c ^= 0x40;
+  REQUIRE(::pwrite(fd, &c, 1, at) == 1);
+  ::close(fd);
+}
+
+TEST_CASE("a damaged base is caught by check and fails the restores that need it",
+          "[delta][engine]") {
+  testing::TempDir dir;
+  auto repo = testing::MakeRepo(dir);
+  std::string night1 = testing::TestData(512 << 10, 7);
+  std::string night2 = Churn(night1, 1);
+  auto first = testing::BackupBytes(repo.get(), "s", night1, 1700000000);
+  auto second = testing::BackupBytes(repo.get(), "s", night2, 1700086400);
+  REQUIRE(first.ok());
+  REQUIRE(second.ok());
+  // A delta of night 2 and its base, a chunk of night 1.
+  std::optional<repo::BlobLocation> delta;
+  REQUIRE(repo->SyncIndex().ok());
+  REQUIRE(repo->index()
+              ->ForEachBlob([&](const repo::BlobLocation& loc) {
+                if (loc.entry.is_delta() && !delta) delta = loc;
+                return Status::OK();
+              })
+              .ok());
+  REQUIRE(delta.has_value());
+  auto base = repo->index()->Lookup(delta->entry.base);
+  REQUIRE(base.ok());
+  REQUIRE(base->has_value());
+  Damage(dir, **base);
+
+  auto reopened = testing::OpenRepo(dir);
+  auto report = repo::CheckRepository(reopened.get(), {.read_data = true});
+  REQUIRE(report.ok());
+  std::string all;
+  for (const auto& e : report->errors) all += e + "\n";
+  INFO(all);
+  // The base, the delta that cannot be decoded without it, and both snapshots are named.
+  CHECK(all.find(delta->entry.base.Hex()) != std::string::npos);
+  CHECK(all.find("blob " + delta->entry.id.Hex() + " (a delta) cannot be decoded") !=
+        std::string::npos);
+  CHECK(all.find("snapshot " + first->ShortHex()) != std::string::npos);
+  CHECK(all.find("snapshot " + second->ShortHex()) != std::string::npos);
+
+  auto restored = testing::RestoreBytes(reopened.get(), *second, "s");
+  REQUIRE_FALSE(restored.ok());
+  CHECK(restored.status().code() == StatusCode::kCorruption);
+}
+
+TEST_CASE("a repository written without deltas keeps working with them", "[delta][engine]") {
+  testing::TempDir dir;
+  auto repo = testing::MakeRepo(dir);
+  std::string data = testing::TestData(512 << 10, 9);
+  std::vector<std::pair<Id, std::string>> nights;
+  // Nights written the old way (every chunk whole), then nights with deltas against them.
+  for (uint64_t night = 1; night <= 6; ++night) {
+    data = Churn(std::move(data), night);
+    repo::BackupOptions options;
+    options.deltas = night > 3;
+    auto session = repo::BackupSession::Start(repo.get(), options);
+    REQUIRE(session.ok());
+    size_t pos = 0;
+    REQUIRE((*session)
+                ->AddStream("s",
+                            [&](char* buf, size_t n) -> Result<size_t> {
+                              size_t k = std::min(n, data.size() - pos);
+                              std::memcpy(buf, data.data() + pos, k);
+                              pos += k;
+                              return k;
+                            })
+                .ok());
+    repo::Manifest m;
+    m.time = 1700000000 + static_cast<int64_t>(night) * 86400;
+    auto id = (*session)->Commit(m);
+    REQUIRE(id.ok());
+    nights.emplace_back(*id, data);
+    if (night == 3) CHECK(Census(repo.get()).deltas == 0);
+  }
+  CHECK(Census(repo.get()).deltas > 0);
+  for (const auto& [id, bytes] : nights) {
+    auto back = testing::RestoreBytes(repo.get(), id, "s");
+    REQUIRE(back.ok());
+    CHECK(*back == bytes);
+  }
+}
+
+TEST_CASE("the reference walk marks every delta base a snapshot needs", "[delta][engine]") {
+  testing::TempDir dir;
+  auto repo = testing::MakeRepo(dir);
+  std::string data = testing::TestData(512 << 10, 11);
+  for (uint64_t night = 1; night <= 3; ++night) {
+    data = Churn(std::move(data), night);
+    REQUIRE(testing::BackupBytes(repo.get(), "s", data, 1700000000 + night * 86400).ok());
+  }
+  auto snapshots = repo->ListSnapshots();
+  REQUIRE(snapshots.ok());
+  // Only the newest snapshot: its chunks are deltas against chunks only older snapshots list.
+  std::vector<repo::SnapshotRef> newest = {snapshots->back()};
+  std::set<Id> marked;
+  REQUIRE(repo::MarkReferencedBlobs(repo.get(), newest, [&](const Id& id) -> Result<bool> {
+            return marked.insert(id).second;
+          }).ok());
+  std::set<Id> listed;
+  for (const auto& stream : newest[0].manifest.streams) {
+    listed.insert(stream.chunk_lists.begin(), stream.chunk_lists.end());
+    REQUIRE(repo::ForEachChunkId(repo.get(), stream, [&](const Id& id) {
+              listed.insert(id);
+              return Status::OK();
+            }).ok());
+  }
+  uint64_t bases_only = 0;
+  for (const Id& id : marked) {
+    if (listed.count(id)) continue;
+    bases_only++;
+    // Every extra blob is the base of something marked.
+    bool is_base = false;
+    for (const Id& other : marked) {
+      auto loc = repo->index()->Lookup(other);
+      REQUIRE(loc.ok());
+      if (loc->has_value() && (*loc)->entry.is_delta() && (*loc)->entry.base == id) is_base = true;
+    }
+    CHECK(is_base);
+  }
+  CHECK(bases_only > 0);
+  for (const Id& id : listed) CHECK(marked.count(id) == 1);
+}
+
+}  // namespace
+}  // namespace pgdedup
