@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cerrno>
 #include <deque>
 #include <future>
@@ -66,30 +67,36 @@ class ChunkListWriter {
 };
 
 // The base a new chunk is stored against: the candidate, or when the candidate's chain is
-// already kMaxDeltaDepth long, the root of that chain (a delta against an older version of the
-// chunk, a little larger, but the chain stays short for restores). nullopt when there is no
-// usable candidate; a base that cannot be read is skipped (the chunk is then stored whole).
-std::optional<BlobWriter::DeltaBase> FindBase(Repository* repo, std::optional<Id> candidate) {
+// already `max_depth` long, the root of that chain. A delta against the root spans all the
+// nights since the root was written, so it is kept only when under a quarter of the chunk
+// compressed whole; otherwise the chunk is stored whole and becomes the root of the next
+// chains. Chains stay short for restores and roots are renewed before deltas against them
+// grow large. nullopt when there is no usable candidate; a base that cannot be read is
+// skipped (the chunk is then stored whole).
+std::optional<BlobWriter::DeltaBase> FindBase(Repository* repo, std::optional<Id> candidate,
+                                              int max_depth) {
   if (!candidate) return std::nullopt;
   auto loc = repo->index()->Lookup(*candidate);
   if (!loc.ok() || !loc->has_value() || (*loc)->entry.type != BlobType::kData) {
     return std::nullopt;
   }
-  if ((*loc)->entry.depth >= kMaxDeltaDepth) {
+  double max_share = 1.0;
+  if ((*loc)->entry.depth >= max_depth) {
     for (int i = 0; i <= kMaxDeltaDepth && (*loc)->entry.is_delta(); ++i) {
       loc = repo->index()->Lookup((*loc)->entry.base);
       if (!loc.ok() || !loc->has_value()) return std::nullopt;
     }
     if ((*loc)->entry.is_delta()) return std::nullopt;
+    max_share = 0.25;
   }
   auto plain = repo->ReadBlob(**loc);
   if (!plain.ok()) {
-    LogWarning("not using " + (*loc)->entry.id.Hex() +
-               " as a delta base: " + plain.status().message());
+    LogWarning("not using " + (*loc)->entry.id.Hex() + " as a delta base: " +
+               plain.status().message());
     return std::nullopt;
   }
-  return BlobWriter::DeltaBase{(*loc)->entry,
-                               std::make_shared<const std::string>(std::move(*plain))};
+  return BlobWriter::DeltaBase{
+      (*loc)->entry, std::make_shared<const std::string>(std::move(*plain)), max_share};
 }
 
 }  // namespace
@@ -113,6 +120,10 @@ Result<std::unique_ptr<BackupSession>> BackupSession::Start(Repository* repo,
   // only hash): it keeps its core, and the workers take what is left.
   s->pool_ = std::make_unique<ThreadPool>(threads, /*nice=*/10);
   s->writer_ = std::make_unique<BlobWriter>(repo);
+  s->max_delta_depth_ = std::clamp<int>(options.max_delta_depth, 1, kMaxDeltaDepth);
+  if (const char* env = std::getenv("PGDEDUP_MAX_DELTA_DEPTH"); env && *env) {
+    s->max_delta_depth_ = std::clamp<int>(std::atoi(env), 1, kMaxDeltaDepth);
+  }
   if (options.deltas) PGDEDUP_RETURN_IF_ERROR(s->LoadParents());
   return s;
 }
@@ -165,7 +176,8 @@ class BackupSession::ChunkQueue {
                             if (planner != nullptr) {
                               planner->Saw(id, start);
                               find_base = [s, planner, start] {
-                                return FindBase(s->repo_, planner->CandidateFor(start));
+                                return FindBase(s->repo_, planner->CandidateFor(start),
+                                                s->max_delta_depth_);
                               };
                             }
                             auto stored = s->writer_->Store(BlobType::kData, id, chunk, find_base);

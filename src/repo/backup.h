@@ -38,6 +38,9 @@ namespace pgdedup::repo {
 // Reads up to n bytes into buf; returns the count, 0 at end of stream.
 using ReadFn = std::function<Result<size_t>(char* buf, size_t n)>;
 
+// Chosen by measurement (docs/BENCHMARKS.md, "Delta chunks").
+constexpr int kDefaultDeltaDepth = 8;
+
 struct BackupOptions {
   // Worker threads for hashing, compression and encryption. Default: the machine's cores.
   int threads = 0;
@@ -49,6 +52,10 @@ struct BackupOptions {
   // any).
   bool deltas = true;
   std::function<bool(const Manifest&)> parent_filter;
+  // The longest delta chain a backup makes (at most kMaxDeltaDepth). Restore reads every base
+  // of a chain, so each level costs restore speed; see FindBase in backup.cc for what happens
+  // at the bound.
+  int max_delta_depth = kDefaultDeltaDepth;
 };
 
 struct BackupStats {
@@ -122,6 +129,7 @@ class BackupSession {
   std::set<std::string> names_;
   std::deque<StreamInfo> streams_;             // a deque: MutableStream's pointers stay valid
   std::map<std::string, StreamInfo> parents_;  // stream name -> the parent's stream
+  int max_delta_depth_ = kDefaultDeltaDepth;
   uint64_t bytes_read_ = 0;
   uint64_t chunks_ = 0;
 };

@@ -33,10 +33,9 @@ enum class Compression : uint8_t {
   kZstdDelta = 2,  // zstd with the base blob's plaintext as prefix (ZSTD_CCtx_refPrefix)
 };
 
-// The longest chain of deltas: decoding a blob reads at most this many bases. Restore speed
-// falls with every level (each is a blob read and a decompression), so the bound is small; a
-// base that is already this deep is replaced by the root of its chain (see backup.cc).
-constexpr uint8_t kMaxDeltaDepth = 4;
+// The longest chain of deltas the format allows: a reader follows at most this many bases.
+// Backups keep chains shorter (BackupOptions::max_delta_depth).
+constexpr uint8_t kMaxDeltaDepth = 16;
 
 struct BlobEntry {
   Id id;

@@ -29,23 +29,25 @@ Result<bool> BlobWriter::Store(BlobType type, const Id& id, std::string_view pla
   const int level = repo_->config().compression_level;
   BlobEntry entry;
   std::string sealed;
+  double max_share = 1.0;
   if (find_base) {
     if (std::optional<DeltaBase> base = find_base()) {
+      max_share = base->max_share;
       sealed = SealDeltaBlob(repo_->keys(), type, id, plaintext, base->entry, *base->plaintext,
                              level, plaintext.size() + kSealOverhead, &entry);
     }
   }
   // A delta far smaller than the chunk beats compressing it whole (dump text compresses about
-  // 3-4x); otherwise compress it whole too and keep the smaller.
+  // 3-4x); otherwise compress it whole too and keep the delta only if it is small enough.
   if (sealed.empty() || sealed.size() > plaintext.size() / 8) {
     BlobEntry whole_entry;
     std::string whole = SealBlob(repo_->keys(), type, id, plaintext, level, &whole_entry);
-    if (sealed.empty() || whole.size() <= sealed.size()) {
+    if (sealed.empty() || static_cast<double>(sealed.size()) >=
+                              max_share * static_cast<double>(whole.size())) {
       sealed = std::move(whole);
       entry = whole_entry;
     }
   }
-
   std::string full_pack;
   std::vector<BlobEntry> full_entries;
   {

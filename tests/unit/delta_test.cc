@@ -146,8 +146,7 @@ TEST_CASE("deltas round-trip across 32 nights of churn, chains stay within the b
   }
   DeltaCensus c = Census(repo.get());
   CHECK(c.deltas > 100);
-  CHECK(c.max_depth <= repo::kMaxDeltaDepth);
-  CHECK(c.max_depth == repo::kMaxDeltaDepth);  // the bound is reached, and held
+  CHECK(c.max_depth == repo::kDefaultDeltaDepth);  // the bound is reached, and held
 
   auto stored = [](const testing::TempDir& d) {
     auto backend = repo::OpenBackend(d.path() + "/repo");
