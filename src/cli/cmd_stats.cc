@@ -30,9 +30,10 @@ int RunStats(const Context& ctx) {
     }
   }
   if (Status s = (*repo)->SyncIndex(); !s.ok()) return ctx.Fail(s);
-  uint64_t blobs = 0, raw = 0;
+  uint64_t blobs = 0, raw = 0, deltas = 0;
   Status s = (*repo)->index()->ForEachBlob([&](const repo::BlobLocation& loc) {
     blobs++;
+    if (loc.entry.is_delta()) deltas++;
     raw += loc.entry.raw_length;
     return Status::OK();
   });
@@ -49,14 +50,16 @@ int RunStats(const Context& ctx) {
     j.Field("packs", packs);
     j.Field("index_objects", index_objects);
     j.Field("blobs", blobs);
+    j.Field("delta_blobs", deltas);
     j.Field("dedup_ratio", ratio);
     j.EndObject();
     std::puts(j.str().c_str());
   } else {
     std::printf("snapshots:      %zu\n", snapshots->size());
     std::printf("logical size:   %s (all snapshots' streams)\n", FormatBytes(logical).c_str());
-    std::printf("unique data:    %s in %llu blobs\n", FormatBytes(raw).c_str(),
-                static_cast<unsigned long long>(blobs));
+    std::printf("unique data:    %s in %llu blobs (%llu stored as deltas)\n",
+                FormatBytes(raw).c_str(), static_cast<unsigned long long>(blobs),
+                static_cast<unsigned long long>(deltas));
     std::printf("stored size:    %s (%llu packs)\n", FormatBytes(stored).c_str(),
                 static_cast<unsigned long long>(packs));
     std::printf("ratio:          %.2fx (logical / stored)\n", ratio);
