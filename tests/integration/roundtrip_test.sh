@@ -106,6 +106,14 @@ assert_eq "$(ls -A "$D")" "$before" "files in the restore target's directory"
 
 # `latest` is the snapshot with the newest time: night2again (2024-07-03 03:00).
 p restore latest --output - | cmp - "$D/night2" || fail "restore latest differs"
+# --output to a named pipe (or a device) writes into it; it is never replaced by a file.
+mkfifo "$TEST_TMP/fifo"
+cat "$TEST_TMP/fifo" >"$TEST_TMP/from-fifo" &
+reader=$!
+assert_exit 0 p restore latest --output "$TEST_TMP/fifo"
+wait "$reader"
+cmp "$TEST_TMP/from-fifo" "$D/night2" || fail "restore --output FIFO differs"
+[[ -p "$TEST_TMP/fifo" ]] || fail "restore --output replaced the named pipe with a file"
 # The empty stream restores to an empty file (created, not missing).
 rm -f "$D/out"
 assert_exit 0 p restore "$(jq_py "$D/empty.bin.json" 'd["snapshot_id"]')" --output "$D/out"
