@@ -124,7 +124,11 @@ Result<std::unique_ptr<BackupSession>> BackupSession::Start(Repository* repo,
   if (const char* env = std::getenv("PGDEDUP_MAX_DELTA_DEPTH"); env && *env) {
     s->max_delta_depth_ = std::clamp<int>(std::atoi(env), 1, kMaxDeltaDepth);
   }
-  if (options.deltas) PGDEDUP_RETURN_IF_ERROR(s->LoadParents());
+  if (options.deltas) {
+    // Each base is read once, for the chunk at its place: a large cache would only hold memory.
+    repo->SetBaseCacheCapacity(4 << 20);
+    PGDEDUP_RETURN_IF_ERROR(s->LoadParents());
+  }
   return s;
 }
 

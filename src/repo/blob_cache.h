@@ -19,6 +19,9 @@ class BlobCache {
  public:
   explicit BlobCache(size_t capacity_bytes) : capacity_(capacity_bytes) {}
 
+  // Changes the bound (evicting at once when lowered).
+  void SetCapacity(size_t capacity_bytes);
+
   // nullptr when absent.
   std::shared_ptr<const std::string> Get(const Id& id);
   // Keeps `plain` unless it alone exceeds the capacity; evicts the least recently used.
@@ -26,7 +29,9 @@ class BlobCache {
 
  private:
   using Entry = std::pair<Id, std::shared_ptr<const std::string>>;
-  const size_t capacity_;
+  void EvictLocked();
+
+  size_t capacity_;
   std::mutex mu_;
   size_t bytes_ = 0;
   std::list<Entry> lru_;  // most recent first

@@ -48,7 +48,8 @@ struct SnapshotRef {
 
 class Repository {
  public:
-  // Decoded delta bases kept in memory.
+  // Decoded delta bases kept in memory (restore and check read a base once for every delta
+  // that needs it; a backup lowers this, since it reads each base once anyway).
   static constexpr size_t kBaseCacheBytes = 64 << 20;
 
   // Creates a new repository in an empty backend, with one key for `password`. InvalidArgument
@@ -92,6 +93,7 @@ class Repository {
   // The plaintext of a delta's base (entry.base), from the cache of decoded bases or read.
   Result<std::shared_ptr<const std::string>> ReadBase(const BlobEntry& entry,
                                                       const IndexCache* index = nullptr);
+  void SetBaseCacheCapacity(size_t bytes) { base_cache_.SetCapacity(bytes); }
 
   // Every snapshot, oldest first. A manifest that fails to load is an error naming it, unless
   // `damaged` is given: then the error is appended there and the snapshot skipped.
