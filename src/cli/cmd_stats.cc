@@ -50,6 +50,7 @@ int RunStats(const Context& ctx) {
     j.Field("index_objects", index_objects);
     j.Field("blobs", blobs);
     j.Field("dedup_ratio", ratio);
+    WriteBackendStats(&j, (*repo)->backend()->stats());
     j.EndObject();
     std::puts(j.str().c_str());
   } else {
@@ -60,6 +61,7 @@ int RunStats(const Context& ctx) {
     std::printf("stored size:    %s (%llu packs)\n", FormatBytes(stored).c_str(),
                 static_cast<unsigned long long>(packs));
     std::printf("ratio:          %.2fx (logical / stored)\n", ratio);
+    std::printf("this command:   %s\n", FormatBackendStats((*repo)->backend()->stats()).c_str());
   }
   return kExitOk;
 }

@@ -51,6 +51,6 @@ TEST_CASE("the local backend stores objects atomically and reads ranges", "[back
 TEST_CASE("a missing repository directory is reported", "[backend]") {
   testing::TempDir dir;
   CHECK(LocalBackend::Open(dir.path() + "/nope", false).status().IsNotFound());
-  CHECK(OpenBackend("s3:http://127.0.0.1:1/bucket").status().code() ==
-        StatusCode::kInvalidArgument);
+  CHECK(OpenBackend("s3:ftp://127.0.0.1:1/bucket").status().code() == StatusCode::kInvalidArgument);
+  CHECK(OpenBackend("s3:http://127.0.0.1:1").status().code() == StatusCode::kInvalidArgument);
 }

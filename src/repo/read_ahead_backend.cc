@@ -1,0 +1,117 @@
+#include "repo/read_ahead_backend.h"
+
+namespace pgdedup::repo {
+
+Status ReadAheadBackend::Put(const std::string& name, std::string_view data) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    ForgetLocked(name);
+  }
+  return base_->Put(name, data);
+}
+
+Status ReadAheadBackend::Delete(const std::string& name) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    ForgetLocked(name);
+  }
+  return base_->Delete(name);
+}
+
+Status ReadAheadBackend::DeleteAll(const std::vector<std::string>& names) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& name : names) ForgetLocked(name);
+  }
+  return base_->DeleteAll(names);
+}
+
+void ReadAheadBackend::ForgetLocked(const std::string& name) {
+  for (auto it = windows_.begin(); it != windows_.end();) {
+    if (it->name == name) {
+      cached_bytes_ -= it->size;
+      it = windows_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void ReadAheadBackend::EvictLocked() {
+  // Windows still being read stay: a waiter holds their future, and they are the newest.
+  auto it = windows_.end();
+  while (cached_bytes_ > options_.cache_bytes && it != windows_.begin()) {
+    --it;
+    if (it->bytes.wait_for(std::chrono::seconds(0)) != std::future_status::ready) continue;
+    cached_bytes_ -= it->size;
+    it = windows_.erase(it);
+  }
+}
+
+Result<std::string> ReadAheadBackend::Get(const std::string& name, uint64_t offset,
+                                          uint64_t length) {
+  if (length == kToEnd || length == 0 || length >= options_.window_size ||
+      name.rfind(options_.prefix, 0) != 0) {
+    return base_->Get(name, offset, length);
+  }
+  std::shared_future<Result<Bytes>> window;
+  uint64_t window_start = 0;
+  std::promise<Result<Bytes>> promise;
+  bool reader = false;
+  uint64_t window_size = options_.window_size;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    uint64_t next_start = UINT64_MAX;  // the nearest window of this object after `offset`
+    for (auto it = windows_.begin(); it != windows_.end(); ++it) {
+      if (it->name != name) continue;
+      if (it->start <= offset && offset + length <= it->start + it->size) {
+        windows_.splice(windows_.begin(), windows_, it);
+        window = it->bytes;
+        window_start = it->start;
+        break;
+      }
+      if (it->start > offset) next_start = std::min(next_start, it->start);
+    }
+    if (!window.valid()) {
+      // Read up to the next window, so that no byte is fetched twice while both are cached.
+      if (next_start != UINT64_MAX) {
+        window_size = std::min(window_size, std::max(next_start - offset, length));
+      }
+      reader = true;
+      window = promise.get_future().share();
+      window_start = offset;
+      windows_.push_front(Window{name, offset, window_size, window});
+      cached_bytes_ += window_size;
+      EvictLocked();
+    }
+  }
+  if (reader) {
+    auto bytes = base_->GetUpTo(name, offset, window_size);
+    if (bytes.ok()) {
+      promise.set_value(Bytes(std::make_shared<const std::string>(std::move(*bytes))));
+    } else {
+      promise.set_value(bytes.status());
+      std::lock_guard<std::mutex> l(mu_);
+      for (auto it = windows_.begin(); it != windows_.end(); ++it) {
+        if (it->name == name && it->start == offset && it->bytes.valid() &&
+            it->bytes.wait_for(std::chrono::seconds(0)) == std::future_status::ready &&
+            !it->bytes.get().ok()) {
+          cached_bytes_ -= it->size;
+          windows_.erase(it);
+          break;
+        }
+      }
+    }
+  }
+  const Result<Bytes>& bytes = window.get();
+  if (!bytes.ok()) return bytes.status();
+  uint64_t from = offset - window_start;
+  const std::string& data = **bytes;
+  if (data.size() < from + length) {
+    // The object ends inside the range: let the backend report the short read in its words.
+    return base_->Get(name, offset, length);
+  }
+  return data.substr(from, length);
+}
+
+}  // namespace pgdedup::repo
