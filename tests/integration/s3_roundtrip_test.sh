@@ -95,12 +95,14 @@ assert b["lists"] >= 1 and b["gets"] >= 1 and b["bytes_received"] > 0, b
 PY
 
 # Wrong credentials: a permission error at once (no retry loop), exit 3, naming the bucket.
+# (s3rver checks the access key id but not Signature V4 signatures, so a wrong secret key
+# cannot be told apart here; AWS answers it with 403 SignatureDoesNotMatch, the same path.)
 start=$SECONDS
-assert_exit 3 env AWS_SECRET_ACCESS_KEY=wrong "$PGDEDUP_BIN" --repo "$REPO" snapshots
-assert_contains "$LAST_STDERR" "bucket $S3_BUCKET" "wrong secret"
-assert_contains "$LAST_STDERR" "SignatureDoesNotMatch" "wrong secret"
 assert_exit 3 env AWS_ACCESS_KEY_ID=NOBODY "$PGDEDUP_BIN" --repo "$REPO" snapshots
+assert_contains "$LAST_STDERR" "bucket $S3_BUCKET" "wrong key id"
 assert_contains "$LAST_STDERR" "InvalidAccessKeyId" "wrong key id"
+assert_contains "$LAST_STDERR" "check AWS_ACCESS_KEY_ID" "wrong key id"
+assert_exit 3 env AWS_ACCESS_KEY_ID=NOBODY "$PGDEDUP_BIN" --repo "$REPO" backup --stdin --name x </dev/null
 ((SECONDS - start < 15)) || fail "wrong credentials took $((SECONDS - start))s: retried?"
 assert_exit 3 env -u AWS_ACCESS_KEY_ID "$PGDEDUP_BIN" --repo "$REPO" snapshots
 assert_contains "$LAST_STDERR" "AWS_ACCESS_KEY_ID" "missing credentials"
