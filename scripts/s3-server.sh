@@ -105,8 +105,14 @@ cmd_start() {
     scheme=https
   fi
   : >"$dir/s3rver.log"
+  # s3rver makes ListObjectsV2 continuation tokens with DES, which OpenSSL 3 (node >= 17) keeps
+  # in its legacy provider: without it every listing longer than a page fails with HTTP 500.
+  local node_opts=()
+  if node --openssl-legacy-provider -e '' >/dev/null 2>&1; then
+    node_opts+=(--openssl-legacy-provider)
+  fi
   # setsid: the server outlives this script and gets no signal meant for the caller's group.
-  setsid node "$S3RVER_JS" "${args[@]}" >>"$dir/s3rver.log" 2>&1 </dev/null &
+  setsid node "${node_opts[@]}" "$S3RVER_JS" "${args[@]}" >>"$dir/s3rver.log" 2>&1 </dev/null &
   echo $! >"$dir/s3rver.pid"
   local endpoint=$scheme://127.0.0.1:$port
   local probe=(curl -s -o /dev/null)

@@ -62,6 +62,7 @@ Result<std::string> ReadAheadBackend::Get(const std::string& name, uint64_t offs
   {
     std::lock_guard<std::mutex> l(mu_);
     uint64_t next_start = UINT64_MAX;  // the nearest window of this object after `offset`
+    uint64_t prev_end = 0;             // the end of the nearest window before `offset`
     for (auto it = windows_.begin(); it != windows_.end(); ++it) {
       if (it->name != name) continue;
       if (it->start <= offset && offset + length <= it->start + it->size) {
@@ -71,29 +72,33 @@ Result<std::string> ReadAheadBackend::Get(const std::string& name, uint64_t offs
         break;
       }
       if (it->start > offset) next_start = std::min(next_start, it->start);
+      if (it->start + it->size <= offset) prev_end = std::max(prev_end, it->start + it->size);
     }
     if (!window.valid()) {
+      // Workers reading a pack in order reach a window's border out of order. Starting the new
+      // window at the previous one's end (or the object's start) when that is near keeps one
+      // window after the other instead of leaving a sliver for one more request.
+      window_start = offset - prev_end <= options_.window_size / 4 ? prev_end : offset;
       // Read up to the next window, so that no byte is fetched twice while both are cached.
-      if (next_start != UINT64_MAX) {
-        window_size = std::min(window_size, std::max(next_start - offset, length));
-      }
+      uint64_t end = std::max(window_start + options_.window_size, offset + length);
+      if (next_start != UINT64_MAX) end = std::min(end, std::max(next_start, offset + length));
+      window_size = end - window_start;
       reader = true;
       window = promise.get_future().share();
-      window_start = offset;
-      windows_.push_front(Window{name, offset, window_size, window});
+      windows_.push_front(Window{name, window_start, window_size, window});
       cached_bytes_ += window_size;
       EvictLocked();
     }
   }
   if (reader) {
-    auto bytes = base_->GetUpTo(name, offset, window_size);
+    auto bytes = base_->GetUpTo(name, window_start, window_size);
     if (bytes.ok()) {
       promise.set_value(Bytes(std::make_shared<const std::string>(std::move(*bytes))));
     } else {
       promise.set_value(bytes.status());
       std::lock_guard<std::mutex> l(mu_);
       for (auto it = windows_.begin(); it != windows_.end(); ++it) {
-        if (it->name == name && it->start == offset && it->bytes.valid() &&
+        if (it->name == name && it->start == window_start && it->bytes.valid() &&
             it->bytes.wait_for(std::chrono::seconds(0)) == std::future_status::ready &&
             !it->bytes.get().ok()) {
           cached_bytes_ -= it->size;

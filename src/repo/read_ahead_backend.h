@@ -5,7 +5,9 @@
 // A ranged Get of a pack ("data/...") shorter than the window is served from a cached window
 // that covers it; on a miss, the decorator reads [offset, offset + window_size) (GetUpTo: the
 // server cuts that at the object's end, so reading a pack's header at its tail costs no extra
-// bytes), or less where a cached window of the object begins sooner, and caches it. Concurrent
+// bytes), or less where a cached window of the object begins sooner, and caches it. A window
+// starts a little before `offset` when the previous window (or the object's start) is within
+// a quarter window: workers reading in order reach a border out of order. Concurrent
 // misses on one window wait for the single read in flight. The cache holds at most `cache_bytes`,
 // least recently used out first. Packs are immutable, so a cached window never goes stale; a window
 // whose read failed is forgotten (the next Get tries again). Everything else (whole-object Gets,

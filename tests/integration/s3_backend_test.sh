@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The S3 backend's contract tests (tests/unit/s3_test.cc, tag [s3server]) against a real s3rver:
+# ranges, short reads, missing objects, listings of more than 1000 objects in pages, batch
+# deletes and request counters.
+# shellcheck source=tests/integration/s3_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/s3_lib.sh"
+
+[[ -x "${UNIT_TESTS:-}" ]] || fail "UNIT_TESTS is not set to the unit_tests binary"
+start_s3
+run_t 300 "$UNIT_TESTS" "[s3server]" || fail "the S3 backend contract tests failed"
+pass
