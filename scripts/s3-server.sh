@@ -2,7 +2,7 @@
 # A throwaway S3 server (s3rver, from the npm registry) on loopback, for tests and benchmarks.
 #
 # Usage:
-#   eval "$(scripts/s3-server.sh start DIR [--tls] [--bucket NAME])"
+#   eval "$(scripts/s3-server.sh start DIR [--tls] [--bucket NAME] [--log])"
 #   scripts/s3-server.sh stop DIR
 #   scripts/s3-server.sh env DIR          # print the export lines again
 #
@@ -17,7 +17,8 @@
 #       export S3_REPO=s3:$S3_ENDPOINT/$S3_BUCKET
 #       export S3_CACERT=DIR/tls/ca.pem              (with --tls)
 #       export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
-#   s3rver checks Signature V4 signatures against that one key pair. Its log is DIR/s3rver.log.
+#   s3rver knows that one key pair (it checks the access key id, not V4 signatures). Its log is
+#   DIR/s3rver.log; with --log it holds a line per request ("--> PUT /bucket/key 200 ...").
 # stop: stops the server started in DIR (only the process whose pid start recorded). Stopping
 #   one that is not running succeeds, so it is safe in cleanup traps.
 #
@@ -90,15 +91,16 @@ running() {
 }
 
 cmd_start() {
-  local dir=$1 tls=$2 bucket=$3 port scheme=http
+  local dir=$1 tls=$2 bucket=$3 verbose=$4 port scheme=http
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
   running "$dir" && die "a server is already running for $dir"
   ensure_s3rver
   mkdir -p "$dir/data"
   port=$(free_port)
-  local args=(-d "$dir/data" -a 127.0.0.1 -p "$port" --silent --no-vhost-buckets
+  local args=(-d "$dir/data" -a 127.0.0.1 -p "$port" --no-vhost-buckets
               --configure-bucket "$bucket")
+  [[ "$verbose" == 1 ]] || args+=(--silent)
   if [[ "$tls" == 1 ]]; then
     make_tls "$dir/tls"
     args+=(--key "$dir/tls/key.pem" --cert "$dir/tls/cert.pem")
@@ -161,18 +163,19 @@ cmd_stop() {
 (($# >= 2)) || usage
 command=$1 dir=$2
 shift 2
-tls=0 bucket=pgdedup-test
+tls=0 bucket=pgdedup-test verbose=0
 while (($#)); do
   case "$command:$1" in
     start:--tls) tls=1 ;;
     start:--bucket) bucket=${2:?--bucket needs a name}; shift ;;
+    start:--log) verbose=1 ;;
     *) echo "$PROG: unknown argument for $command: $1" >&2; usage ;;
   esac
   shift
 done
 
 case "$command" in
-  start) cmd_start "$dir" "$tls" "$bucket" ;;
+  start) cmd_start "$dir" "$tls" "$bucket" "$verbose" ;;
   stop) cmd_stop "$dir" ;;
   env) [[ -f "$dir/s3-server.env" ]] || die "no server state in $dir"; cat "$dir/s3-server.env" ;;
   *) usage ;;
