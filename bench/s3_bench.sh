@@ -31,6 +31,7 @@ command -v restic >/dev/null || { echo "restic is not installed" >&2; exit 1; }
 
 if [[ -z "$WORK" ]]; then WORK=$(mktemp -d /var/tmp/pgdedup-s3bench.XXXXXX); fi
 cleanup() {
+  [[ -n "${KEEP_BENCH:-}" ]] && { "$ROOT/scripts/s3-server.sh" stop "$WORK/s3" >/dev/null 2>&1; echo "kept $WORK" >&2; return; }
   "$ROOT/scripts/s3-server.sh" stop "$WORK/s3" >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
@@ -47,8 +48,8 @@ for n in 0 1; do "$GEN_DUMP" --rows "$ROWS" --night "$n" >"$WORK/night$n.sql"; d
 SIZE0=$(stat -c %s "$WORK/night0.sql")
 SIZE1=$(stat -c %s "$WORK/night1.sql")
 
-# Responses s3rver has logged so far (lines like "... 200 12ms 1.2kb").
-responses() { grep -cE ' [1-5][0-9][0-9] [0-9.]+m?s' "$LOG" || true; }
+# Responses s3rver has logged so far (lines like "... 200 12ms 1.2kb" or "... 206 1,234ms 8mb").
+responses() { grep -cE ' [1-5][0-9][0-9] [0-9][0-9.,]*m?s( |$)' "$LOG" || true; }
 
 # measure OUT CMD...: runs CMD (stdout to OUT), prints "seconds requests".
 measure() {

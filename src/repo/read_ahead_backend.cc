@@ -1,5 +1,7 @@
 #include "repo/read_ahead_backend.h"
 
+#include "common/thread_pool.h"
+
 namespace pgdedup::repo {
 
 Status ReadAheadBackend::Put(const std::string& name, std::string_view data) {
@@ -48,6 +50,57 @@ void ReadAheadBackend::EvictLocked() {
   }
 }
 
+ReadAheadBackend::ReadAheadBackend(std::unique_ptr<Backend> base, ReadAheadOptions options)
+    : base_(std::move(base)), options_(std::move(options)) {
+  if (options_.prefetch) pool_ = std::make_unique<ThreadPool>(1);
+}
+
+ReadAheadBackend::~ReadAheadBackend() {
+  pool_.reset();  // finishes a prefetch under way while base_ is still there
+}
+
+void ReadAheadBackend::Load(const std::string& name, uint64_t start, uint64_t size,
+                            std::promise<Result<Bytes>> promise) {
+  auto bytes = base_->GetUpTo(name, start, size);
+  if (bytes.ok()) {
+    promise.set_value(Bytes(std::make_shared<const std::string>(std::move(*bytes))));
+    return;
+  }
+  promise.set_value(bytes.status());
+  // Forget the failed window, so that the next Get tries again.
+  std::lock_guard<std::mutex> l(mu_);
+  for (auto it = windows_.begin(); it != windows_.end(); ++it) {
+    if (it->name == name && it->start == start &&
+        it->bytes.wait_for(std::chrono::seconds(0)) == std::future_status::ready &&
+        !it->bytes.get().ok()) {
+      cached_bytes_ -= it->size;
+      windows_.erase(it);
+      break;
+    }
+  }
+}
+
+void ReadAheadBackend::Prefetch(const std::string& name, uint64_t start) {
+  uint64_t size = options_.window_size;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& w : windows_) {
+      if (w.name != name) continue;
+      if (w.start <= start && start < w.start + w.size) return;  // cached or under way
+      if (w.start > start) size = std::min(size, w.start - start);
+    }
+    std::promise<Result<Bytes>> promise;
+    windows_.push_front(Window{name, start, size, promise.get_future().share()});
+    cached_bytes_ += size;
+    EvictLocked();
+    auto shared = std::make_shared<std::promise<Result<Bytes>>>(std::move(promise));
+    (void)pool_->Submit([this, name, start, size, shared] {
+      Load(name, start, size, std::move(*shared));
+      return 0;
+    });
+  }
+}
+
 Result<std::string> ReadAheadBackend::Get(const std::string& name, uint64_t offset,
                                           uint64_t length) {
   if (length == kToEnd || length == 0 || length >= options_.window_size ||
@@ -56,9 +109,9 @@ Result<std::string> ReadAheadBackend::Get(const std::string& name, uint64_t offs
   }
   std::shared_future<Result<Bytes>> window;
   uint64_t window_start = 0;
+  uint64_t window_size = options_.window_size;
   std::promise<Result<Bytes>> promise;
   bool reader = false;
-  uint64_t window_size = options_.window_size;
   {
     std::lock_guard<std::mutex> l(mu_);
     uint64_t next_start = UINT64_MAX;  // the nearest window of this object after `offset`
@@ -69,6 +122,7 @@ Result<std::string> ReadAheadBackend::Get(const std::string& name, uint64_t offs
         windows_.splice(windows_.begin(), windows_, it);
         window = it->bytes;
         window_start = it->start;
+        window_size = it->size;
         break;
       }
       if (it->start > offset) next_start = std::min(next_start, it->start);
@@ -90,24 +144,7 @@ Result<std::string> ReadAheadBackend::Get(const std::string& name, uint64_t offs
       EvictLocked();
     }
   }
-  if (reader) {
-    auto bytes = base_->GetUpTo(name, window_start, window_size);
-    if (bytes.ok()) {
-      promise.set_value(Bytes(std::make_shared<const std::string>(std::move(*bytes))));
-    } else {
-      promise.set_value(bytes.status());
-      std::lock_guard<std::mutex> l(mu_);
-      for (auto it = windows_.begin(); it != windows_.end(); ++it) {
-        if (it->name == name && it->start == window_start && it->bytes.valid() &&
-            it->bytes.wait_for(std::chrono::seconds(0)) == std::future_status::ready &&
-            !it->bytes.get().ok()) {
-          cached_bytes_ -= it->size;
-          windows_.erase(it);
-          break;
-        }
-      }
-    }
-  }
+  if (reader) Load(name, window_start, window_size, std::move(promise));
   const Result<Bytes>& bytes = window.get();
   if (!bytes.ok()) return bytes.status();
   uint64_t from = offset - window_start;
@@ -115,6 +152,11 @@ Result<std::string> ReadAheadBackend::Get(const std::string& name, uint64_t offs
   if (data.size() < from + length) {
     // The object ends inside the range: let the backend report the short read in its words.
     return base_->Get(name, offset, length);
+  }
+  // A reader past the middle of a full window will want the next one: fetch it meanwhile, so
+  // the download overlaps the decoding. (A window cut short is the object's end.)
+  if (pool_ && data.size() == window_size && from + length > data.size() / 2) {
+    Prefetch(name, window_start + window_size);
   }
   return data.substr(from, length);
 }

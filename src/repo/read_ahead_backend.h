@@ -7,7 +7,9 @@
 // server cuts that at the object's end, so reading a pack's header at its tail costs no extra
 // bytes), or less where a cached window of the object begins sooner, and caches it. A window
 // starts a little before `offset` when the previous window (or the object's start) is within
-// a quarter window: workers reading in order reach a border out of order. Concurrent
+// a quarter window: workers reading in order reach a border out of order. With `prefetch`, a
+// read past the middle of a full window starts reading the next window in the background, so
+// the download overlaps the work on the bytes already there. Concurrent
 // misses on one window wait for the single read in flight. The cache holds at most `cache_bytes`,
 // least recently used out first. Packs are immutable, so a cached window never goes stale; a window
 // whose read failed is forgotten (the next Get tries again). Everything else (whole-object Gets,
@@ -24,21 +26,29 @@
 
 #include "repo/backend.h"
 
+namespace pgdedup {
+class ThreadPool;
+}
+
 namespace pgdedup::repo {
 
 struct ReadAheadOptions {
-  // Bytes read per window. Default: 8 MiB (a 16 MiB pack in two or three requests).
-  uint64_t window_size = 8u << 20;
+  // Bytes read per window. Default: 20 MiB: a whole pack (16 MiB and the last blob's overshoot)
+  // in one request, as measured in docs/BENCHMARKS.md (8 MiB windows with prefetch cost 40% more
+  // requests for no gain in speed).
+  uint64_t window_size = 20u << 20;
   // Bytes of windows kept. Default: 64 MiB.
   uint64_t cache_bytes = 64u << 20;
   // Objects whose names start with this are read ahead. Default: "data/" (packs).
   std::string prefix = "data/";
+  // Read the next window in the background (one thread). Default: true.
+  bool prefetch = true;
 };
 
 class ReadAheadBackend : public Backend {
  public:
-  ReadAheadBackend(std::unique_ptr<Backend> base, ReadAheadOptions options)
-      : base_(std::move(base)), options_(std::move(options)) {}
+  ReadAheadBackend(std::unique_ptr<Backend> base, ReadAheadOptions options);
+  ~ReadAheadBackend() override;
 
   std::string Location() const override { return base_->Location(); }
   Status Put(const std::string& name, std::string_view data) override;
@@ -64,6 +74,11 @@ class ReadAheadBackend : public Backend {
     std::shared_future<Result<Bytes>> bytes;
   };
 
+  // Reads a window and fulfils its promise; a failed window is dropped from the cache.
+  void Load(const std::string& name, uint64_t start, uint64_t size,
+            std::promise<Result<Bytes>> promise);
+  // Starts reading the window at `start` in the background unless one covers it already.
+  void Prefetch(const std::string& name, uint64_t start);
   // Forgets the cached windows of `name`. REQUIRES: mu_ held.
   void ForgetLocked(const std::string& name);
   // Evicts least recently used windows beyond the budget. REQUIRES: mu_ held.
@@ -71,9 +86,10 @@ class ReadAheadBackend : public Backend {
 
   std::unique_ptr<Backend> base_;
   ReadAheadOptions options_;
-  std::mutex mu_;              // guards windows_ and cached_bytes_
-  std::list<Window> windows_;  // most recently used first
-  uint64_t cached_bytes_ = 0;  // sum of Window::size
+  std::mutex mu_;                     // guards windows_ and cached_bytes_
+  std::list<Window> windows_;         // most recently used first
+  uint64_t cached_bytes_ = 0;         // sum of Window::size
+  std::unique_ptr<ThreadPool> pool_;  // prefetches; destroyed first (see the destructor)
 };
 
 }  // namespace pgdedup::repo

@@ -75,7 +75,7 @@ python3 - "$D/restore0.json" "$D/backup0.json" <<'PY' || fail "the restore made 
 import json, sys
 r = json.load(open(sys.argv[1]))["backend"]
 b = json.load(open(sys.argv[2]))
-# One GET per blob would be one per chunk; 8 MiB windows need two or three per 16 MiB pack,
+# One GET per blob would be one per chunk; read-ahead windows need one or two per pack,
 # plus the config, the key, the index object(s) and the manifest.
 assert r["gets"] <= 3 * b["packs_added"] + 8, (r, b["packs_added"])
 assert r["gets"] * 4 < b["chunks"], (r, b["chunks"])
