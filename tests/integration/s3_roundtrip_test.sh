@@ -13,7 +13,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/s3_lib.sh"
 D=$TEST_TMP/data
 mkdir -p "$D"
 start_s3
-REPO=$S3_REPO/nightly/repo
+# Through the proxy, which checks every Signature V4 and payload hash as AWS would (s3rver
+# checks neither) and spoils nothing.
+start_fault_proxy --every 0 --verify-sigv4 "$AWS_SECRET_ACCESS_KEY"
+REPO=s3:$PROXY_ENDPOINT/$S3_BUCKET/nightly/repo
 p() { pgd --repo "$REPO" --cache-dir "$TEST_TMP/cache" "$@"; }
 
 for n in 0 1 2; do "$GEN_DUMP" --rows 60000 --night "$n" >"$D/night$n"; done
@@ -94,10 +97,13 @@ b = d["backend"]
 assert b["lists"] >= 1 and b["gets"] >= 1 and b["bytes_received"] > 0, b
 PY
 
+grep -q '^rejected' "$TEST_TMP/proxy.log" && fail "the proxy rejected a signature: $(grep '^rejected' "$TEST_TMP/proxy.log" | head -3)"
+
 # Wrong credentials: a permission error at once (no retry loop), exit 3, naming the bucket.
-# (s3rver checks the access key id but not Signature V4 signatures, so a wrong secret key
-# cannot be told apart here; AWS answers it with 403 SignatureDoesNotMatch, the same path.)
 start=$SECONDS
+assert_exit 3 env AWS_SECRET_ACCESS_KEY=wrong "$PGDEDUP_BIN" --repo "$REPO" snapshots
+assert_contains "$LAST_STDERR" "bucket $S3_BUCKET" "wrong secret"
+assert_contains "$LAST_STDERR" "SignatureDoesNotMatch" "wrong secret"
 assert_exit 3 env AWS_ACCESS_KEY_ID=NOBODY "$PGDEDUP_BIN" --repo "$REPO" snapshots
 assert_contains "$LAST_STDERR" "bucket $S3_BUCKET" "wrong key id"
 assert_contains "$LAST_STDERR" "InvalidAccessKeyId" "wrong key id"

@@ -4,7 +4,7 @@
 //
 // Usage: node s3_fault_proxy.js --upstream http://127.0.0.1:PORT --port-file FILE
 //            [--every N | --probability P --seed S] [--faults 500,503,drop,slow,reset]
-//            [--match REGEX] [--slow-ms MS] [--log-all]
+//            [--match REGEX] [--slow-ms MS] [--log-all] [--verify-sigv4 SECRET_KEY]
 //
 // Which requests: the N-th, 2N-th, ... (--every N), or each with probability P from a seeded
 // generator (--probability P --seed S), counting only requests whose "METHOD /path" matches
@@ -19,13 +19,19 @@
 // The proxy listens on a free port of 127.0.0.1 and writes it to --port-file. Every spoiled
 // request is logged on stdout as "fault <kind> <METHOD> <path>", so tests can count them; with
 // --log-all every request is logged as "request <METHOD> <path> <Range header>".
+//
+// --verify-sigv4 checks every request's AWS Signature V4 (header form) against SECRET_KEY, and
+// x-amz-content-sha256 against the body, as AWS does (s3rver checks neither): a mismatch is
+// answered 403 SignatureDoesNotMatch (or XAmzContentSHA256Mismatch) without forwarding.
 'use strict';
 
+const crypto = require('crypto');
 const http = require('http');
 
 function parseArgs(argv) {
   const opts = {every: 0, probability: 0, seed: 1, faults: ['500', '503', 'drop', 'slow'],
-                match: '', slowMs: 1500, upstream: '', portFile: '', logAll: false};
+                match: '', slowMs: 1500, upstream: '', portFile: '', logAll: false,
+                secret: ''};
   for (let i = 2; i < argv.length; i++) {
     const next = () => {
       if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value`);
@@ -41,6 +47,7 @@ function parseArgs(argv) {
       case '--match': opts.match = next(); break;
       case '--slow-ms': opts.slowMs = Number(next()); break;
       case '--log-all': opts.logAll = true; break;
+      case '--verify-sigv4': opts.secret = next(); break;
       default: throw new Error(`unknown argument ${argv[i]}`);
     }
   }
@@ -78,6 +85,44 @@ function pickFault(req) {
   return opts.faults[spoiled++ % opts.faults.length];
 }
 
+// RFC 3986 encoding, as Signature V4 canonicalises query names and values.
+function uriEncode(s) {
+  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+}
+
+// Returns null when the request's Signature V4 is right, else the S3 error code.
+function checkSigV4(req, body) {
+  const auth = req.headers.authorization || '';
+  const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
+  if (!m) return 'AccessDenied';
+  const [, , date, region, service, signedHeaders, signature] = m;
+  const payloadHash = req.headers['x-amz-content-sha256'];
+  if (!payloadHash) return 'InvalidRequest';
+  if (payloadHash !== 'UNSIGNED-PAYLOAD' &&
+      payloadHash !== crypto.createHash('sha256').update(body).digest('hex')) {
+    return 'XAmzContentSHA256Mismatch';
+  }
+  const [path, query = ''] = req.url.split(/\?(.*)/s);
+  const canonicalQuery = query === '' ? '' : query.split('&').map((kv) => {
+    const i = kv.indexOf('=');
+    const k = decodeURIComponent(i < 0 ? kv : kv.slice(0, i));
+    const v = i < 0 ? '' : decodeURIComponent(kv.slice(i + 1));
+    return [uriEncode(k), uriEncode(v)];
+  }).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : 1))
+    .map(([k, v]) => `${k}=${v}`).join('&');
+  const headers = signedHeaders.split(';').map(
+      (h) => `${h}:${String(req.headers[h] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
+  const canonical = [req.method, path, canonicalQuery, headers, signedHeaders, payloadHash].join('\n');
+  const scope = `${date}/${region}/${service}/aws4_request`;
+  const toSign = ['AWS4-HMAC-SHA256', req.headers['x-amz-date'], scope,
+                  crypto.createHash('sha256').update(canonical).digest('hex')].join('\n');
+  const hmac = (key, data) => crypto.createHmac('sha256', key).update(data).digest();
+  let key = hmac('AWS4' + opts.secret, date);
+  for (const part of [region, service, 'aws4_request']) key = hmac(key, part);
+  const expected = crypto.createHmac('sha256', key).update(toSign).digest('hex');
+  return expected === signature ? null : 'SignatureDoesNotMatch';
+}
+
 function s3Error(res, status, code, message) {
   const body = '<?xml version="1.0" encoding="UTF-8"?>\n' +
       `<Error><Code>${code}</Code><Message>${message}</Message></Error>`;
@@ -112,6 +157,14 @@ const server = http.createServer((req, res) => {
   req.on('end', () => {
     const body = Buffer.concat(chunks);
     if (opts.logAll) console.log(`request ${req.method} ${req.url} ${req.headers.range || ''}`);
+    if (opts.secret) {
+      const bad = checkSigV4(req, body);
+      if (bad) {
+        console.log(`rejected ${bad} ${req.method} ${req.url}`);
+        return s3Error(res, bad === 'XAmzContentSHA256Mismatch' ? 400 : 403, bad,
+                       'checked by the fault proxy');
+      }
+    }
     const fault = pickFault(req);
     if (fault) console.log(`fault ${fault} ${req.method} ${req.url}`);
     const fail = (err) => {
