@@ -17,6 +17,7 @@
 #       export S3_REPO=s3:$S3_ENDPOINT/$S3_BUCKET
 #       export S3_CACERT=DIR/tls/ca.pem              (with --tls)
 #       export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
+#   Virtual-host style works with the endpoint http[s]://s3.localhost:<port>.
 #   s3rver knows that one key pair (it checks the access key id, not V4 signatures). Its log is
 #   DIR/s3rver.log; with --log it holds a line per request ("--> PUT /bucket/key 200 ...").
 # stop: stops the server started in DIR (only the process whose pid start recorded). Stopping
@@ -98,8 +99,10 @@ cmd_start() {
   ensure_s3rver
   mkdir -p "$dir/data"
   port=$(free_port)
+  # --service-endpoint localhost: http://BUCKET.s3.localhost:PORT/KEY reaches BUCKET
+  # (virtual-host style; curl resolves *.localhost to loopback by itself).
   local args=(-d "$dir/data" -a 127.0.0.1 -p "$port" --no-vhost-buckets
-              --configure-bucket "$bucket")
+              --service-endpoint localhost --configure-bucket "$bucket")
   [[ "$verbose" == 1 ]] || args+=(--silent)
   if [[ "$tls" == 1 ]]; then
     make_tls "$dir/tls"

@@ -3,7 +3,8 @@
 # dump-like text, restores byte for byte, `repo check --read-data`, `stats --json` and the
 # backup's --json with their "backend" request counters; a nightly backup of unchanged data
 # reads almost nothing from the bucket (the local index cache), and a restore reads packs in a
-# few large ranges, not blob by blob. Wrong or missing credentials end at once with exit 3 and
+# few large ranges, not blob by blob. Path-style and virtual-host style addressing; every request
+# signed right (checked by the fault proxy's --verify-sigv4). Wrong or missing credentials end at once with exit 3 and
 # a message naming the bucket; a malformed location is a usage error.
 # (forget --prune on S3 is not covered here yet: the command does not exist on this branch.)
 # shellcheck source=tests/integration/s3_lib.sh
@@ -15,7 +16,7 @@ mkdir -p "$D"
 start_s3
 # Through the proxy, which checks every Signature V4 and payload hash as AWS would (s3rver
 # checks neither) and spoils nothing.
-start_fault_proxy --every 0 --verify-sigv4 "$AWS_SECRET_ACCESS_KEY"
+start_fault_proxy --every 0 --verify-sigv4 "$AWS_SECRET_ACCESS_KEY" --log-all
 REPO=s3:$PROXY_ENDPOINT/$S3_BUCKET/nightly/repo
 p() { pgd --repo "$REPO" --cache-dir "$TEST_TMP/cache" "$@"; }
 
@@ -96,6 +97,19 @@ assert d["snapshots"] == 4 and d["packs"] >= 1, d
 b = d["backend"]
 assert b["lists"] >= 1 and b["gets"] >= 1 and b["bytes_received"] > 0, b
 PY
+
+# Virtual-host style (the bucket in the host name), through the same signature check.
+VHOST=s3:http://s3.localhost:${PROXY_ENDPOINT##*:}/$S3_BUCKET/vhost
+export PGDEDUP_S3_BUCKET_LOOKUP=dns
+assert_exit 0 pgd --repo "$VHOST" --cache-dir "$TEST_TMP/cache-vhost" init
+assert_exit 0 pgd --repo "$VHOST" --cache-dir "$TEST_TMP/cache-vhost" backup --stdin --name n0 <"$D/night0"
+assert_exit 0 pgd --repo "$VHOST" --cache-dir "$TEST_TMP/cache-vhost2" restore latest --stream n0 --output "$D/vhost0"
+cmp -s "$D/vhost0" "$D/night0" || fail "virtual-host style does not restore byte for byte"
+[[ -n $(find "$TEST_TMP/s3/data/$S3_BUCKET/vhost" -name 'config._S3rver_object') ]] ||
+  fail "virtual-host style did not write into the bucket"
+grep -q '^request PUT /vhost/config ' "$TEST_TMP/proxy.log" ||
+  fail "the requests did not name the bucket in the host (no PUT /vhost/config)"
+unset PGDEDUP_S3_BUCKET_LOOKUP
 
 grep -q '^rejected' "$TEST_TMP/proxy.log" && fail "the proxy rejected a signature: $(grep '^rejected' "$TEST_TMP/proxy.log" | head -3)"
 
