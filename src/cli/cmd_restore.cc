@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -140,7 +141,16 @@ int RunRestore(const Context& ctx, const RestoreArgs& args) {
   }
   int fd = STDOUT_FILENO;
   std::string tmp;
-  if (args.output != "-") {
+  // An existing output that is not a regular file (/dev/null, a FIFO, a tape) is written in
+  // place: renaming a temporary file over it would replace the device with a file.
+  struct stat out_st;
+  bool special =
+      args.output != "-" && ::stat(args.output.c_str(), &out_st) == 0 && !S_ISREG(out_st.st_mode);
+  if (special) {
+    fd = ::open(args.output.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return ctx.Fail(Status::FromErrno("open " + args.output, errno));
+    signal(SIGPIPE, SIG_IGN);
+  } else if (args.output != "-") {
     // Write next to the target and rename at the end: a failed restore leaves no partial file.
     tmp = args.output + ".pgdedup-partial";
     fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -155,12 +165,14 @@ int RunRestore(const Context& ctx, const RestoreArgs& args) {
   options.progress = [&progress](uint64_t b) { progress.Update(b); };
   std::string what = args.output == "-" ? "stdout" : args.output;
   uint64_t offset = 0;
-  bool is_file = fd != STDOUT_FILENO;
+  bool is_file = fd != STDOUT_FILENO && !special;
   Status s = repo::RestoreStream(
       repo, *stream, [&](std::string_view d) { return WriteAll(fd, d, what, &offset, is_file); },
       options);
   progress.Done();
-  if (fd != STDOUT_FILENO) {
+  if (special) {
+    if (::close(fd) != 0 && s.ok()) s = Status::FromErrno("close " + args.output, errno);
+  } else if (fd != STDOUT_FILENO) {
     if (s.ok() && ::fdatasync(fd) != 0) s = Status::FromErrno("fsync " + tmp, errno);
     if (::close(fd) != 0 && s.ok()) s = Status::FromErrno("close " + tmp, errno);
     if (s.ok() && ::rename(tmp.c_str(), args.output.c_str()) != 0) {

@@ -88,6 +88,16 @@ PY
 assert_exit 0 p restore latest --stream shop.sql --output -
 cmp -s "$LAST_STDOUT" "$D/night2" || fail "latest does not restore to stdout byte for byte"
 
+# Regression: an output that exists and is not a regular file (a FIFO here; /dev/null in real
+# life) is written in place, not replaced by a renamed temporary file.
+mkfifo "$D/fifo"
+cat "$D/fifo" >"$D/from-fifo" &
+reader=$!
+assert_exit 0 p restore latest --stream shop.sql --output "$D/fifo"
+wait "$reader"
+[[ -p "$D/fifo" ]] || fail "restore --output replaced a FIFO with a file"
+cmp -s "$D/from-fifo" "$D/night2" || fail "restore into a FIFO is not byte for byte"
+
 assert_exit 0 p repo check --read-data
 assert_exit 0 p stats --json
 python3 - "$LAST_STDOUT" <<'PY' || fail "stats --json on S3"
