@@ -220,6 +220,9 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& request) {
   if (rc != CURLE_OK) {
     std::string what = request.method + " " + request.url + ": " + curl_easy_strerror(rc);
     if (error[0] != '\0') what += std::string(" (") + error + ")";
+    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
+      what += "; for a server with a private CA, give its certificate with --cacert FILE";
+    }
     Return(std::move(connection));
     return Retryable(rc) ? Status::Unavailable(what) : Status::IOError(what);
   }
