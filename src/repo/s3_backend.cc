@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <charconv>
+#include <cstdio>
 #include <random>
 #include <thread>
 
@@ -147,8 +148,9 @@ std::string S3Backend::Location() const {
 
 std::string S3Backend::ObjectUrl(const std::string& name) const {
   std::string key = UriEncode(options_.prefix + name, /*keep_slash=*/true);
-  if (virtual_host_)
+  if (virtual_host_) {
     return options_.scheme + "://" + options_.bucket + "." + options_.host + "/" + key;
+  }
   return options_.scheme + "://" + options_.host + "/" + options_.bucket + "/" + key;
 }
 
