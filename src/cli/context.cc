@@ -100,6 +100,7 @@ Result<std::unique_ptr<repo::Backend>> Context::OpenBackend(bool create) const {
   repo::BackendOptions options;
   options.create = create;
   options.cacert = options_.cacert;
+  options.cache_dir = options_.cache_dir.empty() ? repo::DefaultCacheRoot() : options_.cache_dir;
   if (options.cacert.empty()) {
     if (const char* env = std::getenv("PGDEDUP_CACERT"); env && *env) options.cacert = env;
   }

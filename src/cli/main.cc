@@ -62,7 +62,8 @@ int main(int argc, char** argv) {
                  "read the repository password from the first line of this file "
                  "(default: $PGDEDUP_PASSWORD, else a prompt on the terminal)");
   app.add_option("--cache-dir", global.cache_dir,
-                 "directory for the local index cache "
+                 "directory for the local caches: the index, and for S3 the key files and "
+                 "manifests "
                  "(default: $XDG_CACHE_HOME/pgdedup or ~/.cache/pgdedup)");
   app.add_option("--kdf", global.kdf,
                  "Argon2id cost for new keys (init, key add, key passwd): interactive, "

@@ -1,6 +1,8 @@
 #include "repo/backend.h"
 
+#include "repo/crypto.h"
 #include "repo/local_backend.h"
+#include "repo/object_cache_backend.h"
 #include "repo/read_ahead_backend.h"
 #include "repo/s3_backend.h"
 
@@ -40,9 +42,16 @@ Result<std::unique_ptr<Backend>> OpenBackend(const std::string& location,
     PGDEDUP_RETURN_IF_ERROR(ApplyS3Environment(&*s3_options));
     auto s3 = S3Backend::Open(*s3_options, options.create);
     if (!s3.ok()) return s3.status();
-    // A bucket pays per request: read packs in a few large ranges, not blob by blob.
-    return std::unique_ptr<Backend>(
-        std::make_unique<ReadAheadBackend>(std::move(*s3), ReadAheadOptions()));
+    // A bucket pays per request: read packs in a few large ranges, not blob by blob, and keep
+    // the manifests and key files that every command reads.
+    std::unique_ptr<Backend> backend =
+        std::make_unique<ReadAheadBackend>(std::move(*s3), ReadAheadOptions());
+    if (!options.cache_dir.empty()) {
+      std::string dir =
+          options.cache_dir + "/objects/" + Sha256(backend->Location()).Hex().substr(0, 16);
+      backend = std::make_unique<ObjectCacheBackend>(std::move(backend), dir);
+    }
+    return backend;
   }
   auto local = LocalBackend::Open(location, options.create);
   if (!local.ok()) return local.status();

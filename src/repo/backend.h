@@ -102,6 +102,9 @@ struct BackendOptions {
   // A PEM file of CA certificates to trust for https (S3 servers with a private CA), in place of
   // the system store. Default: "" (the system store).
   std::string cacert;
+  // A directory under which a bucket's key files and manifests are cached locally
+  // (ObjectCacheBackend, in "<cache_dir>/objects/<hash of the location>"). Default: "" (none).
+  std::string cache_dir;
 };
 
 // Opens the backend a repository location names: `s3:http[s]://HOST[:PORT]/BUCKET[/PREFIX]`

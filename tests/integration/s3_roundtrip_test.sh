@@ -65,6 +65,12 @@ PY
 
 assert_exit 0 p snapshots --json
 assert_eq "$(json_get "$LAST_STDOUT" 'len(d)')" 4 "snapshots on S3"
+# The manifests and key files are kept in the local cache: listing again downloads none.
+manifest_gets() { grep -cE '^request GET /[^ ]*/(snapshots|keys)/[0-9a-f]{64} ' "$TEST_TMP/proxy.log" || true; }
+before=$(manifest_gets)
+assert_exit 0 p snapshots --json
+assert_eq "$(json_get "$LAST_STDOUT" 'len(d)')" 4 "snapshots on S3, again"
+assert_eq "$(manifest_gets)" "$before" "manifests or keys downloaded again despite the cache"
 
 # Restores byte for byte (each with an empty cache); each reads its packs in a few large
 # ranges.

@@ -5,10 +5,14 @@
 // batch deletes, and the request counters.
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 
+#include "repo/crypto.h"
 #include "repo/local_backend.h"
+#include "repo/object_cache_backend.h"
 #include "repo/read_ahead_backend.h"
 #include "repo/s3_backend.h"
 #include "repo/s3_xml.h"
@@ -221,4 +225,46 @@ TEST_CASE("S3 listings page past 1000 objects and deletes go in batches", "[.s3s
   REQUIRE(left.ok());
   REQUIRE(left->size() == 1);
   CHECK((*left)[0].name == "other/x");
+}
+
+TEST_CASE("the object cache keeps key files and manifests, and never believes a bad copy", "[s3]") {
+  testing::TempDir dir;
+  auto local = LocalBackend::Open(dir.path() + "/r", true);
+  REQUIRE(local.ok());
+  std::string manifest = "a sealed manifest";
+  std::string name = "snapshots/" + Sha256(manifest).Hex();
+  REQUIRE((*local)->Put(name, manifest).ok());
+  REQUIRE((*local)->Put("locks/abc", "lock").ok());
+  ObjectCacheBackend cache(std::move(*local), dir.path() + "/cache");
+  Backend& b = cache;  // the interface, with its default arguments
+
+  CHECK(*b.Get(name) == manifest);  // fetched and kept
+  uint64_t gets = cache.stats().gets;
+  CHECK(*b.Get(name) == manifest);  // from the copy
+  CHECK(cache.stats().gets == gets);
+  CHECK(*b.Get("locks/abc") == "lock");  // not cached
+  CHECK(*b.Get("locks/abc") == "lock");
+  CHECK(cache.stats().gets == gets + 2);
+
+  // A damaged copy is not believed: the object is fetched again.
+  {
+    std::ofstream out(dir.path() + "/cache/" + name, std::ios::trunc);
+    out << "tampered";
+  }
+  CHECK(*b.Get(name) == manifest);
+  CHECK(cache.stats().gets == gets + 3);
+
+  // Gone from the backend (another machine's prune): a listing drops the copy.
+  std::string other = "snapshots/" + Sha256("another").Hex();
+  REQUIRE(cache.Put(other, "another").ok());
+  CHECK(std::filesystem::exists(dir.path() + "/cache/" + other));
+  auto base = LocalBackend::Open(dir.path() + "/r", false);
+  REQUIRE(base.ok());
+  REQUIRE((*base)->Delete(other).ok());
+  REQUIRE(cache.List("snapshots/").ok());
+  CHECK_FALSE(std::filesystem::exists(dir.path() + "/cache/" + other));
+  CHECK(std::filesystem::exists(dir.path() + "/cache/" + name));
+  REQUIRE(cache.Delete(name).ok());
+  CHECK_FALSE(std::filesystem::exists(dir.path() + "/cache/" + name));
+  CHECK(b.Get(name).status().IsNotFound());
 }
