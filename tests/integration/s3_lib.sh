@@ -11,9 +11,12 @@
 #   stop_fault_proxy            stop it (also done on exit)
 #   proxy_faults                print how many requests the proxy has spoiled
 #   json_get FILE EXPR          print a python expression over the JSON document `d` in FILE
-# The EXIT trap stops the proxy and the server.
+# XDG_CACHE_HOME points into $TEST_TMP. The EXIT trap stops the proxy and the server.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# Commands run without --cache-dir keep their caches in the test's directory, not in $HOME.
+export XDG_CACHE_HOME=$TEST_TMP/xdg-cache
 
 _S3_STARTED=0
 _PROXY_PID=""
