@@ -6,14 +6,14 @@
 // that covers it; on a miss, the decorator reads [offset, offset + window_size) (GetUpTo: the
 // server cuts that at the object's end, so reading a pack's header at its tail costs no extra
 // bytes), or less where a cached window of the object begins sooner, and caches it. A window
-// starts a little before `offset` when the previous window (or the object's start) is within
-// a quarter window: workers reading in order reach a border out of order. With `prefetch`, a
-// read past the middle of a full window starts reading the next window in the background, so
-// the download overlaps the work on the bytes already there. Concurrent
-// misses on one window wait for the single read in flight. The cache holds at most `cache_bytes`,
-// least recently used out first. Packs are immutable, so a cached window never goes stale; a window
-// whose read failed is forgotten (the next Get tries again). Everything else (whole-object Gets,
-// other objects, Put, List, Delete) passes straight through.
+// starts a little before `offset` when the previous window (or the object's start) is within a
+// quarter window: workers reading in order reach a border out of order. With `prefetch`, a read
+// past the middle of a full window starts reading the next window in the background, so the
+// download overlaps the work on the bytes already there. Concurrent misses on one window wait
+// for the single read in flight. The cache holds at most `cache_bytes`, least recently used out
+// first. Packs are immutable, so a cached window never goes stale; a window whose read failed
+// is forgotten (the next Get tries again). Everything else (whole-object Gets, other objects,
+// Put, List, Delete) passes straight through.
 //
 // Thread safety: as the wrapped backend; the cache has its own lock, never held during I/O.
 #pragma once
