@@ -17,9 +17,15 @@ packages=(
   catch2 libssl-dev libcurl4-openssl-dev
   # a real PostgreSQL server and client tools for the integration tests
   postgresql postgresql-contrib
-  # tools used by the scripts and tests
-  zstd gzip python3 procps util-linux
+  # tools used by the scripts and tests (curl and openssl: scripts/s3-server.sh)
+  zstd gzip python3 procps util-linux curl openssl
 )
+# node and npm run the S3 test server (s3rver, installed from the npm registry by
+# scripts/s3-server.sh) and the fault proxy. A node from elsewhere (e.g. NodeSource, which
+# bundles npm and conflicts with Debian's npm package) is used as it is.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 for arg in "$@"; do
   case "$arg" in

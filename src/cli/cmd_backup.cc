@@ -169,6 +169,7 @@ int RunBackup(const Context& ctx, const BackupArgs& args) {
     j.Field("packs_added", stats.writer.packs);
     j.Field("duration_seconds", secs);
     if (!manifest.database.empty()) j.Field("database", manifest.database);
+    WriteBackendStats(&j, (*repo)->backend()->stats());
     j.Key("streams");
     j.BeginArray();
     for (const auto& st : (*session)->streams()) {
@@ -189,6 +190,7 @@ int RunBackup(const Context& ctx, const BackupArgs& args) {
         id->ShortHex(), FormatBytes(stats.bytes_read), stats.writer.new_data_blobs, stats.chunks,
         stats.writer.new_delta_blobs, FormatBytes(stats.writer.stored_bytes), secs,
         FormatBytes(static_cast<uint64_t>(secs > 0 ? stats.bytes_read / secs : 0)));
+    spdlog::debug("repository traffic: {}", FormatBackendStats((*repo)->backend()->stats()));
   }
   return kExitOk;
 }

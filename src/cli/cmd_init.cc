@@ -36,7 +36,7 @@ int RunInit(const Context& ctx, const InitArgs& args) {
   options.config.compression_level = args.compression;
   if (Status s = options.config.chunker.Validate(); !s.ok()) return ctx.Fail(s);
 
-  auto backend = repo::OpenBackend(*location, /*create=*/true);
+  auto backend = ctx.OpenBackend(/*create=*/true);
   if (!backend.ok()) return ctx.Fail(backend.status());
   auto password = ctx.Password("password for the new repository: ");
   if (!password.ok()) return ctx.Fail(password.status());

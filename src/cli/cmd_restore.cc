@@ -87,6 +87,7 @@ int RunRestoreDatabase(const Context& ctx, const RestoreArgs& args) {
     j.Field("seconds_data", stats->seconds_data);
     j.Field("seconds_post_data", stats->seconds_post);
     j.Field("duration_seconds", secs);
+    WriteBackendStats(&j, repo->backend()->stats());
     j.EndObject();
     std::puts(j.str().c_str());
   } else if (!args.dry_run) {
@@ -207,6 +208,7 @@ int RunRestore(const Context& ctx, const RestoreArgs& args) {
     j.Field("bytes_written", stream->size);
     j.Field("digest", stream->digest.Hex());
     j.Field("duration_seconds", secs);
+    WriteBackendStats(&j, repo->backend()->stats());
     j.EndObject();
     std::puts(j.str().c_str());
   } else {

@@ -52,6 +52,7 @@ int RunStats(const Context& ctx) {
     j.Field("blobs", blobs);
     j.Field("delta_blobs", deltas);
     j.Field("dedup_ratio", ratio);
+    WriteBackendStats(&j, (*repo)->backend()->stats());
     j.EndObject();
     std::puts(j.str().c_str());
   } else {
@@ -63,6 +64,7 @@ int RunStats(const Context& ctx) {
     std::printf("stored size:    %s (%llu packs)\n", FormatBytes(stored).c_str(),
                 static_cast<unsigned long long>(packs));
     std::printf("ratio:          %.2fx (logical / stored)\n", ratio);
+    std::printf("this command:   %s\n", FormatBackendStats((*repo)->backend()->stats()).c_str());
   }
   return kExitOk;
 }

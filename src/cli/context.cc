@@ -11,6 +11,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "cli/json.h"
 #include "repo/backend.h"
 
 namespace pgdedup::cli {
@@ -93,10 +94,21 @@ Result<repo::KdfStrength> Context::Kdf() const {
   return Status::InvalidArgument("--kdf must be interactive, moderate or sensitive");
 }
 
-Result<std::unique_ptr<repo::Repository>> Context::OpenRepository() const {
+Result<std::unique_ptr<repo::Backend>> Context::OpenBackend(bool create) const {
   auto location = RepoLocation();
   if (!location.ok()) return location.status();
-  auto backend = repo::OpenBackend(*location);
+  repo::BackendOptions options;
+  options.create = create;
+  options.cacert = options_.cacert;
+  options.cache_dir = options_.cache_dir.empty() ? repo::DefaultCacheRoot() : options_.cache_dir;
+  if (options.cacert.empty()) {
+    if (const char* env = std::getenv("PGDEDUP_CACERT"); env && *env) options.cacert = env;
+  }
+  return repo::OpenBackend(*location, options);
+}
+
+Result<std::unique_ptr<repo::Repository>> Context::OpenRepository() const {
+  auto backend = OpenBackend(/*create=*/false);
   if (!backend.ok()) return backend.status();
   auto password = Password();
   if (!password.ok()) return password.status();
@@ -142,6 +154,29 @@ int ExitCodeFor(const Status& s) {
 int Context::Fail(const Status& s) const {
   spdlog::error("{}", s.message());
   return ExitCodeFor(s);
+}
+
+void WriteBackendStats(JsonWriter* j, const repo::BackendStats& s) {
+  j->Key("backend");
+  j->BeginObject();
+  j->Field("requests", s.requests());
+  j->Field("puts", s.puts);
+  j->Field("gets", s.gets);
+  j->Field("heads", s.heads);
+  j->Field("lists", s.lists);
+  j->Field("deletes", s.deletes);
+  j->Field("retries", s.retries);
+  j->Field("bytes_sent", s.bytes_sent);
+  j->Field("bytes_received", s.bytes_received);
+  j->EndObject();
+}
+
+std::string FormatBackendStats(const repo::BackendStats& s) {
+  return std::to_string(s.requests()) + " requests (" + std::to_string(s.puts) + " put, " +
+         std::to_string(s.gets) + " get, " + std::to_string(s.heads) + " head, " +
+         std::to_string(s.lists) + " list, " + std::to_string(s.deletes) + " delete; " +
+         std::to_string(s.retries) + " retries), " + FormatBytes(s.bytes_sent) + " sent, " +
+         FormatBytes(s.bytes_received) + " received";
 }
 
 std::string FormatBytes(uint64_t bytes) {

@@ -35,6 +35,7 @@ struct GlobalOptions {
   std::string password_file;        // --password-file
   std::string cache_dir;            // --cache-dir
   std::string kdf = "interactive";  // --kdf for init / key add|passwd
+  std::string cacert;               // --cacert, default $PGDEDUP_CACERT
   bool json = false;
   bool quiet = false;
   int verbose = 0;
@@ -55,6 +56,8 @@ class Context {
   // --new-password-file.
   Result<std::string> NewPassword(const std::string& new_password_file) const;
   Result<repo::KdfStrength> Kdf() const;
+  // Opens the backend of the repository location (with --cacert), creating it when `create`.
+  Result<std::unique_ptr<repo::Backend>> OpenBackend(bool create) const;
   // Opens the repository with the password.
   Result<std::unique_ptr<repo::Repository>> OpenRepository() const;
 
@@ -75,6 +78,13 @@ class Context {
 };
 
 int ExitCodeFor(const Status& s);
+
+class JsonWriter;
+// Writes "backend": {"requests", "puts", "gets", "heads", "lists", "deletes", "retries",
+// "bytes_sent", "bytes_received"} into the object being written.
+void WriteBackendStats(JsonWriter* j, const repo::BackendStats& stats);
+// "12 requests (3 PUT, 9 GET, ...), 1.2 MiB sent, 3.4 MiB received" for logs.
+std::string FormatBackendStats(const repo::BackendStats& stats);
 
 // "1.5 GiB", "300 B".
 std::string FormatBytes(uint64_t bytes);

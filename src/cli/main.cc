@@ -62,12 +62,16 @@ int main(int argc, char** argv) {
                  "read the repository password from the first line of this file "
                  "(default: $PGDEDUP_PASSWORD, else a prompt on the terminal)");
   app.add_option("--cache-dir", global.cache_dir,
-                 "directory for the local index cache "
+                 "directory for the local caches: the index, and for S3 the key files and "
+                 "manifests "
                  "(default: $XDG_CACHE_HOME/pgdedup or ~/.cache/pgdedup)");
   app.add_option("--kdf", global.kdf,
                  "Argon2id cost for new keys (init, key add, key passwd): interactive, "
                  "moderate (256 MiB) or sensitive (1 GiB) (default: interactive, 64 MiB, as "
                  "much memory as restic's scrypt)");
+  app.add_option("--cacert", global.cacert,
+                 "trust the CA certificates in this PEM file for an https S3 endpoint, instead "
+                 "of the system store (default: $PGDEDUP_CACERT)");
   app.add_flag("--json", global.json, "print one JSON document on stdout");
   app.add_flag("-q,--quiet", global.quiet, "print only warnings and errors");
   app.add_flag("-v,--verbose", global.verbose, "print debugging output");

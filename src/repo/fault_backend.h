@@ -38,6 +38,7 @@ class FaultBackend : public Backend {
   Result<uint64_t> Size(const std::string& name) override;
   Result<std::vector<ObjectInfo>> List(const std::string& prefix) override;
   Status Delete(const std::string& name) override;
+  BackendStats stats() const override { return base_->stats(); }
 
   // Puts of matching objects attempted so far.
   int puts() const { return puts_.load(); }

@@ -102,6 +102,8 @@ Result<std::unique_ptr<LocalBackend>> LocalBackend::Open(const std::string& root
 
 Status LocalBackend::Put(const std::string& name, std::string_view data) {
   PGDEDUP_RETURN_IF_ERROR(ValidName(name));
+  counters_.Request(BackendCounters::kPut);
+  counters_.Sent(data.size());
   std::string path = PathOf(name);
   std::string dir = path.substr(0, path.rfind('/'));
   std::string tmp = dir + "/.tmp-" + ToHex(RandomBytes(8));
@@ -135,6 +137,7 @@ Status LocalBackend::Put(const std::string& name, std::string_view data) {
 
 Result<std::string> LocalBackend::Get(const std::string& name, uint64_t offset, uint64_t length) {
   PGDEDUP_RETURN_IF_ERROR(ValidName(name));
+  counters_.Request(BackendCounters::kGet);
   std::string path = PathOf(name);
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
@@ -165,11 +168,13 @@ Result<std::string> LocalBackend::Get(const std::string& name, uint64_t offset, 
     }
     done += static_cast<uint64_t>(n);
   }
+  counters_.Received(out.size());
   return out;
 }
 
 Result<uint64_t> LocalBackend::Size(const std::string& name) {
   PGDEDUP_RETURN_IF_ERROR(ValidName(name));
+  counters_.Request(BackendCounters::kHead);
   struct stat st;
   if (::stat(PathOf(name).c_str(), &st) != 0) {
     if (errno == ENOENT) return Status::NotFound("object " + name + " is missing");
@@ -179,6 +184,7 @@ Result<uint64_t> LocalBackend::Size(const std::string& name) {
 }
 
 Result<std::vector<ObjectInfo>> LocalBackend::List(const std::string& prefix) {
+  counters_.Request(BackendCounters::kList);
   std::vector<ObjectInfo> out;
   Status status;
   ListRecursive(root_, "", prefix, &out, &status);
@@ -188,22 +194,13 @@ Result<std::vector<ObjectInfo>> LocalBackend::List(const std::string& prefix) {
 
 Status LocalBackend::Delete(const std::string& name) {
   PGDEDUP_RETURN_IF_ERROR(ValidName(name));
+  counters_.Request(BackendCounters::kDelete);
   std::string path = PathOf(name);
   if (::unlink(path.c_str()) != 0) {
     if (errno == ENOENT) return Status::OK();
     return Status::FromErrno("delete " + name, errno);
   }
   return FsyncDir(path.substr(0, path.rfind('/')));
-}
-
-Result<std::unique_ptr<Backend>> OpenBackend(const std::string& location, bool create) {
-  if (location.rfind("s3:", 0) == 0) {
-    return Status::InvalidArgument("S3 repositories are not supported by this version yet: " +
-                                   location);
-  }
-  auto local = LocalBackend::Open(location, create);
-  if (!local.ok()) return local.status();
-  return std::unique_ptr<Backend>(std::move(local).value());
 }
 
 }  // namespace pgdedup::repo

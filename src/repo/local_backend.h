@@ -24,12 +24,14 @@ class LocalBackend : public Backend {
   Result<uint64_t> Size(const std::string& name) override;
   Result<std::vector<ObjectInfo>> List(const std::string& prefix) override;
   Status Delete(const std::string& name) override;
+  BackendStats stats() const override { return counters_.Snapshot(); }
 
  private:
   explicit LocalBackend(std::string root) : root_(std::move(root)) {}
   std::string PathOf(const std::string& name) const { return root_ + "/" + name; }
 
   std::string root_;
+  BackendCounters counters_;
 };
 
 }  // namespace pgdedup::repo

@@ -19,6 +19,8 @@ namespace {
 constexpr char kConfigName[] = "config";
 constexpr char kKeysDir[] = "keys/";
 
+}  // namespace
+
 std::string DefaultCacheRoot() {
   if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) {
     return std::string(xdg) + "/pgdedup";
@@ -28,8 +30,6 @@ std::string DefaultCacheRoot() {
   }
   return "/tmp/pgdedup-cache-" + std::to_string(getuid());
 }
-
-}  // namespace
 
 Repository::~Repository() {
   index_.reset();

@@ -35,6 +35,9 @@ struct InitOptions {
   KdfStrength kdf = KdfStrength::kInteractive;
 };
 
+// $XDG_CACHE_HOME/pgdedup, else $HOME/.cache/pgdedup, else /tmp/pgdedup-cache-<uid>.
+std::string DefaultCacheRoot();
+
 struct OpenOptions {
   // Directory under which the index cache lives, one subdirectory per repository id.
   // Default: $XDG_CACHE_HOME/pgdedup, else $HOME/.cache/pgdedup.

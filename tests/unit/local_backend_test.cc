@@ -51,6 +51,29 @@ TEST_CASE("the local backend stores objects atomically and reads ranges", "[back
 TEST_CASE("a missing repository directory is reported", "[backend]") {
   testing::TempDir dir;
   CHECK(LocalBackend::Open(dir.path() + "/nope", false).status().IsNotFound());
-  CHECK(OpenBackend("s3:http://127.0.0.1:1/bucket").status().code() ==
-        StatusCode::kInvalidArgument);
+  CHECK(OpenBackend("s3:ftp://127.0.0.1:1/bucket").status().code() == StatusCode::kInvalidArgument);
+  CHECK(OpenBackend("s3:http://127.0.0.1:1").status().code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("the local backend counts its requests and bytes", "[backend]") {
+  testing::TempDir dir;
+  auto b = LocalBackend::Open(dir.path() + "/r", /*create=*/true);
+  REQUIRE(b.ok());
+  Backend* backend = b->get();
+  REQUIRE(backend->Put("data/ab/abc", "0123456789").ok());
+  REQUIRE(backend->Put("keys/k", "key").ok());
+  CHECK(*backend->Get("data/ab/abc", 2, 3) == "234");
+  CHECK(backend->Size("keys/k").ok());
+  CHECK(backend->List("").ok());
+  CHECK(backend->DeleteAll({"keys/k", "keys/missing"}).ok());
+  BackendStats s = backend->stats();
+  CHECK(s.puts == 2);
+  CHECK(s.gets == 1);
+  CHECK(s.heads == 1);
+  CHECK(s.lists == 1);
+  CHECK(s.deletes == 2);
+  CHECK(s.retries == 0);
+  CHECK(s.requests() == 7);
+  CHECK(s.bytes_sent == 13);
+  CHECK(s.bytes_received == 3);
 }
