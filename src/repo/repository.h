@@ -63,6 +63,9 @@ class Repository {
   const RepoConfig& config() const { return config_; }
   // The id of the key file the password opened.
   const std::string& key_id() const { return key_id_; }
+  // The directory under which local caches and scratch space live (OpenOptions::cache_root or
+  // its default).
+  const std::string& cache_root() const { return cache_root_; }
 
   // Seals `plaintext` and stores it as "<dir of type>/<sha256 of the stored bytes>".
   Result<Id> SaveObject(ObjectType type, std::string_view plaintext);
