@@ -37,6 +37,13 @@ struct PackRecord {
   PackFate fate = PackFate::kKeep;
 };
 
+// The share of a pack's blob bytes that no snapshot needs (or that is a copy kept elsewhere).
+double UnusedPercent(const PackRecord& p) {
+  if (p.blob_bytes == 0) return 0;
+  return 100.0 * static_cast<double>(p.blob_bytes - p.live_bytes) /
+         static_cast<double>(p.blob_bytes);
+}
+
 struct IndexRecord {
   Id id;
   std::vector<Id> packs;  // as listed
@@ -79,7 +86,10 @@ class Pruner {
     PGDEDUP_RETURN_IF_ERROR(FlushIndex());
     Phase("deleting superseded index objects and unused packs");
     PGDEDUP_RETURN_IF_ERROR(DeleteOld());
-    PGDEDUP_RETURN_IF_ERROR(repo_->SyncIndex());
+    // The job is done; a cache that fails to resync now rebuilds itself at its next use.
+    if (Status s = repo_->SyncIndex(); !s.ok()) {
+      LogWarning(s.WithContext("prune finished, but resyncing the local index cache").ToString());
+    }
     return stats_;
   }
 
@@ -203,10 +213,7 @@ class Pruner {
       } else if (p.live_blobs == 0) {
         p.fate = PackFate::kDelete;
         stats_.packs_deleted++;
-      } else if (p.live_bytes<p.blob_bytes&& static_cast<double>(p.blob_bytes - p.live_bytes) *
-                              100.0>
-                     options_.max_unused_percent *
-                 static_cast<double>(p.blob_bytes)) {
+      } else if (UnusedPercent(p) > options_.max_unused_percent) {
         p.fate = PackFate::kRepack;
         stats_.packs_repacked++;
       } else {
