@@ -48,7 +48,7 @@ void AddPrune(CLI::App* app, Runner* run) {
   CLI::App* cmd = app->add_subcommand(
       "prune",
       "delete the data that no snapshot needs: packs with nothing live are deleted, packs mostly "
-      "unused are repacked; holds an exclusive lock (backups wait or fail with exit 5)");
+      "unused are repacked; holds an exclusive lock: backups meanwhile fail with exit 5");
   cmd->add_flag("--dry-run", args->dry_run,
                 "say what would be deleted and repacked; change nothing");
   cmd->add_option("--max-unused", args->max_unused,
