@@ -117,13 +117,15 @@ TEST_CASE("prune killed at any put or delete leaves every kept snapshot restorab
     CHECK_FALSE(PruneWithCrash(t, dir, crash));
     ExpectRecovers(t, dir);
   }
-  // The last delete is the lock's own release, after prune returned.
+  // The last delete is the lock's own release, after prune returned. A crash just before it
+  // leaves prune's work done (its cache resync after the deletes fails, which is only a warning).
   for (int n = 1; n < total_deletes; ++n) {
     INFO("crash at delete " << n);
     TempDir dir;
     FaultOptions crash;
     crash.crash_after_deletes = n;
-    CHECK_FALSE(PruneWithCrash(t, dir, crash));
+    bool completed = PruneWithCrash(t, dir, crash);
+    CHECK(completed == (n == total_deletes - 1));
     ExpectRecovers(t, dir);
   }
 }
