@@ -1,6 +1,7 @@
 #include "repo/prune.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -55,7 +56,12 @@ class Pruner {
   Pruner(Repository* repo, const PruneOptions& options) : repo_(repo), options_(options) {}
 
   Result<PruneStats> Run() {
-    std::string work = options_.work_dir.empty() ? repo_->cache_root() : options_.work_dir;
+    std::string work = options_.work_dir.empty()
+                           ? repo_->cache_root() + "/prune-" + repo_->config().repository_id.Hex()
+                           : options_.work_dir;
+    // Only this repository's prunes use `work`, and under the exclusive lock no other one runs:
+    // whatever is there is a killed run's mark set.
+    if (!options_.dry_run) RemoveLeftovers(work);
     auto marks = MarkSet::Create(work);
     if (!marks.ok()) return marks.status();
     marks_ = std::move(*marks);
@@ -94,6 +100,13 @@ class Pruner {
   }
 
  private:
+  static void RemoveLeftovers(const std::string& dir) {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+      std::filesystem::remove_all(e.path(), ec);
+    }
+  }
+
   void Phase(const std::string& p) {
     if (options_.phase) options_.phase(p);
   }

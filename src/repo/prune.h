@@ -52,8 +52,9 @@ struct PruneOptions {
   bool dry_run = false;
   // Snapshots to treat as forgotten (a dry run of `forget --prune`, which deletes nothing).
   std::set<Id> assume_forgotten;
-  // Parent directory of the on-disk mark set. Default: repo->cache_root() (the mark set is as
-  // large as the live blob ids, and /tmp may be memory).
+  // Scratch directory for the on-disk mark set (as large as the live blob ids; /tmp may be
+  // memory). A prune that is not a dry run first removes what a killed run left there, so it
+  // must be this repository's alone. Default: <repo->cache_root()>/prune-<repository id>.
   std::string work_dir;
   // Called with a short description of each phase.
   std::function<void(const std::string& phase)> phase;

@@ -100,6 +100,9 @@ for when in "repacking" "writing the new index" "deleting" 0.2 0.3; do
   all_restore
   # The next prune goes past the killed one's lock (its process is gone) and finishes the job.
   assert_exit 0 pgd prune --repo "$REPO" --cache-dir "$CACHE" --max-unused 10 --json
+  # ... and removed the mark set the killed one left in its scratch directory.
+  leftovers=$(find "$CACHE" -mindepth 2 -path "$CACHE/prune-*" | wc -l)
+  assert_eq "$leftovers" 0 "files left in the prune scratch directory"
   check_ok 0
   all_restore
   assert_eq "$(count "$REPO/snapshots")" "${#KEEP[@]}" "snapshots after the prunes"
