@@ -26,7 +26,7 @@ Status LiveBlobMarker::MarkBlob(const Id& id, const std::string& needed_by) {
   if (!loc->has_value()) {
     return Status::Corruption("blob " + id.Hex() + " (needed by " + needed_by +
                               ") is not in any index object; the repository is damaged (run "
-                              "`pgdedup repo check`), and nothing was deleted");
+                              "`pgdedup repo check`)");
   }
   PGDEDUP_RETURN_IF_ERROR(marks_->Put(id));
   marked_++;

@@ -121,7 +121,9 @@ class Pruner {
     LiveBlobMarker marker(repo_, marks_.get());
     for (const SnapshotRef& s : *snapshots) {
       if (options_.assume_forgotten.count(s.id)) continue;
-      PGDEDUP_RETURN_IF_ERROR(marker.MarkSnapshot(s));
+      if (Status st = marker.MarkSnapshot(s); !st.ok()) {
+        return st.WithContext("prune stopped, nothing was deleted");
+      }
       stats_.snapshots++;
     }
     stats_.live_blobs = marker.marked();
@@ -280,10 +282,12 @@ class Pruner {
       if (!bytes.ok()) return bytes.status().WithContext("repacking");
       auto entries = ParsePackHeader(repo_->keys(), *bytes);
       if (!entries.ok()) return entries.status().WithContext("repacking " + name);
+      std::set<Id> copied;  // the live blobs of this pack copied so far
       for (const BlobEntry& e : *entries) {
         auto home = marks_->Get(e.id);
         if (!home.ok()) return home.status();
         if (!home->has_value() || **home != pack_id.view()) continue;
+        if (!copied.insert(e.id).second) continue;  // listed twice in the header
         std::string_view sealed = std::string_view(*bytes).substr(e.offset, e.stored_length);
         // Copy only what verifies: a damaged live blob must stop prune, not travel on.
         auto plain = OpenBlob(repo_->keys(), e, sealed);
@@ -297,6 +301,14 @@ class Pruner {
         if (builder.size() >= repo_->config().pack_size) {
           PGDEDUP_RETURN_IF_ERROR(WritePack(&builder));
         }
+      }
+      // The index placed live blobs here; the header must hold every one, or they would be lost
+      // with the pack.
+      if (copied.size() != p.live_blobs) {
+        return Status::Corruption(name + ": its header lacks " +
+                                  std::to_string(p.live_blobs - copied.size()) +
+                                  " live blobs the index lists in it; the repository is damaged "
+                                  "(run `pgdedup repo check`), and nothing was deleted");
       }
       done += p.size;
       if (options_.progress) options_.progress(done, total);

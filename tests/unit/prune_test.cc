@@ -1,5 +1,6 @@
 // forget and prune through the engine's API: what goes, what stays, and what prune refuses.
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <filesystem>
 
 #include "repo/backup.h"
@@ -234,6 +235,31 @@ TEST_CASE("prune refuses to delete anything when it cannot see what is live", "[
     auto s = Prune(repo.get(), *lock, {});
     CHECK(s.status().code() == StatusCode::kCorruption);
     CHECK(CountFiles(dir.path() + "/repo/data") == packs - 1);
+  }
+  SECTION("packs are damaged") {
+    // A byte flipped in the middle of every pack: prune stops at the first damaged live blob it
+    // reads (a chunk list while marking, or a blob it would copy) and deletes nothing.
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path() + "/repo/data")) {
+      if (!e.is_regular_file()) continue;
+      std::FILE* f = std::fopen(e.path().c_str(), "r+b");
+      REQUIRE(f != nullptr);
+      long middle = static_cast<long>(e.file_size() / 2);
+      std::fseek(f, middle, SEEK_SET);
+      int c = std::fgetc(f);
+      std::fseek(f, middle, SEEK_SET);
+      std::fputc(c ^ 0x5a, f);
+      std::fclose(f);
+    }
+    repo.reset();
+    std::filesystem::remove_all(dir.path() + "/cache");
+    repo = testing::OpenRepo(dir);
+    auto lock = Exclusive(repo.get());
+    PruneOptions options;
+    options.max_unused_percent = 0;
+    auto s = Prune(repo.get(), *lock, options);
+    CHECK(s.status().code() == StatusCode::kCorruption);
+    CHECK(s.status().message().find("nothing was deleted") != std::string::npos);
+    CHECK(CountFiles(dir.path() + "/repo/data") == packs);
   }
   SECTION("a manifest is damaged") {
     std::string path = dir.path() + "/repo/snapshots/" + nights[1].id.Hex();
