@@ -23,7 +23,7 @@ struct Template {
   std::vector<Night> kept;
   Template() {
     auto repo = testing::MakeRepo(dir);
-    std::vector<Night> nights = testing::BackUpNights(repo.get(), 6);
+    std::vector<Night> nights = testing::BackUpNights(repo.get(), 6, 1 << 20);
     auto lock = RepoLock::Acquire(repo.get(), true);
     REQUIRE(lock.ok());
     REQUIRE(ForgetSnapshots(repo.get(), **lock,

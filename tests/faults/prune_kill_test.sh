@@ -13,7 +13,7 @@ GEN_DUMP=${GEN_DUMP:-$SOURCE_DIR/build/bench/gen_dump}
 PREPARED=$TEST_TMP/prepared
 REPO=$TEST_TMP/repo
 CACHE=$TEST_TMP/cache
-ROWS=20000   # ~5 MB a night
+ROWS=12000   # ~3 MB a night
 NIGHTS=10
 KEEP=(3 6 9) # nights that are kept
 
@@ -87,7 +87,7 @@ kill_prune() {
 packs_before=$(count "$PREPARED/data")
 index_before=$(count "$PREPARED/index")
 killed=0
-for when in "repacking" "writing the new index" "deleting" 0.2 0.3; do
+for when in "repacking" "writing the new index" "deleting" 0.25; do
   fresh_copy
   if kill_prune "$when"; then
     killed=$((killed + 1))
