@@ -277,43 +277,70 @@ class Pruner {
     PackBuilder builder(&repo_->keys(), repo_->config().pack_size + (1u << 20));
     for (const auto& [pack_id, p] : packs_) {
       if (p.fate != PackFate::kRepack) continue;
-      const std::string name = PackObjectName(pack_id);
-      auto bytes = repo_->backend()->Get(name);
-      if (!bytes.ok()) return bytes.status().WithContext("repacking");
-      auto entries = ParsePackHeader(repo_->keys(), *bytes);
-      if (!entries.ok()) return entries.status().WithContext("repacking " + name);
-      std::set<Id> copied;  // the live blobs of this pack copied so far
-      for (const BlobEntry& e : *entries) {
-        auto home = marks_->Get(e.id);
-        if (!home.ok()) return home.status();
-        if (!home->has_value() || **home != pack_id.view()) continue;
-        if (!copied.insert(e.id).second) continue;  // listed twice in the header
-        std::string_view sealed = std::string_view(*bytes).substr(e.offset, e.stored_length);
+      PGDEDUP_RETURN_IF_ERROR(RepackOne(pack_id, p, &builder));
+      done += p.size;
+      if (options_.progress) options_.progress(done, total);
+    }
+    if (builder.count() > 0) PGDEDUP_RETURN_IF_ERROR(WritePack(&builder));
+    return Status::OK();
+  }
+
+  // Copies the blobs whose home is `pack_id` into `builder`. Reads the pack's header and then
+  // only those blobs: a pack is repacked because most of it is unused, so reading it whole
+  // would mostly read garbage. Blobs less than kMaxReadGap apart share one range read.
+  Status RepackOne(const Id& pack_id, const PackRecord& p, PackBuilder* builder) {
+    constexpr uint64_t kMaxReadGap = 64 << 10;
+    constexpr uint64_t kMaxRead = 8 << 20;
+    const std::string name = PackObjectName(pack_id);
+    auto entries = ReadPackHeader(repo_->keys(), repo_->backend(), name, p.size);
+    if (!entries.ok()) return entries.status().WithContext("repacking");
+    std::vector<BlobEntry> live;
+    std::set<Id> seen;
+    for (const BlobEntry& e : *entries) {
+      auto home = marks_->Get(e.id);
+      if (!home.ok()) return home.status();
+      if (!home->has_value() || **home != pack_id.view()) continue;
+      if (seen.insert(e.id).second) live.push_back(e);  // (a header could list a blob twice)
+    }
+    // The index placed these blobs here; the header must hold every one, or they would be lost
+    // with the pack.
+    if (live.size() != p.live_blobs) {
+      return Status::Corruption(name + ": its header lacks " +
+                                std::to_string(p.live_blobs - live.size()) +
+                                " live blobs the index lists in it; the repository is damaged "
+                                "(run `pgdedup repo check`), and nothing was deleted");
+    }
+    std::sort(live.begin(), live.end(),
+              [](const BlobEntry& a, const BlobEntry& b) { return a.offset < b.offset; });
+    for (size_t i = 0; i < live.size();) {
+      const uint64_t start = live[i].offset;
+      uint64_t end = start + live[i].stored_length;
+      size_t j = i + 1;
+      while (j < live.size() && live[j].offset <= end + kMaxReadGap &&
+             live[j].offset + live[j].stored_length - start <= kMaxRead) {
+        end = std::max<uint64_t>(end, live[j].offset + live[j].stored_length);
+        ++j;
+      }
+      auto range = repo_->backend()->Get(name, start, end - start);
+      if (!range.ok()) return range.status().WithContext("repacking");
+      for (; i < j; ++i) {
+        const BlobEntry& e = live[i];
+        std::string_view sealed =
+            std::string_view(*range).substr(e.offset - start, e.stored_length);
         // Copy only what verifies: a damaged live blob must stop prune, not travel on.
         auto plain = OpenBlob(repo_->keys(), e, sealed);
         if (!plain.ok()) {
           return plain.status().WithContext("repacking " + name +
                                             " (a live blob is damaged; nothing was deleted)");
         }
-        builder.Add(e, sealed);  // the entry whole: only its offset changes
+        builder->Add(e, sealed);  // the entry whole: only its offset changes
         stats_.blobs_repacked++;
         stats_.bytes_repacked += e.stored_length;
-        if (builder.size() >= repo_->config().pack_size) {
-          PGDEDUP_RETURN_IF_ERROR(WritePack(&builder));
+        if (builder->size() >= repo_->config().pack_size) {
+          PGDEDUP_RETURN_IF_ERROR(WritePack(builder));
         }
       }
-      // The index placed live blobs here; the header must hold every one, or they would be lost
-      // with the pack.
-      if (copied.size() != p.live_blobs) {
-        return Status::Corruption(name + ": its header lacks " +
-                                  std::to_string(p.live_blobs - copied.size()) +
-                                  " live blobs the index lists in it; the repository is damaged "
-                                  "(run `pgdedup repo check`), and nothing was deleted");
-      }
-      done += p.size;
-      if (options_.progress) options_.progress(done, total);
     }
-    if (builder.count() > 0) PGDEDUP_RETURN_IF_ERROR(WritePack(&builder));
     return Status::OK();
   }
 
