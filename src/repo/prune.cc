@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <set>
 
 #include "common/log.h"
+#include "common/thread_pool.h"
 #include "repo/index_object.h"
 #include "repo/live_blobs.h"
 #include "repo/mark_set.h"
@@ -18,6 +20,9 @@ namespace {
 // Index objects written by prune hold at most this many blob entries (~2.5 MiB), so neither
 // prune nor a reader holds more than that of one in memory.
 constexpr size_t kMaxBlobsPerIndexObject = 40000;
+
+// Deletes in flight at once.
+constexpr size_t kDeleteThreads = 8;
 
 enum class PackFate {
   kKeep,       // stays as it is
@@ -400,12 +405,13 @@ class Pruner {
                                   " is not covered by the new index (a bug); nothing deleted");
       }
     }
+    std::vector<std::string> index_names;
     for (const IndexRecord& rec : index_objects_) {
-      if (rec.retained) continue;
-      PGDEDUP_RETURN_IF_ERROR(
-          repo_->backend()->Delete(ObjectDir(ObjectType::kIndex) + rec.id.Hex()));
+      if (!rec.retained) index_names.push_back(ObjectDir(ObjectType::kIndex) + rec.id.Hex());
     }
+    PGDEDUP_RETURN_IF_ERROR(DeleteAll(index_names));
     uint64_t after = new_bytes_;
+    std::vector<std::string> pack_names;
     for (const auto& [id, p] : packs_) {
       switch (p.fate) {
         case PackFate::kKeep:
@@ -414,14 +420,34 @@ class Pruner {
         case PackFate::kRepack:
         case PackFate::kDelete:
         case PackFate::kUnindexed:
-          PGDEDUP_RETURN_IF_ERROR(repo_->backend()->Delete(PackObjectName(id)));
+          pack_names.push_back(PackObjectName(id));
           break;
         case PackFate::kMissing:
           break;
       }
     }
+    PGDEDUP_RETURN_IF_ERROR(DeleteAll(pack_names));
     stats_.bytes_after = after;
     return Status::OK();
+  }
+
+  // Deletes the objects, several at once (each delete of a durable backend waits for the disk
+  // or a round trip), and returns only once every one has finished: the first failure, or OK
+  // when all are gone. Callers rely on that to order whole phases.
+  Status DeleteAll(const std::vector<std::string>& names) {
+    if (names.empty()) return Status::OK();
+    ThreadPool pool(static_cast<int>(std::min<size_t>(kDeleteThreads, names.size())));
+    std::vector<std::future<Status>> done;
+    done.reserve(names.size());
+    for (const std::string& name : names) {
+      done.push_back(pool.Submit([this, &name] { return repo_->backend()->Delete(name); }));
+    }
+    Status first;
+    for (auto& f : done) {
+      Status s = f.get();
+      if (first.ok() && !s.ok()) first = s;
+    }
+    return first;
   }
 
   Repository* repo_;
