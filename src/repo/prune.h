@@ -9,8 +9,9 @@
 //   2. plan   — read every index object; give each live blob one pack to live in; decide per pack:
 //               keep, repack (unused share above max_unused), or delete (nothing live, or
 //               listed in no index object: left by an interrupted backup or prune);
-//   3. repack — copy the live blobs of the packs to repack into new packs (sealed bytes copied
-//               unchanged, each verified first); write index objects for the new packs;
+//   3. repack — copy the live blobs of the packs to repack (read by range: only them) into new
+//               packs (sealed bytes copied unchanged, each verified first); write index objects
+//               for the new packs;
 //   4. index  — write index objects re-listing the kept packs of every index object that is
 //               superseded (one listing a pack that goes away); only then
 //   5. delete — the superseded index objects, then the packs to delete.
@@ -24,7 +25,7 @@
 // are all missing, a live blob that fails verification while being repacked.
 //
 // Memory: the marks live in RocksDB (MarkSet); in RAM are one record per pack and per index
-// object, one pack being read and one being built.
+// object, one range of a pack being read (at most 8 MiB) and one pack being built.
 //
 // Thread safety: one call at a time per repository (the exclusive lock sees to that).
 #pragma once

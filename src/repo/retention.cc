@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <ctime>
 #include <map>
 #include <numeric>
 #include <optional>
+#include <tuple>
 
 namespace pgdedup::repo {
 
