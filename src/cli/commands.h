@@ -22,5 +22,8 @@ void AddRepo(CLI::App* app, Runner* run);
 void AddKey(CLI::App* app, Runner* run);
 void AddStats(CLI::App* app, Runner* run);
 void AddDrill(CLI::App* app, Runner* run);
+void AddForget(CLI::App* app, Runner* run);
+void AddPrune(CLI::App* app, Runner* run);
+void AddUnlock(CLI::App* app, Runner* run);
 
 }  // namespace pgdedup::cli

@@ -85,6 +85,9 @@ int main(int argc, char** argv) {
   AddKey(&app, &run);
   AddStats(&app, &run);
   AddDrill(&app, &run);
+  AddForget(&app, &run);
+  AddPrune(&app, &run);
+  AddUnlock(&app, &run);
 
   try {
     app.parse(argc, argv);

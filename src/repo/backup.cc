@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cerrno>
+#include <cstdlib>
 #include <deque>
 #include <future>
 #include <map>
@@ -91,12 +91,12 @@ std::optional<BlobWriter::DeltaBase> FindBase(Repository* repo, std::optional<Id
   }
   auto plain = repo->ReadBlob(**loc);
   if (!plain.ok()) {
-    LogWarning("not using " + (*loc)->entry.id.Hex() + " as a delta base: " +
-               plain.status().message());
+    LogWarning("not using " + (*loc)->entry.id.Hex() +
+               " as a delta base: " + plain.status().message());
     return std::nullopt;
   }
-  return BlobWriter::DeltaBase{
-      (*loc)->entry, std::make_shared<const std::string>(std::move(*plain)), max_share};
+  return BlobWriter::DeltaBase{(*loc)->entry,
+                               std::make_shared<const std::string>(std::move(*plain)), max_share};
 }
 
 }  // namespace

@@ -42,8 +42,8 @@ Result<bool> BlobWriter::Store(BlobType type, const Id& id, std::string_view pla
   if (sealed.empty() || sealed.size() > plaintext.size() / 8) {
     BlobEntry whole_entry;
     std::string whole = SealBlob(repo_->keys(), type, id, plaintext, level, &whole_entry);
-    if (sealed.empty() || static_cast<double>(sealed.size()) >=
-                              max_share * static_cast<double>(whole.size())) {
+    if (sealed.empty() ||
+        static_cast<double>(sealed.size()) >= max_share * static_cast<double>(whole.size())) {
       sealed = std::move(whole);
       entry = whole_entry;
     }

@@ -182,17 +182,9 @@ class Checker {
     }
     for (const auto& e : *entries) {
       std::string_view sealed = std::string_view(*bytes).substr(e.offset, e.stored_length);
-      Result<std::string> blob = std::string();
-      if (e.is_delta()) {
-        // A delta decodes only with its base (read through the check's own index): decoding it
-        // to its id proves the base too.
-        auto base = repo_->ReadBase(e, index_.get());
-        blob = base.ok() ? OpenBlob(repo_->keys(), e, sealed, **base)
-                         : Result<std::string>(base.status().WithContext(
-                               "blob " + e.id.Hex() + " (a delta) cannot be decoded"));
-      } else {
-        blob = OpenBlob(repo_->keys(), e, sealed);
-      }
+      // A delta decodes only with its base (read through the check's own index): decoding it
+      // to its id proves the base too.
+      auto blob = repo_->OpenSealedBlob(e, sealed, index_.get());
       if (!blob.ok()) {
         Error("pack " + pack_id.Hex() + ": " + blob.status().message());
         std::lock_guard<std::mutex> l(mu_);

@@ -3,7 +3,8 @@
 namespace pgdedup::repo {
 
 bool FaultBackend::Crashed() const {
-  return options_.crash_after_puts >= 0 && puts_.load() >= options_.crash_after_puts;
+  return (options_.crash_after_puts >= 0 && puts_.load() >= options_.crash_after_puts) ||
+         (options_.crash_after_deletes >= 0 && deletes_.load() >= options_.crash_after_deletes);
 }
 
 Status FaultBackend::Put(const std::string& name, std::string_view data) {
@@ -37,6 +38,11 @@ Result<std::vector<ObjectInfo>> FaultBackend::List(const std::string& prefix) {
 
 Status FaultBackend::Delete(const std::string& name) {
   if (Crashed()) return Status::IOError("delete " + name + ": injected crash");
+  if (name.rfind(options_.prefix, 0) != 0) return base_->Delete(name);
+  int n = deletes_.fetch_add(1);
+  if (options_.crash_after_deletes >= 0 && n >= options_.crash_after_deletes) {
+    return Status::IOError("delete " + name + ": injected crash");
+  }
   return base_->Delete(name);
 }
 

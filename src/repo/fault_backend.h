@@ -2,8 +2,9 @@
 // fault-injection Env). It forwards to the wrapped backend until a configured fault fires:
 //  - a full disk: every Put after the first `fail_puts_after` fails with an I/O error;
 //  - a lying disk: the `truncate_put`-th Put stores only half of its bytes yet reports OK;
-//  - a crash: after `crash_after_puts` Puts, every operation fails (as if the process had died
-//    and nothing later reached the disk; a Put in this backend is atomic, so no torn object).
+//  - a crash: after `crash_after_puts` Puts, or after `crash_after_deletes` Deletes, every
+//    operation fails (as if the process had died and nothing later reached the disk; a Put in
+//    this backend is atomic, so no torn object).
 // Faults count only objects whose name starts with `prefix`.
 //
 // Thread safety: as the wrapped backend; the counters are atomic.
@@ -25,6 +26,8 @@ struct FaultOptions {
   int truncate_put = -1;
   // After this many Puts, every operation fails with an I/O error. Default: -1 (never).
   int crash_after_puts = -1;
+  // After this many Deletes, every operation fails with an I/O error. Default: -1 (never).
+  int crash_after_deletes = -1;
 };
 
 class FaultBackend : public Backend {
@@ -42,6 +45,8 @@ class FaultBackend : public Backend {
 
   // Puts of matching objects attempted so far.
   int puts() const { return puts_.load(); }
+  // Deletes of matching objects attempted so far.
+  int deletes() const { return deletes_.load(); }
 
  private:
   bool Crashed() const;
@@ -49,6 +54,7 @@ class FaultBackend : public Backend {
   std::unique_ptr<Backend> base_;
   FaultOptions options_;
   std::atomic<int> puts_{0};
+  std::atomic<int> deletes_{0};
 };
 
 }  // namespace pgdedup::repo

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 
@@ -20,7 +21,7 @@ constexpr uint8_t kLockVersion = 1;
 
 uint64_t Now() { return static_cast<uint64_t>(std::time(nullptr)); }
 
-std::string Describe(const LockInfo& l) {
+std::string DescribeLock(const LockInfo& l) {
   char when[32];
   time_t t = static_cast<time_t>(l.created);
   struct tm tm;
@@ -71,7 +72,7 @@ Result<std::vector<LockInfo>> Conflicts(Repository* repo, bool exclusive, const 
     if (l.name == own) continue;
     if (l.stale) {
       if (report_stale)
-        LogWarning("ignoring a stale lock (" + Describe(l) + "): " + l.stale_reason);
+        LogWarning("ignoring a stale lock (" + DescribeLock(l) + "): " + l.stale_reason);
       continue;
     }
     if (exclusive || l.exclusive) out.push_back(l);
@@ -103,11 +104,41 @@ Result<std::vector<LockInfo>> RepoLock::List(Repository* repo) {
   return out;
 }
 
-Result<std::unique_ptr<RepoLock>> RepoLock::Acquire(Repository* repo, bool exclusive) {
+std::string RepoLock::Describe(const LockInfo& lock) { return DescribeLock(lock); }
+
+Result<std::vector<LockInfo>> RepoLock::RemoveLocks(Repository* repo, bool all) {
+  auto locks = List(repo);
+  if (!locks.ok()) return locks.status();
+  std::vector<LockInfo> removed;
+  for (auto& l : *locks) {
+    if (!all && !l.stale) continue;
+    PGDEDUP_RETURN_IF_ERROR(repo->backend()->Delete(l.name));
+    removed.push_back(std::move(l));
+  }
+  return removed;
+}
+
+Result<std::unique_ptr<RepoLock>> RepoLock::Acquire(Repository* repo, bool exclusive,
+                                                    std::chrono::seconds retry_for) {
+  const auto deadline = std::chrono::steady_clock::now() + retry_for;
+  auto pause = std::chrono::milliseconds(500);
+  for (;;) {
+    auto lock = TryAcquire(repo, exclusive);
+    if (lock.ok() || lock.status().code() != StatusCode::kLocked) return lock;
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return lock;
+    LogInfo(lock.status().message() + "; waiting");
+    std::this_thread::sleep_for(
+        std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
+    pause = std::min<std::chrono::milliseconds>(pause * 2, std::chrono::seconds(5));
+  }
+}
+
+Result<std::unique_ptr<RepoLock>> RepoLock::TryAcquire(Repository* repo, bool exclusive) {
   auto before = Conflicts(repo, exclusive, "", /*report_stale=*/true);
   if (!before.ok()) return before.status();
   if (!before->empty()) {
-    return Status::Locked("the repository is locked: " + Describe(before->front()));
+    return Status::Locked("the repository is locked: " + DescribeLock(before->front()));
   }
   std::unique_ptr<RepoLock> lock(new RepoLock(repo, exclusive));
   lock->created_ = Now();
@@ -116,7 +147,8 @@ Result<std::unique_ptr<RepoLock>> RepoLock::Acquire(Repository* repo, bool exclu
   auto after = Conflicts(repo, exclusive, lock->name_, /*report_stale=*/false);
   if (!after.ok()) return after.status();
   if (!after->empty()) {
-    return Status::Locked("the repository is locked: " + Describe(after->front()));
+    // Back off: the lock object goes with `lock`, so the other process (or a retry) can win.
+    return Status::Locked("the repository is locked: " + DescribeLock(after->front()));
   }
   lock->refresher_ = std::thread([l = lock.get()] { l->RefreshLoop(); });
   return lock;

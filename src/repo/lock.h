@@ -4,7 +4,8 @@
 //
 // A lock is stale, and is reported and ignored, when its process is gone (same host, pid not
 // alive) or it has not been refreshed for kStaleAfter: a backup killed by cron's timeout or the
-// OOM killer never needs a manual unlock.
+// OOM killer never needs a manual unlock. RemoveLocks (`pgdedup unlock`) deletes stale locks, or
+// every lock when told to (for a lock of a process on another host that is known to be gone).
 //
 //   lock (plaintext of a sealed object of type kLock) :=
 //     version:u8 | exclusive:u8 | pid:u32 | created:u64 | refreshed:u64 | hostname:lp | username:lp
@@ -43,15 +44,26 @@ class RepoLock {
 
   // Takes a lock. Locked (naming the holder) when a live lock conflicts: any live exclusive
   // lock for a shared request, any live lock for an exclusive one.
-  static Result<std::unique_ptr<RepoLock>> Acquire(Repository* repo, bool exclusive);
+  // With `retry_for` > 0, a conflict is retried (every few seconds, saying what it waits for)
+  // until the lock is taken or `retry_for` has passed.
+  static Result<std::unique_ptr<RepoLock>> Acquire(
+      Repository* repo, bool exclusive, std::chrono::seconds retry_for = std::chrono::seconds(0));
   // Releases the lock (stops refreshing, deletes the object).
   ~RepoLock();
 
+  bool exclusive() const { return exclusive_; }
+
   // Every lock in the repository, with staleness judged now.
   static Result<std::vector<LockInfo>> List(Repository* repo);
+  // Deletes the stale locks, or with `all` every lock (including live ones: only for locks of
+  // processes known to be gone). Returns the locks deleted.
+  static Result<std::vector<LockInfo>> RemoveLocks(Repository* repo, bool all);
+  // "an exclusive lock held by pid 123 on host (user u) since 2026-11-23 02:00:00".
+  static std::string Describe(const LockInfo& lock);
 
  private:
   RepoLock(Repository* repo, bool exclusive) : repo_(repo), exclusive_(exclusive) {}
+  static Result<std::unique_ptr<RepoLock>> TryAcquire(Repository* repo, bool exclusive);
   Status Write();
   void RefreshLoop();
 

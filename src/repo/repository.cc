@@ -199,15 +199,17 @@ Result<std::string> Repository::ReadBlob(const BlobLocation& loc, const IndexCac
     return sealed.status().WithContext("blob " + loc.entry.id.Hex() + " in pack " +
                                        loc.pack_id.Hex());
   }
-  std::shared_ptr<const std::string> base;
-  if (loc.entry.is_delta()) {
-    auto b = ReadBase(loc.entry, index);
-    if (!b.ok()) return b.status().WithContext("blob " + loc.entry.id.Hex() + " (a delta)");
-    base = std::move(*b);
-  }
-  auto plain = OpenBlob(*keys_, loc.entry, *sealed, base ? std::string_view(*base) : "");
+  auto plain = OpenSealedBlob(loc.entry, *sealed, index);
   if (!plain.ok()) return plain.status().WithContext("pack " + loc.pack_id.Hex());
   return plain;
+}
+
+Result<std::string> Repository::OpenSealedBlob(const BlobEntry& entry, std::string_view sealed,
+                                               const IndexCache* index) {
+  if (!entry.is_delta()) return OpenBlob(*keys_, entry, sealed);
+  auto base = ReadBase(entry, index);
+  if (!base.ok()) return base.status().WithContext("blob " + entry.id.Hex() + " (a delta)");
+  return OpenBlob(*keys_, entry, sealed, **base);
 }
 
 Result<std::shared_ptr<const std::string>> Repository::ReadBase(const BlobEntry& entry,

@@ -71,6 +71,9 @@ class Repository {
   const RepoConfig& config() const { return config_; }
   // The id of the key file the password opened.
   const std::string& key_id() const { return key_id_; }
+  // The directory under which local caches and scratch space live (OpenOptions::cache_root or
+  // its default).
+  const std::string& cache_root() const { return cache_root_; }
 
   // Seals `plaintext` and stores it as "<dir of type>/<sha256 of the stored bytes>".
   Result<Id> SaveObject(ObjectType type, std::string_view plaintext);
@@ -97,6 +100,10 @@ class Repository {
   Result<std::shared_ptr<const std::string>> ReadBase(const BlobEntry& entry,
                                                       const IndexCache* index = nullptr);
   void SetBaseCacheCapacity(size_t bytes) { base_cache_.SetCapacity(bytes); }
+  // Opens a blob's sealed bytes (read by the caller, e.g. from a whole pack): OpenBlob, with
+  // the base of a delta read as ReadBase does.
+  Result<std::string> OpenSealedBlob(const BlobEntry& entry, std::string_view sealed,
+                                     const IndexCache* index = nullptr);
 
   // Every snapshot, oldest first. A manifest that fails to load is an error naming it, unless
   // `damaged` is given: then the error is appended there and the snapshot skipped.

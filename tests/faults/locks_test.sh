@@ -2,9 +2,8 @@
 # Repository locks: (a) a backup killed with kill -9 while it holds its lock leaves the lock
 # behind; the next backup and `repo check` go ahead without any unlock and warn that the lock is
 # stale. (b) Two backups at once both succeed and both restore byte for byte.
-# (c) An exclusive lock held by another process blocks a backup with exit 5: NOT TESTED YET, no
-# command takes an exclusive lock (prune/forget are not in this version) and a lock object cannot
-# be made from outside pgdedup (it is sealed with the repository's keys).
+# (c) An exclusive lock held by another process blocks a backup with exit 5: tested with a real
+# prune in prune_locks_test.sh.
 source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
 
 GEN_DUMP=${GEN_DUMP:-$SOURCE_DIR/build/bench/gen_dump}
@@ -123,6 +122,4 @@ restore_cmp "$ONE" one "$TEST_TMP/r3.bin"
 restore_cmp "$TWO" two "$TEST_TMP/r3.bin"
 assert_eq "$(ls_ids "$REPO/locks")" "$STALE" "locks/ after the parallel backups"
 
-# ---- (c) a live exclusive lock blocks a backup with exit 5 -------------------------------------
-echo "SKIP (c): no command takes an exclusive lock yet, so exit 5 cannot be provoked" >&2
 pass

@@ -1,0 +1,271 @@
+// forget and prune through the engine's API: what goes, what stays, and what prune refuses.
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <filesystem>
+
+#include "repo/backup.h"
+#include "repo/fault_backend.h"
+#include "repo/local_backend.h"
+#include "repo/mark_set.h"
+#include "support/nightly_repo.h"
+
+using namespace pgdedup;
+using namespace pgdedup::repo;
+using pgdedup::testing::Night;
+using pgdedup::testing::TempDir;
+
+namespace {
+
+std::unique_ptr<RepoLock> Exclusive(Repository* repo) {
+  auto lock = RepoLock::Acquire(repo, /*exclusive=*/true);
+  INFO(lock.status().ToString());
+  REQUIRE(lock.ok());
+  return std::move(*lock);
+}
+
+PruneStats PruneOk(Repository* repo, PruneOptions options = {}) {
+  auto lock = Exclusive(repo);
+  auto stats = Prune(repo, *lock, options);
+  INFO(stats.status().ToString());
+  REQUIRE(stats.ok());
+  return *stats;
+}
+
+size_t CountFiles(const std::string& dir) {
+  size_t n = 0;
+  if (!std::filesystem::exists(dir)) return 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    n += e.is_regular_file();
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("MarkSet keeps ids and values, sorted, beyond its in-memory batch", "[prune]") {
+  TempDir dir;
+  auto set = MarkSet::Create(dir.path() + "/work");
+  REQUIRE(set.ok());
+  const int n = static_cast<int>(MarkSet::kBatchSize) + 1000;
+  for (int i = 0; i < n; ++i) {
+    Id id;
+    std::memcpy(id.bytes.data(), &i, sizeof i);
+    id.bytes[31] = static_cast<uint8_t>(i * 7);
+    REQUIRE((*set)->Put(id, i % 2 ? "odd" : "").ok());
+  }
+  Id probe;
+  int k = 17;
+  std::memcpy(probe.bytes.data(), &k, sizeof k);
+  probe.bytes[31] = static_cast<uint8_t>(k * 7);
+  auto v = (*set)->Get(probe);
+  REQUIRE(v.ok());
+  REQUIRE(v->has_value());
+  CHECK(**v == "odd");
+  REQUIRE((*set)->Put(probe, "changed").ok());
+  CHECK(*(*(*set)->Get(probe)) == "changed");
+  Id absent;
+  absent.bytes[10] = 0xff;  // the ids put have zeros in bytes 4..30
+  CHECK_FALSE((*set)->Get(absent)->has_value());
+
+  int seen = 0;
+  Id previous;
+  REQUIRE((*set)
+              ->ForEach([&](const Id& id, std::string_view) {
+                if (seen > 0) CHECK(previous < id);
+                previous = id;
+                seen++;
+                return Status::OK();
+              })
+              .ok());
+  CHECK(seen == n);
+  std::string where = dir.path() + "/work";
+  set->reset();
+  CHECK(std::filesystem::is_empty(where));  // the set removed its database
+}
+
+TEST_CASE("prune after forget frees space and every remaining snapshot restores", "[prune]") {
+  TempDir dir;
+  auto repo = testing::MakeRepo(dir);
+  std::vector<Night> nights = testing::BackUpNights(repo.get(), 8);
+  const uint64_t before = testing::PackBytes(dir);
+
+  // Nothing forgotten: prune finds nothing to do and changes nothing.
+  PruneStats idle = PruneOk(repo.get());
+  CHECK(idle.packs_deleted + idle.packs_repacked + idle.packs_unindexed == 0);
+  CHECK(idle.index_objects_written == 0);
+  CHECK(idle.index_objects_deleted == 0);
+  CHECK(idle.live_blobs > 0);
+  CHECK(testing::PackBytes(dir) == before);
+
+  // Forget the first five nights.
+  std::vector<Id> forget;
+  for (int i = 0; i < 5; ++i) forget.push_back(nights[i].id);
+  {
+    auto lock = Exclusive(repo.get());
+    REQUIRE(ForgetSnapshots(repo.get(), *lock, forget).ok());
+  }
+  std::vector<Night> kept(nights.begin() + 5, nights.end());
+
+  PruneOptions dry;
+  dry.dry_run = true;
+  PruneStats planned = PruneOk(repo.get(), dry);
+  CHECK(testing::PackBytes(dir) == before);  // a dry run changes nothing
+  CHECK(planned.packs_deleted + planned.packs_repacked > 0);
+
+  PruneStats done = PruneOk(repo.get());
+  CHECK(done.snapshots == 3);
+  CHECK(done.packs_deleted == planned.packs_deleted);
+  CHECK(done.packs_repacked == planned.packs_repacked);
+  CHECK(done.bytes_before == before);
+  CHECK(done.bytes_after == testing::PackBytes(dir));
+  CHECK(done.bytes_after < before);
+  INFO("before " << before << " after " << done.bytes_after << " repacked " << done.packs_repacked
+                 << " deleted " << done.packs_deleted);
+  testing::ExpectRestorable(repo.get(), kept);
+
+  // With a cold cache too, and a second prune has nothing left to do.
+  repo.reset();
+  std::filesystem::remove_all(dir.path() + "/cache");
+  repo = testing::OpenRepo(dir);
+  testing::ExpectRestorable(repo.get(), kept);
+  PruneStats again = PruneOk(repo.get());
+  CHECK(again.packs_deleted + again.packs_repacked + again.packs_unindexed == 0);
+  CHECK(again.index_objects_deleted == 0);
+
+  // Backups after a prune dedup against what is left and restore.
+  std::string next = kept.back().data + testing::TestData(100 << 10, 77, false);
+  auto id = testing::BackupBytes(repo.get(), "s", next, 1800000000);
+  REQUIRE(id.ok());
+  kept.push_back({*id, next});
+  testing::ExpectRestorable(repo.get(), kept);
+}
+
+TEST_CASE("max-unused decides between repacking and keeping partly used packs", "[prune]") {
+  for (double max_unused : {0.0, 100.0}) {
+    DYNAMIC_SECTION("max-unused " << max_unused) {
+      TempDir dir;
+      auto repo = testing::MakeRepo(dir);
+      std::vector<Night> nights = testing::BackUpNights(repo.get(), 4);
+      {
+        auto lock = Exclusive(repo.get());
+        REQUIRE(ForgetSnapshots(repo.get(), *lock, {nights[0].id, nights[1].id}).ok());
+      }
+      PruneOptions options;
+      options.max_unused_percent = max_unused;
+      PruneStats s = PruneOk(repo.get(), options);
+      if (max_unused == 100.0) {
+        CHECK(s.packs_repacked == 0);
+        CHECK(s.bytes_unused_kept > 0);
+      } else {
+        CHECK(s.packs_repacked > 0);
+        CHECK(s.bytes_unused_kept == 0);
+        CHECK(s.packs_written > 0);
+      }
+      testing::ExpectRestorable(repo.get(), {nights[2], nights[3]});
+    }
+  }
+}
+
+TEST_CASE("prune deletes the packs an interrupted backup left", "[prune]") {
+  TempDir dir;
+  auto repo = testing::MakeRepo(dir);
+  std::vector<Night> nights = testing::BackUpNights(repo.get(), 2);
+  {
+    FaultOptions crash;
+    crash.prefix = "data/";
+    crash.crash_after_puts = 2;
+    auto base = OpenBackend(dir.path() + "/repo");
+    REQUIRE(base.ok());
+    auto faulty = testing::OpenRepo(dir, std::make_unique<FaultBackend>(std::move(*base), crash));
+    REQUIRE_FALSE(
+        testing::BackupBytes(faulty.get(), "s", testing::TestData(4 << 20, 9, false)).ok());
+  }
+  // The crashed backup's lock is the test process's own (alive): remove it as unlock would.
+  REQUIRE(RepoLock::RemoveLocks(repo.get(), /*all=*/true).ok());
+  auto report = CheckRepository(repo.get(), {});
+  REQUIRE(report.ok());
+  CHECK(report->warnings.size() >= 2);  // unindexed packs
+  PruneStats s = PruneOk(repo.get());
+  CHECK(s.packs_unindexed == 2);
+  report = CheckRepository(repo.get(), {.read_data = true});
+  REQUIRE(report.ok());
+  CHECK(report->errors.empty());
+  CHECK(report->warnings.empty());
+  testing::ExpectRestorable(repo.get(), nights);
+}
+
+TEST_CASE("prune refuses to delete anything when it cannot see what is live", "[prune]") {
+  TempDir dir;
+  auto repo = testing::MakeRepo(dir);
+  std::vector<Night> nights = testing::BackUpNights(repo.get(), 3);
+  {
+    auto lock = Exclusive(repo.get());
+    REQUIRE(ForgetSnapshots(repo.get(), *lock, {nights[0].id}).ok());
+  }
+  const size_t packs = CountFiles(dir.path() + "/repo/data");
+
+  SECTION("a shared lock is not enough") {
+    auto lock = RepoLock::Acquire(repo.get(), /*exclusive=*/false);
+    REQUIRE(lock.ok());
+    CHECK(Prune(repo.get(), **lock, {}).status().code() == StatusCode::kInvalidArgument);
+  }
+  SECTION("an index object is lost") {
+    auto indexes = repo->ListObjects(ObjectType::kIndex);
+    REQUIRE(indexes.ok());
+    REQUIRE(repo->backend()->Delete("index/" + indexes->front().Hex()).ok());
+    // A fresh process (cold cache) no longer finds the blobs that index listed.
+    repo.reset();
+    std::filesystem::remove_all(dir.path() + "/cache");
+    repo = testing::OpenRepo(dir);
+    auto lock = Exclusive(repo.get());
+    auto s = Prune(repo.get(), *lock, {});
+    CHECK(s.status().code() == StatusCode::kCorruption);
+    CHECK(s.status().message().find("nothing was deleted") != std::string::npos);
+  }
+  SECTION("a pack holding live blobs is missing") {
+    // The pack of the newest snapshot's last blobs.
+    auto snap = repo->FindSnapshot(nights[2].id.Hex());
+    REQUIRE(snap.ok());
+    REQUIRE(repo->SyncIndex().ok());
+    auto loc = repo->index()->Lookup(snap->manifest.streams[0].chunk_lists.back());
+    REQUIRE(loc.ok());
+    REQUIRE(loc->has_value());
+    std::filesystem::remove(dir.path() + "/repo/" + PackObjectName((*loc)->pack_id));
+    auto lock = Exclusive(repo.get());
+    auto s = Prune(repo.get(), *lock, {});
+    CHECK(s.status().code() == StatusCode::kCorruption);
+    CHECK(CountFiles(dir.path() + "/repo/data") == packs - 1);
+  }
+  SECTION("packs are damaged") {
+    // A byte flipped in the middle of every pack: prune stops at the first damaged live blob it
+    // reads (a chunk list while marking, or a blob it would copy) and deletes nothing.
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path() + "/repo/data")) {
+      if (!e.is_regular_file()) continue;
+      std::FILE* f = std::fopen(e.path().c_str(), "r+b");
+      REQUIRE(f != nullptr);
+      long middle = static_cast<long>(e.file_size() / 2);
+      std::fseek(f, middle, SEEK_SET);
+      int c = std::fgetc(f);
+      std::fseek(f, middle, SEEK_SET);
+      std::fputc(c ^ 0x5a, f);
+      std::fclose(f);
+    }
+    repo.reset();
+    std::filesystem::remove_all(dir.path() + "/cache");
+    repo = testing::OpenRepo(dir);
+    auto lock = Exclusive(repo.get());
+    PruneOptions options;
+    options.max_unused_percent = 0;
+    auto s = Prune(repo.get(), *lock, options);
+    CHECK(s.status().code() == StatusCode::kCorruption);
+    CHECK(s.status().message().find("nothing was deleted") != std::string::npos);
+    CHECK(CountFiles(dir.path() + "/repo/data") == packs);
+  }
+  SECTION("a manifest is damaged") {
+    std::string path = dir.path() + "/repo/snapshots/" + nights[1].id.Hex();
+    std::filesystem::resize_file(path, 10);
+    auto lock = Exclusive(repo.get());
+    CHECK_FALSE(Prune(repo.get(), *lock, {}).ok());
+  }
+  CHECK(CountFiles(dir.path() + "/repo/data") >= packs - 1);
+}
