@@ -91,7 +91,7 @@ for ((n = 0; n <= NIGHTS; n++)); do
     "$SHOPDB" churn dbname=shop "$n"
   fi
   say "night $n: backups"
-  when=$(date -d "2026-11-01 02:00:00 + $n days" '+%Y-%m-%d %H:%M:%S')
+  when=$(date -d "2026-11-01 + $n days" '+%Y-%m-%d 02:00:00')
   pg_dump -f "$WORK/night.sql" shop
   plain=$(stat -c %s "$WORK/night.sql")
   gz=$(gzip -c "$WORK/night.sql" | wc -c)
@@ -137,8 +137,10 @@ if ((VERIFY)); then
   for r in plain delta; do
     "$PGDEDUP" --repo "$WORK/pgd-$r" --cache-dir "$WORK/pgd-cache-$r" -q \
       restore latest --db "dbname=verify_$r" --create --jobs 2
-    if [[ "$(db_checksum "verify_$r")" != "$orig" ]]; then
-      echo "growth_bench.sh: the restore of the last snapshot of pgd-$r differs from the database" >&2
+    restored=$(db_checksum "verify_$r")
+    if [[ "$restored" != "$orig" ]]; then
+      echo "growth_bench.sh: the restore of the last snapshot of pgd-$r differs from the database:" >&2
+      diff <(echo "$orig") <(echo "$restored") >&2 || true
       exit 1
     fi
     dropdb "verify_$r"
