@@ -47,7 +47,11 @@ def main():
     left, right, top, bottom = 70, 250, 70, 60
     pw, ph = width - left - right, height - top - bottom
     values = [r[c] for r in nights for c, _, _ in SERIES if r.get(c, 0) > 0]
-    lo = 10 ** math.floor(math.log10(min(values)))
+    # Axis from the largest 1/2/5 x 10^k at least a third below the smallest bar (so that every
+    # bar shows) to the next power of ten above the largest.
+    lo = min(values) / 1.5
+    e = 10 ** math.floor(math.log10(lo))
+    lo = max(m * e for m in (1, 2, 5) if m * e <= lo)
     hi = 10 ** math.ceil(math.log10(max(values)))
 
     def y(v):
@@ -69,10 +73,12 @@ def main():
     if args.note:
         w(f'<text x="{left}" y="60" fill="#a00">{escape(args.note)}</text>')
     # Grid: every power of ten, with 2 and 5 in between.
-    d = lo
+    d = 10 ** math.floor(math.log10(lo))
     while d <= hi * 1.0001:
         for m in (1, 2, 5):
             v = d * m
+            if v < lo * 0.9999:
+                continue
             if v > hi * 1.0001:
                 break
             yy = y(v)
