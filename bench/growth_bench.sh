@@ -163,7 +163,7 @@ echo "|---|---|---|---|---|---|---|---|"
 awk -F '\t' '
   function mb(b) { v = b / 1e6; return sprintf(v < 10 ? "%.2f" : "%.1f", v) }
   NR == 1 { next }
-  { printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, mb($2), mb($3), mb($4), mb($5), mb($6), mb($7), mb($8)
+  { printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, mb($2), mb($3), mb($4), mb($5), mb($6), mb($7), ($1 == 0 && $8 == 0) ? "(all rows)" : mb($8)
     if ($1 > 0) { n++; for (i = 3; i <= 8; i++) s[i] += $i } }
   END { if (n > 0) printf "| mean of nights 1-%d | | %s | %s | %s | %s | %s | %s |\n", n, mb(s[3] / n), mb(s[4] / n), mb(s[5] / n), mb(s[6] / n), mb(s[7] / n), mb(s[8] / n) }
 ' "$DATA"
