@@ -49,7 +49,7 @@ while [[ $# -gt 0 ]]; do
     --borg-compression) BORG_COMPRESSION=$2; shift 2 ;;
     --no-verify) VERIFY=0; shift ;;
     --zstd-night0) ZSTD_NIGHT0=1; shift ;;
-    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;;
     *) echo "growth_bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done

@@ -34,7 +34,7 @@ while [[ $# -gt 0 ]]; do
     --runs) RUNS=$2; shift 2 ;;
     --nights) NIGHTS=$2; shift 2 ;;
     --workdir) WORK=$2; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;;
     *) echo "pg_bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done

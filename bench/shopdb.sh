@@ -449,6 +449,6 @@ case "$1" in
   rows) (( $# == 3 )) || usage; cmd_rows "$2" "$3" ;;
   changed) (( $# == 3 )) || usage; cmd_changed "$2" "$3" ;;
   tables) printf '%s\n' "${TABLES[@]}" ;;
-  -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
+  -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;;
   *) usage ;;
 esac
