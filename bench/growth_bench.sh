@@ -5,7 +5,7 @@
 #   bench/growth_bench.sh [--scale S] [--nights K] [--workdir DIR] [--svg FILE] [--tsv FILE]
 #                         [--borg-compression C] [--no-verify] [--zstd-night0]
 #
-#   --scale S     size of the shop database (bench/shopdb.sh; default 15, ~310 MB plain dump)
+#   --scale S     size of the shop database (bench/shopdb.sh; default 15, ~300 MB plain dump)
 #   --nights K    nights of churn after the first backup (default 7)
 #   --svg FILE    write the chart of growth per night there (default: docs/growth.svg)
 #   --tsv FILE    also keep the per-night figures as tab-separated values

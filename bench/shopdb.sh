@@ -16,7 +16,7 @@
 #     customers (8,000 x SCALE), products (500 x SCALE), orders (24,000 x SCALE, two years),
 #     order_items (~2.5 per order), events (40,000 x SCALE, a 30-day click stream, jsonb),
 #     audit_log (10,000 x SCALE; no primary key, append-only).
-#   SCALE 1 is ~21 MB of plain pg_dump, SCALE 15 ~310 MB; the size is linear in SCALE.
+#   SCALE 1 is ~20 MB of plain pg_dump, SCALE 15 ~300 MB; the size is linear in SCALE.
 #   Content is deterministic: random() is seeded (setseed) and parallel query is off.
 # churn: one day of changes, deterministic for a given NIGHT (rows are chosen by a hash of
 #   their key and the night, not by physical order):
