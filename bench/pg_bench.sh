@@ -3,7 +3,7 @@
 #
 #   bench/pg_bench.sh [--scale S] [--runs N] [--nights K] [--workdir DIR]
 #
-#   --scale S    size of the shop database (bench/shopdb.sh; default 15, ~310 MB plain dump)
+#   --scale S    size of the shop database (bench/shopdb.sh; default 15, ~300 MB plain dump)
 #   --runs N     best of N runs for every timing (default 3)
 #   --nights K   nights of churn for the growth table (default 5; 0 skips it)
 #   --workdir D  work directory (default: a new /var/tmp/pgdedup-pgbench.XXXXXX, removed at the
