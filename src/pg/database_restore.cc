@@ -375,8 +375,8 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
     step("post-data");
     PGDEDUP_RETURN_IF_ERROR(RunSqlStream(repo, *post, options));
   }
-  step("ANALYZE");
-  PGDEDUP_RETURN_IF_ERROR(c->Exec("ANALYZE"));
+  step("statistics (ANALYZE)");
+  PGDEDUP_RETURN_IF_ERROR(AnalyzeInParallel(options));
   if (!options.data_only && !m.database_settings.empty()) {
     // Last: a setting such as default_transaction_read_only must not get in the restore's way.
     step("database settings");

@@ -178,4 +178,48 @@ Result<LoadStats> LoadTables(repo::Repository* repo, std::vector<const repo::Str
   return stats;
 }
 
+Status AnalyzeInParallel(const DatabaseRestoreOptions& options) {
+  auto conn = Connection::Open(options.conninfo);
+  if (!conn.ok()) return conn.status();
+  auto rels = (*conn)->Query(
+      "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c "
+      "JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', "
+      "'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' "
+      "ORDER BY pg_relation_size(c.oid) DESC");
+  if (!rels.ok()) return rels.status();
+  int jobs = options.jobs > 0 ? options.jobs : ThreadPool::DefaultThreads();
+  jobs = std::max(1, std::min<int>(jobs, static_cast<int>(rels->size())));
+  std::mutex mu;
+  size_t next = 0;
+  Status failure;
+  auto worker = [&](Connection* c) {
+    for (;;) {
+      std::string rel;
+      {
+        std::lock_guard<std::mutex> l(mu);
+        if (!failure.ok() || next == rels->size()) return;
+        rel = *(*rels)[next++][0];
+      }
+      Status s = c->Exec("ANALYZE " + rel);
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> l(mu);
+        if (failure.ok()) failure = s.WithContext("ANALYZE " + rel);
+        return;
+      }
+    }
+  };
+  std::vector<std::unique_ptr<Connection>> extra;
+  for (int i = 1; i < jobs; ++i) {
+    auto c = Connection::Open(options.conninfo);
+    if (!c.ok()) return c.status();
+    extra.push_back(std::move(*c));
+  }
+  std::vector<std::thread> threads;
+  for (auto& c : extra) threads.emplace_back(worker, c.get());
+  worker(conn->get());
+  for (auto& t : threads) t.join();
+  return failure;
+}
+
 }  // namespace pgdedup::pg

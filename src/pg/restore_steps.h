@@ -48,6 +48,10 @@ Result<LoadStats> LoadTables(repo::Repository* repo, std::vector<const repo::Str
                              const DatabaseRestoreOptions& options,
                              const std::function<void(const std::string&)>& step);
 
+// ANALYZE of every user table, partitioned table and materialized view of the target, spread
+// over `options.jobs` connections (a whole-database ANALYZE runs on one).
+Status AnalyzeInParallel(const DatabaseRestoreOptions& options);
+
 // The qualified, quoted name of a table stream: "schema"."table".
 std::string QualifiedName(Connection* c, const repo::StreamInfo& s);
 

@@ -135,14 +135,7 @@ Result<std::unique_ptr<BackupSession>> BackupSession::Start(Repository* repo,
 Result<std::unique_ptr<DeltaPlanner>> BackupSession::PlannerFor(const std::string& name) {
   auto parent = parents_.find(name);
   if (parent == parents_.end()) return std::unique_ptr<DeltaPlanner>();
-  auto loaded = DeltaPlanner::Load(repo_, parent->second);
-  if (!loaded.ok()) {
-    // A damaged parent is no reason to fail tonight's backup: store its chunks whole.
-    LogWarning("stream '" + name + "': no deltas against the previous backup (" +
-               loaded.status().message() + ")");
-    return std::unique_ptr<DeltaPlanner>();
-  }
-  return std::move(*loaded);
+  return std::make_unique<DeltaPlanner>(repo_, parent->second);
 }
 
 Status BackupSession::LoadParents() {

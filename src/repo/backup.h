@@ -112,7 +112,7 @@ class BackupSession {
  private:
   class ChunkQueue;
   Status LoadParents();
-  // The delta planner for a stream: nullptr when it has no parent (or an unreadable one).
+  // The delta planner for a stream: nullptr when it has no parent.
   Result<std::unique_ptr<DeltaPlanner>> PlannerFor(const std::string& name);
   BackupSession(Repository* repo, const BackupOptions& options);
   // Reserves a stream name; InvalidArgument if taken or empty.

@@ -7,6 +7,11 @@
 // counts do not: an update that moves one cut point shifts every later chunk by one, but not
 // the bytes. (Before any shared chunk the streams are aligned at their starts.)
 //
+// The parent's chunk list is read only when the first new chunk asks for a candidate: a stream
+// that did not change costs no reads (on S3, no requests). Until then the chunks seen are
+// remembered (an id and an offset each) and become anchors once the list is read. A parent
+// that cannot be read gives no candidates (the chunks are then stored whole), with a warning.
+//
 // Thread safety: Saw and CandidateFor may be called concurrently (backup workers finish chunks
 // out of order; a late anchor only makes a candidate less apt, never wrong: any base is
 // correct, some are just smaller).
@@ -17,6 +22,7 @@
 #include <mutex>
 #include <optional>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -27,25 +33,28 @@ namespace pgdedup::repo {
 
 class DeltaPlanner {
  public:
-  // Reads the parent stream's chunk list and the chunks' sizes (from the index).
-  // REQUIRES: repo->SyncIndex() returned OK.
-  static Result<std::unique_ptr<DeltaPlanner>> Load(Repository* repo, const StreamInfo& parent);
+  // REQUIRES: repo->SyncIndex() returned OK; repo outlives the planner.
+  DeltaPlanner(Repository* repo, StreamInfo parent) : repo_(repo), parent_(std::move(parent)) {}
 
-  // The new stream's chunk [offset, offset + size) is `id`.
+  // The new stream's chunk starting at `offset` is `id`.
   void Saw(const Id& id, uint64_t offset);
-  // The parent chunk facing a new chunk at `offset`; nullopt when the parent stream is empty.
-  std::optional<Id> CandidateFor(uint64_t offset) const;
-
-  size_t parent_chunks() const { return ids_.size(); }
+  // The parent chunk facing a new chunk at `offset`; nullopt when there is none.
+  std::optional<Id> CandidateFor(uint64_t offset);
 
  private:
-  DeltaPlanner() = default;
+  // REQUIRES: mu_ held. Reads the parent's chunk list on first use.
+  void LoadLocked();
+  void AnchorLocked(const Id& id, uint64_t offset);
 
+  Repository* repo_;
+  const StreamInfo parent_;
+
+  std::mutex mu_;
+  bool loaded_ = false;
+  std::vector<std::pair<Id, uint64_t>> seen_;          // Saw() before the load
   std::vector<Id> ids_;                                // the parent's chunks, in order
   std::vector<uint64_t> starts_;                       // and where each starts
   std::unordered_map<Id, uint64_t, IdHash> start_of_;  // first occurrence
-
-  mutable std::mutex mu_;
   std::map<uint64_t, int64_t> anchors_;  // new-stream offset -> parent offset minus it
 };
 

@@ -192,6 +192,14 @@ class Pruner {
           auto mark = marks_->Get(b.id);
           if (!mark.ok()) return mark.status();
           if (!mark->has_value() || !(*mark)->empty()) continue;  // not live, or placed already
+          if (b.is_delta()) {
+            // A copy stored as a delta is a home only if its base is live too. (Two backups
+            // may have stored one chunk in two forms; marking followed the form the index
+            // cache knows, so at least one copy qualifies.)
+            auto base = marks_->Get(b.base);
+            if (!base.ok()) return base.status();
+            if (!base->has_value()) continue;
+          }
           PGDEDUP_RETURN_IF_ERROR(marks_->Put(b.id, pack.pack_id.view()));
           p.live_blobs++;
           p.live_bytes += b.stored_length;

@@ -259,7 +259,9 @@ TEST_CASE("prune refuses to delete anything when it cannot see what is live", "[
     auto s = Prune(repo.get(), *lock, options);
     CHECK(s.status().code() == StatusCode::kCorruption);
     CHECK(s.status().message().find("nothing was deleted") != std::string::npos);
-    CHECK(CountFiles(dir.path() + "/repo/data") == packs);
+    // Every pack is still there (a new pack written before the damage was found may be too:
+    // unindexed, the next prune deletes it).
+    CHECK(CountFiles(dir.path() + "/repo/data") >= packs);
   }
   SECTION("a manifest is damaged") {
     std::string path = dir.path() + "/repo/snapshots/" + nights[1].id.Hex();
