@@ -31,15 +31,9 @@ Status LiveBlobMarker::MarkBlob(const Id& id, const std::string& needed_by) {
   PGDEDUP_RETURN_IF_ERROR(marks_->Put(id));
   marked_++;
   // A delta is useless without its base: keep the base (and, through this call, the base's
-  // base). Depth falls strictly along a chain, so the recursion ends within kMaxDeltaDepth.
+  // base). Marking stops at a blob marked before, so the recursion ends.
   const BlobEntry& entry = (*loc)->entry;
   if (entry.is_delta()) {
-    auto base = repo_->index()->Lookup(entry.base);
-    if (!base.ok()) return base.status();
-    if (base->has_value() && (*base)->entry.depth >= entry.depth) {
-      return Status::Corruption("blob " + id.Hex() + ": its base " + entry.base.Hex() +
-                                " does not shorten the delta chain (a damaged index)");
-    }
     return MarkBlob(entry.base, "the delta " + id.Hex() + " (needed by " + needed_by + ")");
   }
   return Status::OK();

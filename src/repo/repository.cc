@@ -189,6 +189,11 @@ Status Repository::SyncIndex() {
 }
 
 Result<std::string> Repository::ReadBlob(const BlobLocation& loc, const IndexCache* index) {
+  return ReadBlobAt(loc, index, 0);
+}
+
+Result<std::string> Repository::ReadBlobAt(const BlobLocation& loc, const IndexCache* index,
+                                           int hops) {
   std::string pack = PackObjectName(loc.pack_id);
   auto sealed = backend_->Get(pack, loc.entry.offset, loc.entry.stored_length);
   if (sealed.status().IsNotFound()) {
@@ -199,7 +204,13 @@ Result<std::string> Repository::ReadBlob(const BlobLocation& loc, const IndexCac
     return sealed.status().WithContext("blob " + loc.entry.id.Hex() + " in pack " +
                                        loc.pack_id.Hex());
   }
-  auto plain = OpenSealedBlob(loc.entry, *sealed, index);
+  std::shared_ptr<const std::string> base;
+  if (loc.entry.is_delta()) {
+    auto b = ReadBaseAt(loc.entry, index, hops);
+    if (!b.ok()) return b.status().WithContext("blob " + loc.entry.id.Hex() + " (a delta)");
+    base = std::move(*b);
+  }
+  auto plain = OpenBlob(*keys_, loc.entry, *sealed, base ? std::string_view(*base) : "");
   if (!plain.ok()) return plain.status().WithContext("pack " + loc.pack_id.Hex());
   return plain;
 }
@@ -214,18 +225,24 @@ Result<std::string> Repository::OpenSealedBlob(const BlobEntry& entry, std::stri
 
 Result<std::shared_ptr<const std::string>> Repository::ReadBase(const BlobEntry& entry,
                                                                 const IndexCache* index) {
+  return ReadBaseAt(entry, index, 0);
+}
+
+Result<std::shared_ptr<const std::string>> Repository::ReadBaseAt(const BlobEntry& entry,
+                                                                  const IndexCache* index,
+                                                                  int hops) {
   if (auto hit = base_cache_.Get(entry.base)) return hit;
+  if (hops >= 2 * kMaxDeltaDepth) {
+    return Status::Corruption("its chain of bases is too long (a damaged index?) at " +
+                              entry.base.Hex());
+  }
   if (index == nullptr) index = index_.get();
   auto loc = index->Lookup(entry.base);
   if (!loc.ok()) return loc.status();
   if (!loc->has_value()) {
     return Status::Corruption("its base " + entry.base.Hex() + " is not in any index object");
   }
-  // Depth falls along a chain, so a chain ends (a damaged index cannot make it loop).
-  if ((*loc)->entry.depth >= entry.depth) {
-    return Status::Corruption("its base " + entry.base.Hex() + " is deeper than the delta");
-  }
-  auto plain = ReadBlob(**loc, index);
+  auto plain = ReadBlobAt(**loc, index, hops + 1);
   if (!plain.ok()) return plain.status().WithContext("its base " + entry.base.Hex());
   auto shared = std::make_shared<const std::string>(std::move(*plain));
   base_cache_.Put(entry.base, shared);

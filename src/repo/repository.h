@@ -114,6 +114,11 @@ class Repository {
  private:
   Repository() = default;
   Status OpenCache(const std::string& cache_root);
+  // ReadBlob and ReadBase, `hops` bases into a chain. Two backups running at once may store one
+  // chunk twice, in different forms, so a chain's depths need not fall; the hop count bounds it.
+  Result<std::string> ReadBlobAt(const BlobLocation& loc, const IndexCache* index, int hops);
+  Result<std::shared_ptr<const std::string>> ReadBaseAt(const BlobEntry& entry,
+                                                        const IndexCache* index, int hops);
 
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<MasterKeys> keys_;
