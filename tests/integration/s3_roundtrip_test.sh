@@ -6,7 +6,7 @@
 # few large ranges, not blob by blob. Path-style and virtual-host style addressing; every request
 # signed right (checked by the fault proxy's --verify-sigv4). Wrong or missing credentials end at once with exit 3 and
 # a message naming the bucket; a malformed location is a usage error.
-# (forget --prune on S3 is not covered here yet: the command does not exist on this branch.)
+# Last, forget --keep-last 1 --prune on S3: the bucket shrinks and the kept snapshot restores.
 # shellcheck source=tests/integration/s3_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/s3_lib.sh"
 
@@ -149,5 +149,17 @@ assert_contains "$LAST_STDERR" "http:// or https://" "malformed location"
 # An empty prefix that holds no repository.
 assert_exit 1 pgd --repo "$S3_REPO/elsewhere" snapshots
 assert_contains "$LAST_STDERR" "no repository" "empty prefix"
+
+# forget --prune on S3: only the newest snapshot stays, the bucket shrinks, and it still
+# restores byte for byte (its chunks may be deltas against chunks only forgotten nights listed).
+before_bytes=$(du -sb "$TEST_TMP/s3/data/$S3_BUCKET/nightly/repo" | cut -f1)
+assert_exit 0 p forget --keep-last 1 --prune
+assert_eq "$(p snapshots --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" 1 \
+  "snapshots after forget --keep-last 1 on S3"
+after_bytes=$(du -sb "$TEST_TMP/s3/data/$S3_BUCKET/nightly/repo" | cut -f1)
+((after_bytes < before_bytes)) || fail "prune on S3 did not shrink the bucket ($before_bytes -> $after_bytes)"
+assert_exit 0 pgd --repo "$REPO" --cache-dir "$TEST_TMP/cache-after-prune" restore latest --stream shop.sql --output "$D/after-prune"
+cmp -s "$D/after-prune" "$D/night2" || fail "the kept snapshot does not restore byte for byte after prune on S3"
+assert_exit 0 p repo check --read-data
 
 pass
