@@ -89,6 +89,8 @@ class Backend {
   // Deletes every named object (missing ones are fine), stopping at the first failure. Backends
   // with a batch request override this; the default calls Delete for each name.
   virtual Status DeleteAll(const std::vector<std::string>& names);
+  // Whether DeleteAll is one request for many objects (then callers prefer it to many Deletes).
+  virtual bool HasBatchDelete() const { return false; }
 
   // The requests made through this backend so far. Decorators forward to the backend they wrap.
   // Default: nothing counted (for test doubles).

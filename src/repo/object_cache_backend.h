@@ -39,6 +39,7 @@ class ObjectCacheBackend : public Backend {
   Result<std::vector<ObjectInfo>> List(const std::string& prefix) override;
   Status Delete(const std::string& name) override;
   Status DeleteAll(const std::vector<std::string>& names) override;
+  bool HasBatchDelete() const override { return base_->HasBatchDelete(); }
   BackendStats stats() const override { return base_->stats(); }
 
   // True for the names this decorator caches.

@@ -63,6 +63,7 @@ class ReadAheadBackend : public Backend {
   }
   Status Delete(const std::string& name) override;
   Status DeleteAll(const std::vector<std::string>& names) override;
+  bool HasBatchDelete() const override { return base_->HasBatchDelete(); }
   BackendStats stats() const override { return base_->stats(); }
 
  private:

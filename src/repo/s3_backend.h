@@ -99,6 +99,7 @@ class S3Backend : public Backend {
   Result<std::vector<ObjectInfo>> List(const std::string& prefix) override;
   Status Delete(const std::string& name) override;
   Status DeleteAll(const std::vector<std::string>& names) override;
+  bool HasBatchDelete() const override { return true; }
   BackendStats stats() const override { return counters_.Snapshot(); }
 
   // Keys per DeleteObjects request (the S3 maximum).

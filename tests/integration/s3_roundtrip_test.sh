@@ -153,7 +153,10 @@ assert_contains "$LAST_STDERR" "no repository" "empty prefix"
 # forget --prune on S3: only the newest snapshot stays, the bucket shrinks, and it still
 # restores byte for byte (its chunks may be deltas against chunks only forgotten nights listed).
 before_bytes=$(du -sb "$TEST_TMP/s3/data/$S3_BUCKET/nightly/repo" | cut -f1)
-assert_exit 0 p forget --keep-last 1 --prune
+batch_deletes() { grep -cE '^request POST /[^ ]*\?delete' "$TEST_TMP/proxy.log" || true; }
+deletes_before=$(batch_deletes)
+assert_exit 0 p forget --keep-last 1 --prune --max-unused 0
+(($(batch_deletes) > deletes_before)) || fail "prune on S3 did not use batch deletes (DeleteObjects)"
 assert_eq "$(p snapshots --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" 1 \
   "snapshots after forget --keep-last 1 on S3"
 after_bytes=$(du -sb "$TEST_TMP/s3/data/$S3_BUCKET/nightly/repo" | cut -f1)
