@@ -37,7 +37,11 @@ class IndexCache {
   Result<std::optional<BlobLocation>> Lookup(const Id& blob_id) const;
   bool Contains(const Id& blob_id) const;
 
-  // Merges an index object (atomically) and records it as seen.
+  // Merges an index object (atomically) and records it as seen. A blob listed more than once
+  // (stored twice: by two hosts, or in two forms) keeps one location, of its preferred form: a
+  // whole copy over a delta, then the delta with the smaller base id. The form the cache holds
+  // is therefore the same whatever order index objects are merged in (prune relies on that);
+  // which of several copies of that form it holds is not specified.
   Status Merge(const Id& index_id, const IndexObject& index);
   // The ids of the index objects merged so far.
   Result<std::set<Id>> MergedIndexObjects() const;

@@ -4,8 +4,10 @@
 #include <filesystem>
 #include <future>
 #include <map>
+#include <optional>
 #include <set>
 
+#include "common/coding.h"
 #include "common/log.h"
 #include "common/thread_pool.h"
 #include "repo/index_object.h"
@@ -37,8 +39,9 @@ struct PackRecord {
   bool indexed = false;  // listed by an index object (the first one read counts)
   uint64_t size = 0;     // object size, when present
   uint64_t blobs = 0;
-  uint64_t live_blobs = 0;
   uint64_t blob_bytes = 0;
+  // The live blobs whose home this pack is: what a repack copies.
+  uint64_t live_blobs = 0;
   uint64_t live_bytes = 0;
   PackFate fate = PackFate::kKeep;
 };
@@ -48,6 +51,29 @@ double UnusedPercent(const PackRecord& p) {
   if (p.blob_bytes == 0) return 0;
   return 100.0 * static_cast<double>(p.blob_bytes - p.live_bytes) /
          static_cast<double>(p.blob_bytes);
+}
+
+// A live blob's home, as stored in its mark: the pack id and the sealed length of the copy there.
+std::string EncodeHome(const Id& pack, uint32_t stored_length) {
+  std::string v(pack.view());
+  PutFixed32(&v, stored_length);
+  return v;
+}
+
+struct Home {
+  Id pack;
+  uint32_t stored_length = 0;
+};
+
+Result<Home> DecodeHome(std::string_view v) {
+  Reader in(v);
+  std::string_view pack;
+  Home h;
+  if (!in.GetBytes(Id::kSize, &pack) || !in.GetFixed32(&h.stored_length) || !in.empty()) {
+    return Status::Corruption("prune: bad mark value (a bug)");
+  }
+  h.pack = Id::FromBytes(pack);
+  return h;
 }
 
 struct IndexRecord {
@@ -61,13 +87,13 @@ class Pruner {
   Pruner(Repository* repo, const PruneOptions& options) : repo_(repo), options_(options) {}
 
   Result<PruneStats> Run() {
-    std::string work = options_.work_dir.empty()
-                           ? repo_->cache_root() + "/prune-" + repo_->config().repository_id.Hex()
-                           : options_.work_dir;
-    // Only this repository's prunes use `work`, and under the exclusive lock no other one runs:
-    // whatever is there is a killed run's mark set.
-    if (!options_.dry_run) RemoveLeftovers(work);
-    auto marks = MarkSet::Create(work);
+    work_dir_ = options_.work_dir.empty()
+                    ? repo_->cache_root() + "/prune-" + repo_->config().repository_id.Hex()
+                    : options_.work_dir;
+    // Only this repository's prunes use the work directory, and under the exclusive lock no
+    // other one runs: whatever is there is a killed run's mark set.
+    if (!options_.dry_run) RemoveLeftovers(work_dir_);
+    auto marks = MarkSet::Create(work_dir_);
     if (!marks.ok()) return marks.status();
     marks_ = std::move(*marks);
 
@@ -79,6 +105,8 @@ class Pruner {
     PGDEDUP_RETURN_IF_ERROR(ReadIndexObjects());
     PGDEDUP_RETURN_IF_ERROR(CheckEveryLiveBlobPlaced());
     DecideFates();
+    PGDEDUP_RETURN_IF_ERROR(ChooseHomes());
+    CountUnusedKept();
     DecideRetainedIndexObjects();
     if (options_.dry_run) {
       stats_.bytes_after = PredictBytesAfter();
@@ -168,8 +196,15 @@ class Pruner {
     return index;
   }
 
-  // Reads every index object (sorted by id, so a rerun decides alike) and gives each live blob
-  // the first present pack that holds it. A pack listed by several index objects (a prune was
+  // Reads every index object and gives each live blob a home: of its copies in present packs,
+  // the one in the pack with the smallest id. That choice depends on what the packs hold, not on
+  // the order index objects are read in (their ids change with every prune), so a prune that
+  // follows a finished one plans nothing (see ChooseHomes for the other half).
+  //
+  // A copy counts only in the form the index cache holds for the blob (a whole copy over a
+  // delta, IndexCache::Merge): marking followed that form's base, so a delta of another form may
+  // lack its base, and keeping only that form makes the next prune mark alike. Blobs with more
+  // than one such copy are recorded in dups_. A pack listed by several index objects (a prune was
   // interrupted after writing its new index) is counted once.
   Status ReadIndexObjects() {
     auto ids = repo_->ListObjects(ObjectType::kIndex);
@@ -191,16 +226,23 @@ class Pruner {
           p.blob_bytes += b.stored_length;
           auto mark = marks_->Get(b.id);
           if (!mark.ok()) return mark.status();
-          if (!mark->has_value() || !(*mark)->empty()) continue;  // not live, or placed already
-          if (b.is_delta()) {
-            // A copy stored as a delta is a home only if its base is live too. (Two backups
-            // may have stored one chunk in two forms; marking followed the form the index
-            // cache knows, so at least one copy qualifies.)
-            auto base = marks_->Get(b.base);
-            if (!base.ok()) return base.status();
-            if (!base->has_value()) continue;
+          if (!mark->has_value()) continue;  // not live
+          auto form = repo_->index()->Lookup(b.id);
+          if (!form.ok()) return form.status();
+          if (!form->has_value() || (*form)->entry.is_delta() != b.is_delta() ||
+              (b.is_delta() && (*form)->entry.base != b.base)) {
+            continue;  // another form of a live blob: unused
           }
-          PGDEDUP_RETURN_IF_ERROR(marks_->Put(b.id, pack.pack_id.view()));
+          if (!(*mark)->empty()) {
+            auto home = DecodeHome(**mark);
+            if (!home.ok()) return home.status();
+            PGDEDUP_RETURN_IF_ERROR(RecordDuplicate(b.id, **mark, pack.pack_id, b.stored_length));
+            if (!(pack.pack_id < home->pack)) continue;
+            PackRecord& was = packs_[home->pack];
+            was.live_blobs--;
+            was.live_bytes -= home->stored_length;
+          }
+          PGDEDUP_RETURN_IF_ERROR(marks_->Put(b.id, EncodeHome(pack.pack_id, b.stored_length)));
           p.live_blobs++;
           p.live_bytes += b.stored_length;
         }
@@ -208,6 +250,61 @@ class Pruner {
       index_objects_.push_back(std::move(rec));
     }
     return Status::OK();
+  }
+
+  // Adds a second (third, ...) copy of a live blob to dups_: blob id -> every copy's home
+  // encoding, the first one (from its mark) included.
+  Status RecordDuplicate(const Id& blob, const std::string& first_home, const Id& pack,
+                         uint32_t stored_length) {
+    if (!dups_) {
+      auto dups = MarkSet::Create(work_dir_);
+      if (!dups.ok()) return dups.status();
+      dups_ = std::move(*dups);
+    }
+    auto known = dups_->Get(blob);
+    if (!known.ok()) return known.status();
+    std::string homes = known->has_value() ? **known : first_home;  // every copy met so far
+    homes += EncodeHome(pack, stored_length);
+    return dups_->Put(blob, homes);
+  }
+
+  // Once the fates are known, moves the home of each blob stored more than once to the kept
+  // pack with the smallest id that holds it, if any (else the pack to repack with the smallest
+  // id): a blob is copied only when no kept pack holds it, and only once. Kept packs only gain
+  // homes here, so they stay below max_unused; and the next prune, seeing only the kept copies
+  // (and single copies in new packs), picks these same homes by smallest id, and keeps everything.
+  Status ChooseHomes() {
+    if (!dups_) return Status::OK();
+    constexpr size_t kHomeSize = Id::kSize + 4;
+    return dups_->ForEach([&](const Id& blob, std::string_view homes) -> Status {
+      if (homes.empty() || homes.size() % kHomeSize != 0) {
+        return Status::Corruption("prune: bad duplicate record (a bug)");
+      }
+      auto mark = marks_->Get(blob);
+      if (!mark.ok()) return mark.status();
+      if (!mark->has_value()) return Status::Corruption("prune: a duplicate is unmarked (a bug)");
+      auto current = DecodeHome(**mark);
+      if (!current.ok()) return current.status();
+      std::optional<Home> best;
+      auto rank = [&](const Home& h) {
+        const PackFate fate = packs_[h.pack].fate;
+        return std::make_pair(fate == PackFate::kKeep ? 0 : fate == PackFate::kRepack ? 1 : 2,
+                              h.pack);
+      };
+      for (size_t at = 0; at < homes.size(); at += kHomeSize) {
+        auto h = DecodeHome(homes.substr(at, kHomeSize));
+        if (!h.ok()) return h.status();
+        if (!best || rank(*h) < rank(*best)) best = *h;
+      }
+      if (best->pack == current->pack) return Status::OK();
+      PackRecord& from = packs_[current->pack];
+      from.live_blobs--;
+      from.live_bytes -= current->stored_length;
+      PackRecord& to = packs_[best->pack];
+      to.live_blobs++;
+      to.live_bytes += best->stored_length;
+      return marks_->Put(blob, EncodeHome(best->pack, best->stored_length));
+    });
   }
 
   Status CheckEveryLiveBlobPlaced() {
@@ -247,8 +344,15 @@ class Pruner {
       } else {
         p.fate = PackFate::kKeep;
         stats_.packs_kept++;
-        stats_.bytes_unused_kept += p.blob_bytes - p.live_bytes;
       }
+    }
+  }
+
+  // Bytes that kept packs hold but no snapshot reads from them: blobs nobody needs, and copies
+  // of blobs whose home is another pack.
+  void CountUnusedKept() {
+    for (const auto& [id, p] : packs_) {
+      if (p.fate == PackFate::kKeep) stats_.bytes_unused_kept += p.blob_bytes - p.live_bytes;
     }
   }
 
@@ -290,7 +394,8 @@ class Pruner {
     PackBuilder builder(&repo_->keys(), repo_->config().pack_size + (1u << 20));
     for (const auto& [pack_id, p] : packs_) {
       if (p.fate != PackFate::kRepack) continue;
-      PGDEDUP_RETURN_IF_ERROR(RepackOne(pack_id, p, &builder));
+      // A pack whose live blobs all live in kept packs too has nothing to copy.
+      if (p.live_blobs > 0) PGDEDUP_RETURN_IF_ERROR(RepackOne(pack_id, p, &builder));
       done += p.size;
       if (options_.progress) options_.progress(done, total);
     }
@@ -312,7 +417,10 @@ class Pruner {
     for (const BlobEntry& e : *entries) {
       auto home = marks_->Get(e.id);
       if (!home.ok()) return home.status();
-      if (!home->has_value() || **home != pack_id.view()) continue;
+      if (!home->has_value()) continue;
+      auto h = DecodeHome(**home);
+      if (!h.ok()) return h.status();
+      if (h->pack != pack_id) continue;
       if (seen.insert(e.id).second) live.push_back(e);  // (a header could list a blob twice)
     }
     // The index placed these blobs here; the header must hold every one, or they would be lost
@@ -463,7 +571,9 @@ class Pruner {
   Repository* repo_;
   PruneOptions options_;
   PruneStats stats_;
+  std::string work_dir_;
   std::unique_ptr<MarkSet> marks_;
+  std::unique_ptr<MarkSet> dups_;  // live blobs met more than once (created when one is)
   std::map<Id, PackRecord> packs_;
   std::vector<IndexRecord> index_objects_;
   std::set<Id> covered_;  // kept packs listed by a retained or newly written index object
