@@ -373,7 +373,9 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
   auto t2 = Clock::now();
   if (!options.data_only) {
     step("post-data");
-    PGDEDUP_RETURN_IF_ERROR(RunSqlStream(repo, *post, options));
+    auto post_sql = ReadStream(repo, *post, options);
+    if (!post_sql.ok()) return post_sql.status();
+    PGDEDUP_RETURN_IF_ERROR(RunPostData(*post_sql, options));
   }
   step("statistics (ANALYZE)");
   PGDEDUP_RETURN_IF_ERROR(AnalyzeInParallel(options));

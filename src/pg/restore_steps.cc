@@ -1,12 +1,14 @@
 #include "pg/restore_steps.h"
 
 #include <algorithm>
+#include <functional>
 #include <mutex>
 #include <thread>
 
 #include "common/log.h"
 #include "common/system.h"
 #include "common/thread_pool.h"
+#include "pg/dump_script.h"
 #include "pg/process.h"
 #include "repo/restore.h"
 
@@ -178,6 +180,70 @@ Result<LoadStats> LoadTables(repo::Repository* repo, std::vector<const repo::Str
   return stats;
 }
 
+namespace {
+
+// Runs fn(connection, i) for i in [0, count) on up to `options.jobs` connections at once, each
+// connection first running `setup` (if not empty). Items are taken in order; the first failure
+// stops the others from taking more, and is returned once every connection is done.
+Status ForEachOnConnections(const DatabaseRestoreOptions& options, size_t count,
+                            const std::string& setup,
+                            const std::function<Status(Connection*, size_t)>& fn) {
+  if (count == 0) return Status::OK();
+  int jobs = options.jobs > 0 ? options.jobs : ThreadPool::DefaultThreads();
+  jobs = std::max(1, std::min<int>(jobs, static_cast<int>(count)));
+  std::vector<std::unique_ptr<Connection>> conns;
+  for (int i = 0; i < jobs; ++i) {
+    auto c = Connection::Open(options.conninfo);
+    if (!c.ok()) return c.status();
+    if (!setup.empty()) PGDEDUP_RETURN_IF_ERROR((*c)->Exec(setup));
+    conns.push_back(std::move(*c));
+  }
+  std::mutex mu;
+  size_t next = 0;
+  Status failure;
+  auto worker = [&](Connection* c) {
+    for (;;) {
+      size_t i;
+      {
+        std::lock_guard<std::mutex> l(mu);
+        if (!failure.ok() || next == count) return;
+        i = next++;
+      }
+      Status s = fn(c, i);
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> l(mu);
+        if (failure.ok()) failure = s;
+        return;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < conns.size(); ++i) threads.emplace_back(worker, conns[i].get());
+  worker(conns[0].get());
+  for (auto& t : threads) t.join();
+  return failure;
+}
+
+// The session settings of a pg_dump script's preamble (SET and set_config lines), without its
+// psql meta-commands (\restrict), for running its entries through libpq.
+std::string SessionSettings(const std::string& preamble) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < preamble.size()) {
+    size_t eol = preamble.find('\n', pos);
+    if (eol == std::string::npos) eol = preamble.size();
+    std::string_view line(preamble.data() + pos, eol - pos);
+    if (line.starts_with("SET ") || line.starts_with("SELECT pg_catalog.set_config(")) {
+      out.append(line);
+      out += '\n';
+    }
+    pos = eol + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
 Status AnalyzeInParallel(const DatabaseRestoreOptions& options) {
   auto conn = Connection::Open(options.conninfo);
   if (!conn.ok()) return conn.status();
@@ -188,38 +254,42 @@ Status AnalyzeInParallel(const DatabaseRestoreOptions& options) {
       "'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' "
       "ORDER BY pg_relation_size(c.oid) DESC");
   if (!rels.ok()) return rels.status();
-  int jobs = options.jobs > 0 ? options.jobs : ThreadPool::DefaultThreads();
-  jobs = std::max(1, std::min<int>(jobs, static_cast<int>(rels->size())));
-  std::mutex mu;
-  size_t next = 0;
-  Status failure;
-  auto worker = [&](Connection* c) {
-    for (;;) {
-      std::string rel;
-      {
-        std::lock_guard<std::mutex> l(mu);
-        if (!failure.ok() || next == rels->size()) return;
-        rel = *(*rels)[next++][0];
-      }
-      Status s = c->Exec("ANALYZE " + rel);
-      if (!s.ok()) {
-        std::lock_guard<std::mutex> l(mu);
-        if (failure.ok()) failure = s.WithContext("ANALYZE " + rel);
-        return;
-      }
+  conn->reset();
+  return ForEachOnConnections(options, rels->size(), "", [&](Connection* c, size_t i) {
+    const std::string& rel = *(*rels)[i][0];
+    return c->Exec("ANALYZE " + rel).WithContext("ANALYZE " + rel);
+  });
+}
+
+Status RunPostData(const std::string& post_data, const DatabaseRestoreOptions& options) {
+  const int jobs = options.jobs > 0 ? options.jobs : ThreadPool::DefaultThreads();
+  DumpScript script = ParseDumpScript(post_data);
+  std::vector<const DumpEntry*> parallel;
+  std::string rest = script.preamble;
+  for (const DumpEntry& e : script.entries) {
+    if (jobs > 1 && (e.type == "INDEX" || e.type == "CONSTRAINT")) {
+      parallel.push_back(&e);
+    } else {
+      rest += e.text;
     }
-  };
-  std::vector<std::unique_ptr<Connection>> extra;
-  for (int i = 1; i < jobs; ++i) {
-    auto c = Connection::Open(options.conninfo);
-    if (!c.ok()) return c.status();
-    extra.push_back(std::move(*c));
   }
-  std::vector<std::thread> threads;
-  for (auto& c : extra) threads.emplace_back(worker, c.get());
-  worker(conn->get());
-  for (auto& t : threads) t.join();
-  return failure;
+  rest += script.epilogue;
+  if (parallel.empty()) return RunSqlText(post_data, "post-data", options);
+  // Each entry is one statement in its own transaction. Two of them can deadlock only through
+  // a partitioned table and one of its partitions; the server then cancels one, which is retried.
+  constexpr int kAttempts = 5;
+  Status s = ForEachOnConnections(
+      options, parallel.size(), SessionSettings(script.preamble), [&](Connection* c, size_t i) {
+        const DumpEntry& e = *parallel[i];
+        Status st;
+        for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+          st = c->Exec(e.text);
+          if (st.ok() || st.ToString().find("deadlock detected") == std::string::npos) break;
+        }
+        return st.WithContext("post-data: " + e.type + " " + e.name);
+      });
+  if (!s.ok()) return s;
+  return RunSqlText(rest, "post-data", options);
 }
 
 }  // namespace pgdedup::pg
