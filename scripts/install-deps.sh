@@ -17,8 +17,8 @@ packages=(
   catch2 libssl-dev libcurl4-openssl-dev
   # a real PostgreSQL server and client tools for the integration tests
   postgresql postgresql-contrib
-  # tools used by the scripts and tests (curl and openssl: scripts/s3-server.sh)
-  zstd gzip python3 procps util-linux curl openssl
+  # tools used by the scripts and tests (curl and openssl: scripts/s3-server.sh; jq: tests)
+  zstd gzip python3 procps util-linux curl openssl jq
 )
 # node and npm run the S3 test server (s3rver, installed from the npm registry by
 # scripts/s3-server.sh) and the fault proxy. A node from elsewhere (e.g. NodeSource, which

@@ -1,5 +1,6 @@
 #include "pg/dump_script.h"
 
+#include <map>
 #include <set>
 
 namespace pgdedup::pg {
@@ -57,9 +58,41 @@ bool AltersTable(std::string_view body, const std::string& q) {
   return ContainsToken(body, "ALTER TABLE ONLY " + q) || ContainsToken(body, "ALTER TABLE " + q);
 }
 
+// Session settings pg_dump changes between entries (see DumpEntry::settings), keyed by what
+// they set.
+class SettingsTracker {
+ public:
+  // Takes in the SET lines of `text`, in order.
+  void Absorb(std::string_view text) {
+    for (size_t pos = 0; pos < text.size();) {
+      size_t eol = text.find('\n', pos);
+      if (eol == std::string_view::npos) eol = text.size();
+      std::string_view line = text.substr(pos, eol - pos);
+      for (std::string_view key : {"SET default_tablespace ", "SET default_table_access_method ",
+                                   "SET search_path ", "SET SESSION AUTHORIZATION ",
+                                   "RESET SESSION AUTHORIZATION"}) {
+        if (line.starts_with(key)) {
+          // RESET undoes SET SESSION AUTHORIZATION: both are kept under one key.
+          std::string k(key.starts_with("RESET") ? "SET SESSION AUTHORIZATION " : key);
+          lines_[k] = std::string(line) + "\n";
+        }
+      }
+      pos = eol + 1;
+    }
+  }
+  std::string Lines() const {
+    std::string out;
+    for (const auto& [key, line] : lines_) out += line;
+    return out;
+  }
+
+ private:
+  std::map<std::string, std::string> lines_;
+};
+
 std::string Script(const DumpScript& d, const std::vector<const DumpEntry*>& entries) {
   std::string out = d.preamble;
-  for (const DumpEntry* e : entries) out += e->text;
+  for (const DumpEntry* e : entries) out += e->settings + e->text;
   out += d.epilogue;
   return out;
 }
@@ -92,6 +125,12 @@ DumpScript ParseDumpScript(std::string_view text) {
     }
     ParseHeader(e.text, &e);
     d.entries.push_back(std::move(e));
+  }
+  SettingsTracker settings;
+  settings.Absorb(d.preamble);
+  for (DumpEntry& e : d.entries) {
+    e.settings = settings.Lines();
+    settings.Absorb(e.text);
   }
   return d;
 }

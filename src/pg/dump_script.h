@@ -11,7 +11,8 @@
 //
 // after a preamble of SET commands (and a \restrict line), and ends with a "dump complete"
 // comment (and \unrestrict). Names in the headers are raw; in the SQL every identifier is
-// double-quoted. ParseDumpScript keeps every byte: preamble + entries + epilogue is the input.
+// double-quoted. ParseDumpScript keeps every byte: preamble + entries' texts + epilogue is the
+// input.
 //
 // SelectTableObjects picks what belongs to one table: its CREATE TABLE, the sequences it owns
 // or whose identity it is, column defaults, comments and grants, partition attachment; from
@@ -31,6 +32,12 @@ struct DumpEntry {
   std::string type;    // "TABLE", "SEQUENCE OWNED BY", "FK CONSTRAINT", ...
   std::string schema;  // raw; empty for "-"
   std::string text;    // the whole entry, header included
+  // The session settings in force at the entry's header that pg_dump sets only when they change
+  // (SET default_tablespace, default_table_access_method, search_path, SESSION AUTHORIZATION):
+  // their last SET lines before the entry, anywhere in the script. pg_dump writes them just
+  // before an entry's header, so they end the previous entry's text; whoever runs entries apart
+  // from their script runs `settings + text`.
+  std::string settings;
 };
 
 struct DumpScript {

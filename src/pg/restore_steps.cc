@@ -270,7 +270,7 @@ Status RunPostData(const std::string& post_data, const DatabaseRestoreOptions& o
     if (jobs > 1 && (e.type == "INDEX" || e.type == "CONSTRAINT")) {
       parallel.push_back(&e);
     } else {
-      rest += e.text;
+      rest += e.settings + e.text;
     }
   }
   rest += script.epilogue;
@@ -283,7 +283,7 @@ Status RunPostData(const std::string& post_data, const DatabaseRestoreOptions& o
         const DumpEntry& e = *parallel[i];
         Status st;
         for (int attempt = 1; attempt <= kAttempts; ++attempt) {
-          st = c->Exec(e.text);
+          st = c->Exec(e.settings + e.text);
           if (st.ok() || st.ToString().find("deadlock detected") == std::string::npos) break;
         }
         return st.WithContext("post-data: " + e.type + " " + e.name);

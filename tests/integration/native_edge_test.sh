@@ -100,6 +100,37 @@ assert_eq "$(psql_q edge_archive "$t_q")" "$(psql_q edge "$t_q")" "table t from 
 assert_eq "$(psql_q edge_archive "$lo_q")" "$(psql_q edge "$lo_q")" "large objects from a pg_dump archive"
 assert_exit 2 pgd "${P[@]}" backup --stdin --name x --format pg_dump </dev/null
 
+# Indexes and constraints in a tablespace of their own come back there. pg_dump sets
+# default_tablespace just before the first entry that needs a new value; the restore builds
+# indexes and constraints on several connections, each entry with the settings in force at its
+# place in the dump (here they alternate: a_pkey fast, b_pkey default, a_v fast, a_w default,
+# b_a fast).
+ts_dir=$TEST_TMP/pg/ts
+mkdir -p "$ts_dir"
+chown "$(stat -c %U "$TEST_TMP/pg/data"):" "$ts_dir"
+chmod 0700 "$ts_dir"
+psql_q postgres "CREATE TABLESPACE fast LOCATION '$ts_dir'" >/dev/null
+run_t 60 createdb tsdb
+psql_q tsdb "CREATE TABLE a (id int PRIMARY KEY USING INDEX TABLESPACE fast, v int, w int);
+  INSERT INTO a SELECT g, g, g FROM generate_series(1, 1000) g;
+  CREATE INDEX a_v ON a (v) TABLESPACE fast;
+  CREATE INDEX a_w ON a (w);
+  CREATE TABLE b (id int PRIMARY KEY, a_id int REFERENCES a);
+  INSERT INTO b SELECT g, g FROM generate_series(1, 500) g;
+  CREATE INDEX b_a ON b (a_id) TABLESPACE fast;" >/dev/null
+assert_exit 0 pgd "${P[@]}" backup --db "$(pg_conninfo tsdb)" --jobs 2 --json
+ts_snap=$(jq -r .snapshot_id "$LAST_STDOUT")
+assert_exit 0 pgd "${P[@]}" restore "$ts_snap" --db "$(pg_conninfo tsdb_restored)" --create --jobs 2
+ts_q="SELECT indexname, coalesce(tablespace, '-') FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1"
+assert_eq "$(psql_q tsdb_restored "$ts_q")" "$(psql_q tsdb "$ts_q")" "index tablespaces"
+[[ "$(psql_q tsdb_restored "$ts_q" | grep -c '|fast$')" == 3 ]] || fail "indexes in tablespace fast"
+fk_q="SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'b'::regclass ORDER BY 1"
+assert_eq "$(psql_q tsdb_restored "$fk_q")" "$(psql_q tsdb "$fk_q")" "constraints of b"
+assert_eq "$(psql_q tsdb_restored 'SELECT count(*) FROM b')" 500 "rows of b"
+run_t 60 dropdb tsdb_restored
+run_t 60 dropdb tsdb
+psql_q postgres "DROP TABLESPACE fast" >/dev/null
+
 # Drill: restores into a temporary database, verifies, reports phases, drops it.
 assert_exit 0 pgd "${P[@]}" drill "$second" --db "$(pg_conninfo postgres)" --json
 python3 - "$LAST_STDOUT" <<'PY'

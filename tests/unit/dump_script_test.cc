@@ -61,6 +61,30 @@ TEST_CASE("a dump script parses into preamble, entries and epilogue, keeping eve
   CHECK(joined + d.epilogue == text);
 }
 
+// pg_dump writes SET default_tablespace (and the like) just before the header of the first
+// entry that needs a new value, and never again while it holds: an entry run apart from its
+// script needs the values in force at its header.
+TEST_CASE("an entry carries the settings pg_dump set before it, wherever they were set") {
+  std::string text =
+      kPreamble + "SET default_tablespace = '';\n\n" +
+      Entry("a", "INDEX", "public", "CREATE INDEX \"a\" ON \"public\".\"t\" (\"id\");") +
+      "SET default_tablespace = \"fast\";\n\n" +
+      Entry("b", "INDEX", "public", "CREATE INDEX \"b\" ON \"public\".\"t\" (\"id\");") +
+      Entry("c", "INDEX", "public", "CREATE INDEX \"c\" ON \"public\".\"t\" (\"id\");") +
+      "SET default_tablespace = '';\n\n" +
+      Entry("d", "INDEX", "public", "CREATE INDEX \"d\" ON \"public\".\"t\" (\"id\");") +
+      kEpilogue;
+  DumpScript d = ParseDumpScript(text);
+  REQUIRE(d.entries.size() == 4);
+  CHECK(d.entries[0].settings == "SET default_tablespace = '';\n");
+  CHECK(d.entries[1].settings == "SET default_tablespace = \"fast\";\n");
+  CHECK(d.entries[2].settings == "SET default_tablespace = \"fast\";\n");
+  CHECK(d.entries[3].settings == "SET default_tablespace = '';\n");
+  std::string joined = d.preamble;
+  for (const auto& e : d.entries) joined += e.text;
+  CHECK(joined + d.epilogue == text);  // the texts still hold every byte, settings included
+}
+
 TEST_CASE("a table's objects are picked out, and not its neighbour's") {
   DumpScript pre = ParseDumpScript(Pre());
   DumpScript post = ParseDumpScript(Post());
