@@ -68,9 +68,9 @@ class SettingsTracker {
       size_t eol = text.find('\n', pos);
       if (eol == std::string_view::npos) eol = text.size();
       std::string_view line = text.substr(pos, eol - pos);
-      for (std::string_view key : {"SET default_tablespace ", "SET default_table_access_method ",
-                                   "SET search_path ", "SET SESSION AUTHORIZATION ",
-                                   "RESET SESSION AUTHORIZATION"}) {
+      for (std::string_view key :
+           {"SET default_tablespace ", "SET default_table_access_method ", "SET search_path ",
+            "SET SESSION AUTHORIZATION ", "RESET SESSION AUTHORIZATION"}) {
         if (line.starts_with(key)) {
           // RESET undoes SET SESSION AUTHORIZATION: both are kept under one key.
           std::string k(key.starts_with("RESET") ? "SET SESSION AUTHORIZATION " : key);

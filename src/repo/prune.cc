@@ -288,7 +288,9 @@ class Pruner {
       std::optional<Home> best;
       auto rank = [&](const Home& h) {
         const PackFate fate = packs_[h.pack].fate;
-        return std::make_pair(fate == PackFate::kKeep ? 0 : fate == PackFate::kRepack ? 1 : 2,
+        return std::make_pair(fate == PackFate::kKeep     ? 0
+                              : fate == PackFate::kRepack ? 1
+                                                          : 2,
                               h.pack);
       };
       for (size_t at = 0; at < homes.size(); at += kHomeSize) {

@@ -6,9 +6,12 @@
 //
 // Phases (docs/ARCHITECTURE.md, "Prune"):
 //   1. mark   — every blob the remaining snapshots need (LiveBlobMarker) into an on-disk set;
-//   2. plan   — read every index object; give each live blob one pack to live in; decide per pack:
-//               keep, repack (unused share above max_unused), or delete (nothing live, or
-//               listed in no index object: left by an interrupted backup or prune);
+//   2. plan   — read every index object; give each live blob one pack to live in (the smallest
+//               pack id among its copies); decide per pack: keep, repack (unused share above
+//               max_unused), or delete (nothing live, or listed in no index object: left by an
+//               interrupted backup or prune); then move the home of a blob stored twice to a
+//               kept pack that holds it. Neither choice depends on the order index objects are
+//               read in, so a prune right after a finished one finds nothing to do;
 //   3. repack — copy the live blobs of the packs to repack (read by range: only them) into new
 //               packs (sealed bytes copied unchanged, each verified first); write index objects
 //               for the new packs;

@@ -72,8 +72,7 @@ TEST_CASE("an entry carries the settings pg_dump set before it, wherever they we
       Entry("b", "INDEX", "public", "CREATE INDEX \"b\" ON \"public\".\"t\" (\"id\");") +
       Entry("c", "INDEX", "public", "CREATE INDEX \"c\" ON \"public\".\"t\" (\"id\");") +
       "SET default_tablespace = '';\n\n" +
-      Entry("d", "INDEX", "public", "CREATE INDEX \"d\" ON \"public\".\"t\" (\"id\");") +
-      kEpilogue;
+      Entry("d", "INDEX", "public", "CREATE INDEX \"d\" ON \"public\".\"t\" (\"id\");") + kEpilogue;
   DumpScript d = ParseDumpScript(text);
   REQUIRE(d.entries.size() == 4);
   CHECK(d.entries[0].settings == "SET default_tablespace = '';\n");
