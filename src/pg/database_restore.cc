@@ -6,6 +6,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "common/system.h"
 #include "common/thread_pool.h"
 #include "pg/connection.h"
+#include "pg/dump_script.h"
 #include "pg/process.h"
 #include "pg/restore_steps.h"
 #include "pg/table_restore.h"
@@ -375,7 +377,12 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
     step("post-data");
     auto post_sql = ReadStream(repo, *post, options);
     if (!post_sql.ok()) return post_sql.status();
-    PGDEDUP_RETURN_IF_ERROR(RunPostData(*post_sql, options));
+    std::map<std::string, uint64_t> table_bytes;
+    for (const auto& s : m.streams) {
+      if (s.kind == "table")
+        table_bytes[QuoteDumpIdent(s.schema) + "." + QuoteDumpIdent(s.table)] = s.size;
+    }
+    PGDEDUP_RETURN_IF_ERROR(RunPostData(*post_sql, table_bytes, options));
   }
   step("statistics (ANALYZE)");
   PGDEDUP_RETURN_IF_ERROR(AnalyzeInParallel(options));

@@ -251,6 +251,65 @@ std::string SchemaScript(const DumpScript& pre, const std::string& schema) {
   return found ? Script(pre, entries) : std::string();
 }
 
+namespace {
+
+// Consumes `prefix` from the front of *s; false (and *s unchanged) when it is not there.
+bool Consume(std::string_view* s, std::string_view prefix) {
+  if (!s->starts_with(prefix)) return false;
+  s->remove_prefix(prefix.size());
+  return true;
+}
+
+// Consumes one double-quoted identifier ("" stands for a quote inside it) and returns it with
+// its quotes; empty when *s does not start with one.
+std::string_view ConsumeQuoted(std::string_view* s) {
+  if (s->empty() || (*s)[0] != '"') return {};
+  for (size_t i = 1; i < s->size(); ++i) {
+    if ((*s)[i] != '"') continue;
+    if (i + 1 < s->size() && (*s)[i + 1] == '"') {
+      ++i;  // an escaped quote
+      continue;
+    }
+    std::string_view ident = s->substr(0, i + 1);
+    s->remove_prefix(i + 1);
+    return ident;
+  }
+  return {};
+}
+
+// Consumes "schema"."table" and returns it; empty when *s does not start with one.
+std::string ConsumeQualified(std::string_view* s) {
+  std::string_view rest = *s;
+  std::string_view schema = ConsumeQuoted(&rest);
+  if (schema.empty() || !Consume(&rest, ".")) return {};
+  std::string_view table = ConsumeQuoted(&rest);
+  if (table.empty()) return {};
+  *s = rest;
+  return std::string(schema) + "." + std::string(table);
+}
+
+}  // namespace
+
+std::string EntryTable(const DumpEntry& e) {
+  std::string_view sql = Body(e);
+  while (!sql.empty() && sql[0] == '\n') sql.remove_prefix(1);
+  if (e.type == "INDEX") {
+    if (!Consume(&sql, "CREATE ")) return {};
+    Consume(&sql, "UNIQUE ");
+    if (!Consume(&sql, "INDEX ") || ConsumeQuoted(&sql).empty() || !Consume(&sql, " ON ")) {
+      return {};
+    }
+    Consume(&sql, "ONLY ");
+    return ConsumeQualified(&sql);
+  }
+  if (e.type == "CONSTRAINT") {
+    if (!Consume(&sql, "ALTER TABLE ")) return {};
+    Consume(&sql, "ONLY ");
+    return ConsumeQualified(&sql);
+  }
+  return {};
+}
+
 std::vector<TableName> PartitionsOf(const DumpScript& pre, const TableName& parent) {
   std::vector<TableName> out;
   const std::string attach = "ALTER TABLE ONLY " + parent.Quoted() + " ATTACH PARTITION ";

@@ -73,6 +73,11 @@ TableObjects SelectTableObjects(const DumpScript& pre, const DumpScript& post,
 // create it (the public schema).
 std::string SchemaScript(const DumpScript& pre, const std::string& schema);
 
+// The table an INDEX or CONSTRAINT entry builds on, as the dump quotes it ("schema"."table"):
+// what `CREATE [UNIQUE] INDEX "i" ON [ONLY] ...` or `ALTER TABLE [ONLY] ... ADD CONSTRAINT`
+// names. Empty for other entries, or when the SQL does not read that way.
+std::string EntryTable(const DumpEntry& e);
+
 // The partitions attached to `parent` (one level).
 std::vector<TableName> PartitionsOf(const DumpScript& pre, const TableName& parent);
 

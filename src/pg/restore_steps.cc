@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -261,32 +262,52 @@ Status AnalyzeInParallel(const DatabaseRestoreOptions& options) {
   });
 }
 
-Status RunPostData(const std::string& post_data, const DatabaseRestoreOptions& options) {
+Status RunPostData(const std::string& post_data, const std::map<std::string, uint64_t>& table_bytes,
+                   const DatabaseRestoreOptions& options) {
   const int jobs = options.jobs > 0 ? options.jobs : ThreadPool::DefaultThreads();
   DumpScript script = ParseDumpScript(post_data);
-  std::vector<const DumpEntry*> parallel;
+  // The parallel entries, one group per table: a table's entries lock it against each other
+  // (ADD PRIMARY KEY takes an ACCESS EXCLUSIVE lock), so they run in turn on one connection
+  // rather than block a second one. Largest table first, so the longest group starts first.
+  struct Group {
+    uint64_t bytes = 0;
+    std::vector<const DumpEntry*> entries;
+  };
+  std::vector<Group> groups;
+  std::map<std::string, size_t> group_of;  // table -> index in groups
   std::string rest = script.preamble;
   for (const DumpEntry& e : script.entries) {
-    if (jobs > 1 && (e.type == "INDEX" || e.type == "CONSTRAINT")) {
-      parallel.push_back(&e);
-    } else {
+    if (jobs <= 1 || (e.type != "INDEX" && e.type != "CONSTRAINT")) {
       rest += e.settings + e.text;
+      continue;
     }
+    const std::string table = EntryTable(e);
+    auto [it, added] = group_of.try_emplace(table, groups.size());
+    if (added || table.empty()) {
+      it->second = groups.size();
+      auto bytes = table_bytes.find(table);
+      groups.push_back({bytes == table_bytes.end() ? 0 : bytes->second, {}});
+    }
+    groups[it->second].entries.push_back(&e);
   }
   rest += script.epilogue;
-  if (parallel.empty()) return RunSqlText(post_data, "post-data", options);
+  if (groups.empty()) return RunSqlText(post_data, "post-data", options);
+  std::stable_sort(groups.begin(), groups.end(),
+                   [](const Group& a, const Group& b) { return a.bytes > b.bytes; });
   // Each entry is one statement in its own transaction. Two of them can deadlock only through
   // a partitioned table and one of its partitions; the server then cancels one, which is retried.
   constexpr int kAttempts = 5;
   Status s = ForEachOnConnections(
-      options, parallel.size(), SessionSettings(script.preamble), [&](Connection* c, size_t i) {
-        const DumpEntry& e = *parallel[i];
-        Status st;
-        for (int attempt = 1; attempt <= kAttempts; ++attempt) {
-          st = c->Exec(e.settings + e.text);
-          if (st.ok() || st.ToString().find("deadlock detected") == std::string::npos) break;
+      options, groups.size(), SessionSettings(script.preamble), [&](Connection* c, size_t g) {
+        for (const DumpEntry* e : groups[g].entries) {
+          Status st;
+          for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+            st = c->Exec(e->settings + e->text);
+            if (st.ok() || st.ToString().find("deadlock detected") == std::string::npos) break;
+          }
+          if (!st.ok()) return st.WithContext("post-data: " + e->type + " " + e->name);
         }
-        return st.WithContext("post-data: " + e.type + " " + e.name);
+        return Status::OK();
       });
   if (!s.ok()) return s;
   return RunSqlText(rest, "post-data", options);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -50,10 +51,13 @@ Result<LoadStats> LoadTables(repo::Repository* repo, std::vector<const repo::Str
 
 // Runs a snapshot's post-data script. With more than one job, its indexes and its primary-key,
 // unique, check and exclusion constraints are built first, on `options.jobs` connections at
-// once (as pg_restore -j does), and the rest of the script (foreign keys, which need those
-// indexes; index attachments; triggers, rules, comments, ...) then runs through psql in the
-// dump's order. With one job, the whole script goes through psql as it is.
-Status RunPostData(const std::string& post_data, const DatabaseRestoreOptions& options);
+// once (as pg_restore -j does): each table's in turn on one connection, the tables largest
+// first by `table_bytes` (keyed "schema"."table" as the dump quotes it; tables not in it count
+// as empty). The rest of the script (foreign keys, which need those indexes; index
+// attachments; triggers, rules, comments, ...) then runs through psql in the dump's order. With
+// one job, the whole script goes through psql as it is.
+Status RunPostData(const std::string& post_data, const std::map<std::string, uint64_t>& table_bytes,
+                   const DatabaseRestoreOptions& options);
 
 // ANALYZE of every user table, partitioned table and materialized view of the target, spread
 // over `options.jobs` connections (a whole-database ANALYZE runs on one).

@@ -84,6 +84,27 @@ TEST_CASE("an entry carries the settings pg_dump set before it, wherever they we
   CHECK(joined + d.epilogue == text);  // the texts still hold every byte, settings included
 }
 
+TEST_CASE("index and constraint entries name the table they build on") {
+  DumpScript d = ParseDumpScript(
+      kPreamble +
+      Entry("t t_pkey", "CONSTRAINT", "public",
+            "ALTER TABLE ONLY \"public\".\"t\"\n    ADD CONSTRAINT \"t_pkey\" PRIMARY KEY "
+            "(\"id\");") +
+      Entry("x ON y", "INDEX", "s",
+            "CREATE UNIQUE INDEX \"x ON y\" ON ONLY \"s\".\"a\"\"b\" USING btree (\"id\");") +
+      Entry("i", "INDEX", "public", "CREATE INDEX \"i\" ON \"public\".\"t\" USING btree (\"v\");") +
+      Entry("t2 fk", "FK CONSTRAINT", "public",
+            "ALTER TABLE ONLY \"public\".\"t2\"\n    ADD CONSTRAINT \"fk\" FOREIGN KEY (\"id\") "
+            "REFERENCES \"public\".\"t\"(\"id\");") +
+      Entry("odd", "INDEX", "public", "CREATE INDEX odd_unquoted ON t (v);") + kEpilogue);
+  REQUIRE(d.entries.size() == 5);
+  CHECK(EntryTable(d.entries[0]) == "\"public\".\"t\"");
+  CHECK(EntryTable(d.entries[1]) == "\"s\".\"a\"\"b\"");
+  CHECK(EntryTable(d.entries[2]) == "\"public\".\"t\"");
+  CHECK(EntryTable(d.entries[3]).empty());  // not an index or constraint entry
+  CHECK(EntryTable(d.entries[4]).empty());  // not the quoted form pg_dump writes
+}
+
 TEST_CASE("a table's objects are picked out, and not its neighbour's") {
   DumpScript pre = ParseDumpScript(Pre());
   DumpScript post = ParseDumpScript(Post());
