@@ -246,8 +246,9 @@ void AddRestore(CLI::App* app, Runner* run) {
   cmd->add_flag("--data-only", args->data_only,
                 "with --db: only the data, into a database that has the schema and empty tables");
   cmd->add_option("--jobs", args->jobs,
-                  "with --db: tables loaded at once on as many connections; otherwise worker "
-                  "threads (default: the number of cores)");
+                  "with --db: connections used at once to load tables, then to build indexes "
+                  "and constraints, then to ANALYZE; otherwise worker threads (default: the "
+                  "number of cores)");
   cmd->callback([run, args] { *run = [args](const Context& c) { return RunRestore(c, *args); }; });
 }
 
