@@ -379,8 +379,7 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
     if (!post_sql.ok()) return post_sql.status();
     std::map<std::string, uint64_t> table_bytes;
     for (const auto& s : m.streams) {
-      if (s.kind == "table")
-        table_bytes[QuoteDumpIdent(s.schema) + "." + QuoteDumpIdent(s.table)] = s.size;
+      if (s.kind == "table") table_bytes[TableName{s.schema, s.table}.Quoted()] = s.size;
     }
     PGDEDUP_RETURN_IF_ERROR(RunPostData(*post_sql, table_bytes, options));
   }

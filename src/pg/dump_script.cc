@@ -58,16 +58,24 @@ bool AltersTable(std::string_view body, const std::string& q) {
   return ContainsToken(body, "ALTER TABLE ONLY " + q) || ContainsToken(body, "ALTER TABLE " + q);
 }
 
+// Calls fn for each line of `text`, without its newline.
+template <typename Fn>
+void ForEachLine(std::string_view text, Fn fn) {
+  for (size_t pos = 0; pos < text.size();) {
+    size_t eol = text.find('\n', pos);
+    if (eol == std::string_view::npos) eol = text.size();
+    fn(text.substr(pos, eol - pos));
+    pos = eol + 1;
+  }
+}
+
 // Session settings pg_dump changes between entries (see DumpEntry::settings), keyed by what
 // they set.
 class SettingsTracker {
  public:
   // Takes in the SET lines of `text`, in order.
   void Absorb(std::string_view text) {
-    for (size_t pos = 0; pos < text.size();) {
-      size_t eol = text.find('\n', pos);
-      if (eol == std::string_view::npos) eol = text.size();
-      std::string_view line = text.substr(pos, eol - pos);
+    ForEachLine(text, [this](std::string_view line) {
       for (std::string_view key :
            {"SET default_tablespace ", "SET default_table_access_method ", "SET search_path ",
             "SET SESSION AUTHORIZATION ", "RESET SESSION AUTHORIZATION"}) {
@@ -77,8 +85,7 @@ class SettingsTracker {
           lines_[k] = std::string(line) + "\n";
         }
       }
-      pos = eol + 1;
-    }
+    });
   }
   std::string Lines() const {
     std::string out;
@@ -133,6 +140,17 @@ DumpScript ParseDumpScript(std::string_view text) {
     settings.Absorb(e.text);
   }
   return d;
+}
+
+std::string PreambleSettings(const DumpScript& d) {
+  std::string out;
+  ForEachLine(d.preamble, [&out](std::string_view line) {
+    if (line.starts_with("SET ") || line.starts_with("SELECT pg_catalog.set_config(")) {
+      out.append(line);
+      out += '\n';
+    }
+  });
+  return out;
 }
 
 std::string QuoteDumpIdent(std::string_view ident) {

@@ -48,6 +48,10 @@ struct DumpScript {
 
 DumpScript ParseDumpScript(std::string_view text);
 
+// The session settings of the script's preamble (its SET and set_config lines), without psql
+// meta-commands such as \restrict: what a connection runs before entries sent through libpq.
+std::string PreambleSettings(const DumpScript& d);
+
 // An identifier as pg_dump --quote-all-identifiers writes it: "a""b".
 std::string QuoteDumpIdent(std::string_view ident);
 

@@ -225,24 +225,6 @@ Status ForEachOnConnections(const DatabaseRestoreOptions& options, size_t count,
   return failure;
 }
 
-// The session settings of a pg_dump script's preamble (SET and set_config lines), without its
-// psql meta-commands (\restrict), for running its entries through libpq.
-std::string SessionSettings(const std::string& preamble) {
-  std::string out;
-  size_t pos = 0;
-  while (pos < preamble.size()) {
-    size_t eol = preamble.find('\n', pos);
-    if (eol == std::string::npos) eol = preamble.size();
-    std::string_view line(preamble.data() + pos, eol - pos);
-    if (line.starts_with("SET ") || line.starts_with("SELECT pg_catalog.set_config(")) {
-      out.append(line);
-      out += '\n';
-    }
-    pos = eol + 1;
-  }
-  return out;
-}
-
 }  // namespace
 
 Status AnalyzeInParallel(const DatabaseRestoreOptions& options) {
@@ -281,14 +263,18 @@ Status RunPostData(const std::string& post_data, const std::map<std::string, uin
       rest += e.settings + e.text;
       continue;
     }
+    // An entry whose table cannot be told is a group of its own.
     const std::string table = EntryTable(e);
-    auto [it, added] = group_of.try_emplace(table, groups.size());
-    if (added || table.empty()) {
-      it->second = groups.size();
+    size_t g;
+    if (auto known = group_of.find(table); !table.empty() && known != group_of.end()) {
+      g = known->second;
+    } else {
+      g = groups.size();
       auto bytes = table_bytes.find(table);
       groups.push_back({bytes == table_bytes.end() ? 0 : bytes->second, {}});
+      if (!table.empty()) group_of[table] = g;
     }
-    groups[it->second].entries.push_back(&e);
+    groups[g].entries.push_back(&e);
   }
   rest += script.epilogue;
   if (groups.empty()) return RunSqlText(post_data, "post-data", options);
@@ -298,7 +284,7 @@ Status RunPostData(const std::string& post_data, const std::map<std::string, uin
   // a partitioned table and one of its partitions; the server then cancels one, which is retried.
   constexpr int kAttempts = 5;
   Status s = ForEachOnConnections(
-      options, groups.size(), SessionSettings(script.preamble), [&](Connection* c, size_t g) {
+      options, groups.size(), PreambleSettings(script), [&](Connection* c, size_t g) {
         for (const DumpEntry* e : groups[g].entries) {
           Status st;
           for (int attempt = 1; attempt <= kAttempts; ++attempt) {

@@ -52,6 +52,18 @@ struct BlobEntry {
   bool is_delta() const { return compression == Compression::kZstdDelta; }
 };
 
+// The same blob may be stored more than once (by two hosts, or whole by one backup and as a
+// delta by another); a copy's form is whether it is a delta and, if so, against which base.
+inline bool SameForm(const BlobEntry& a, const BlobEntry& b) {
+  return a.is_delta() == b.is_delta() && (!a.is_delta() || a.base == b.base);
+}
+// A strict order on forms: a whole copy before a delta, then the delta with the smaller base id.
+// The index cache keeps the preferred form of a blob (IndexCache::Merge).
+inline bool PreferredForm(const BlobEntry& a, const BlobEntry& b) {
+  if (a.is_delta() != b.is_delta()) return !a.is_delta();
+  return a.is_delta() && a.base < b.base;
+}
+
 // The largest plaintext a blob may hold; chunkers and chunk lists stay below it.
 constexpr uint32_t kMaxBlobSize = 64u << 20;
 

@@ -123,19 +123,6 @@ bool IndexCache::Contains(const Id& blob_id) const {
       .ok();
 }
 
-namespace {
-
-// Whether `a` is the preferred form of a blob over `b` (the same blob stored twice, by two hosts
-// or by a backup and a repack): a whole copy over a delta, then the delta with the smaller base
-// id. A strict order on forms, so whichever order index objects are merged in, the cache ends up
-// with the same form; prune marks the bases of that form and keeps only copies of it (prune.h).
-bool PreferredForm(const BlobEntry& a, const BlobEntry& b) {
-  if (a.is_delta() != b.is_delta()) return !a.is_delta();
-  return a.is_delta() && a.base < b.base;
-}
-
-}  // namespace
-
 Status IndexCache::Merge(const Id& index_id, const IndexObject& index) {
   rocksdb::WriteBatch batch;
   // What this batch puts, by blob: an index object may list a blob twice.

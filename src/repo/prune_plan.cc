@@ -126,8 +126,7 @@ Status PrunePlan::ReadIndexObjects() {
         if (!mark->has_value()) continue;  // not live
         auto form = repo_->index()->Lookup(b.id);
         if (!form.ok()) return form.status();
-        if (!form->has_value() || (*form)->entry.is_delta() != b.is_delta() ||
-            (b.is_delta() && (*form)->entry.base != b.base)) {
+        if (!form->has_value() || !SameForm((*form)->entry, b)) {
           continue;  // another form of a live blob: unused
         }
         if (!(*mark)->empty()) {

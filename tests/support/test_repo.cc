@@ -35,17 +35,31 @@ std::unique_ptr<repo::Repository> MakeRepo(const TempDir& dir, uint32_t pack_siz
   return OpenRepo(dir);
 }
 
-std::unique_ptr<repo::Repository> OpenRepo(const TempDir& dir,
-                                           std::unique_ptr<repo::Backend> backend) {
+namespace {
+
+std::unique_ptr<repo::Repository> Open(const TempDir& dir, std::unique_ptr<repo::Backend> backend,
+                                       const std::string& cache_root) {
   if (!backend) {
     auto b = repo::OpenBackend(dir.path() + "/repo");
     REQUIRE(b.ok());
     backend = std::move(*b);
   }
-  auto repo = repo::Repository::Open(std::move(backend), kTestPassword, {dir.path() + "/cache"});
+  auto repo = repo::Repository::Open(std::move(backend), kTestPassword, {cache_root});
   INFO(repo.status().ToString());
   REQUIRE(repo.ok());
   return std::move(*repo);
+}
+
+}  // namespace
+
+std::unique_ptr<repo::Repository> OpenRepo(const TempDir& dir,
+                                           std::unique_ptr<repo::Backend> backend) {
+  return Open(dir, std::move(backend), dir.path() + "/cache");
+}
+
+std::unique_ptr<repo::Repository> OpenRepoWithCache(const TempDir& dir,
+                                                    const std::string& cache_root) {
+  return Open(dir, nullptr, cache_root);
 }
 
 repo::ReadFn StringReader(const std::string& data) {

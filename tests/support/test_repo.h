@@ -29,6 +29,9 @@ constexpr char kTestPassword[] = "test-password";
 std::unique_ptr<repo::Repository> MakeRepo(const TempDir& dir, uint32_t pack_size = 1u << 20);
 std::unique_ptr<repo::Repository> OpenRepo(const TempDir& dir,
                                            std::unique_ptr<repo::Backend> backend = nullptr);
+// The same through the local backend, with the index cache under `cache_root` (another host's).
+std::unique_ptr<repo::Repository> OpenRepoWithCache(const TempDir& dir,
+                                                    const std::string& cache_root);
 
 // A backup source that reads `data` (which must outlive it) from the start.
 repo::ReadFn StringReader(const std::string& data);

@@ -275,15 +275,6 @@ TEST_CASE("prune refuses to delete anything when it cannot see what is live", "[
 
 namespace {
 
-std::unique_ptr<Repository> OpenWithCache(const TempDir& dir, const std::string& cache_root) {
-  auto backend = OpenBackend(dir.path() + "/repo");
-  REQUIRE(backend.ok());
-  auto repo = Repository::Open(std::move(*backend), testing::kTestPassword, {cache_root});
-  INFO(repo.status().ToString());
-  REQUIRE(repo.ok());
-  return std::move(*repo);
-}
-
 // Backs up `data` from two hosts at once (two caches, both sessions started before either
 // commits), so each stores every new chunk: the repository then holds each blob twice. Host b
 // makes deltas only when `b_deltas`; else it stores whole what host a may store as deltas.
@@ -331,8 +322,8 @@ TEST_CASE("prune_twice_finds_nothing_to_do_when_blobs_are_stored_twice", "[prune
   INFO("host b makes deltas: " << b_deltas << ", seed " << seed);
   TempDir dir;
   testing::MakeRepo(dir, 128 << 10).reset();
-  auto a = OpenWithCache(dir, dir.path() + "/cache-a");
-  auto b = OpenWithCache(dir, dir.path() + "/cache-b");
+  auto a = testing::OpenRepoWithCache(dir, dir.path() + "/cache-a");
+  auto b = testing::OpenRepoWithCache(dir, dir.path() + "/cache-b");
   std::vector<Night> nights;
   // Text, so that chunks changed a little are stored as deltas.
   std::string data_a = testing::TestData(512 << 10, 1000 + seed, /*text=*/true);
@@ -380,7 +371,7 @@ TEST_CASE("prune_twice_finds_nothing_to_do_when_blobs_are_stored_twice", "[prune
   }
   a.reset();
   std::filesystem::remove_all(dir.path() + "/cache-a");
-  a = OpenWithCache(dir, dir.path() + "/cache-a");
+  a = testing::OpenRepoWithCache(dir, dir.path() + "/cache-a");
   PruneStats cold = PruneOk(a.get());
   CHECK(cold.packs_deleted + cold.packs_repacked + cold.packs_unindexed == 0);
   testing::ExpectRestorable(a.get(), kept);
