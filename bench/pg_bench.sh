@@ -18,6 +18,9 @@
 #   restore: pgdedup restore latest --db dbname=NEW --create --jobs 2
 #            createdb NEW && psql -f shop.sql NEW          (the plain dump, uncompressed)
 #            createdb NEW && pg_restore -j 2 -d NEW shop.dump
+#            and each of the last two followed by vacuumdb -j 2 --analyze-only NEW: pgdedup's
+#            restore ends with ANALYZE (a restored database without statistics plans its
+#            queries blind), pg_restore and psql leave that to the operator
 #   (each restored database is checked table by table against the original, once per method)
 # and then K nights of churn (bench/shopdb.sh churn), each followed by a native pgdedup backup,
 # a restic backup of the plain pg_dump (--stdin) and a pg_dump | gzip, and prints what each night
@@ -101,9 +104,11 @@ for ((i = 1; i <= RUNS; i++)); do
   dropdb r_pgd
   measure "$T/psql_restore" sh -c "createdb r_psql && psql -X -q -v ON_ERROR_STOP=1 -f '$WORK/shop.sql' r_psql"
   ((i == 1)) && check_restored r_psql psql
+  measure "$T/psql_analyze" vacuumdb -q -j 2 --analyze-only r_psql
   dropdb r_psql
   measure "$T/pgr_restore" sh -c "createdb r_pgr && pg_restore -j 2 -d r_pgr '$WORK/shop.dump'"
   ((i == 1)) && check_restored r_pgr pg_restore
+  measure "$T/pgr_analyze" vacuumdb -q -j 2 --analyze-only r_pgr
   dropdb r_pgr
 done
 
@@ -133,6 +138,12 @@ echo "|---|---|---|---|---|"
 row "pgdedup restore latest --db --create --jobs 2" "$T/pgd_restore" ""
 row "createdb + psql -f shop.sql (plain)" "$T/psql_restore" "" no-rss
 row "createdb + pg_restore -j 2 (-Fc)" "$T/pgr_restore" "" no-rss
+# The same work as pgdedup's restore: each run's restore and ANALYZE added, then the best run.
+sum_runs() { paste -d' ' "$1" "$2" | awk '{ printf "%.2f 0\n", $1 + $3 }'; }
+sum_runs "$T/psql_restore" "$T/psql_analyze" >"$T/psql_restore_analyze"
+sum_runs "$T/pgr_restore" "$T/pgr_analyze" >"$T/pgr_restore_analyze"
+row "createdb + psql -f shop.sql, then vacuumdb -j 2 --analyze-only" "$T/psql_restore_analyze" "" no-rss
+row "createdb + pg_restore -j 2, then vacuumdb -j 2 --analyze-only" "$T/pgr_restore_analyze" "" no-rss
 
 # --- nightly growth ---------------------------------------------------------------------
 if ((NIGHTS > 0)); then

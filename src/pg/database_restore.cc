@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "pg/connection.h"
 #include "pg/dump_script.h"
 #include "pg/process.h"
+#include "pg/restore_pipeline.h"
 #include "pg/restore_steps.h"
 #include "pg/table_restore.h"
 #include "repo/restore.h"
@@ -347,21 +349,9 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
   }
   stats.seconds_schema = Since(t0);
 
+  // Sequence values and large objects first: they depend on no table's rows, and the tables'
+  // indexes, constraints and statistics then follow their loads without a pause.
   auto t1 = Clock::now();
-  if (!options.schema_only) {
-    std::vector<const repo::StreamInfo*> tables;
-    for (const auto& s : m.streams) {
-      if (s.kind == "table") tables.push_back(&s);
-    }
-    auto loaded = LoadTables(repo, tables, {}, options, step);
-    if (!loaded.ok()) return loaded.status();
-    stats.tables = loaded->tables;
-    stats.rows = loaded->rows;
-    stats.bytes = loaded->bytes;
-  }
-  auto conn = Connection::Open(options.conninfo);
-  if (!conn.ok()) return conn.status();
-  Connection* c = conn->get();
   if (!options.schema_only) {
     step("sequences");
     PGDEDUP_RETURN_IF_ERROR(RunSqlStream(repo, *seqs, options));
@@ -370,27 +360,38 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
       PGDEDUP_RETURN_IF_ERROR(RunSqlStream(repo, *lobs, options));
     }
   }
-  stats.seconds_data = Since(t1);
-
-  auto t2 = Clock::now();
-  if (!options.data_only) {
-    step("post-data");
-    auto post_sql = ReadStream(repo, *post, options);
-    if (!post_sql.ok()) return post_sql.status();
-    std::map<std::string, uint64_t> table_bytes;
+  std::vector<const repo::StreamInfo*> tables;
+  if (!options.schema_only) {
     for (const auto& s : m.streams) {
-      if (s.kind == "table") table_bytes[TableName{s.schema, s.table}.Quoted()] = s.size;
+      if (s.kind == "table") tables.push_back(&s);
     }
-    PGDEDUP_RETURN_IF_ERROR(RunPostData(*post_sql, table_bytes, options));
   }
+  const int jobs = options.jobs > 0 ? options.jobs : ThreadPool::DefaultThreads();
+  std::string post_sql;
+  if (!options.data_only) {
+    auto read = ReadStream(repo, *post, options);
+    if (!read.ok()) return read.status();
+    post_sql = std::move(*read);
+  }
+  std::set<std::string> loaded;
+  for (const auto* s : tables) loaded.insert(TableName{s->schema, s->table}.Quoted());
+  auto done = LoadAndBuild(repo, tables, SplitPostData(post_sql, jobs, loaded), options, step);
+  if (!done.ok()) return done.status();
+  stats.tables = done->loaded.tables;
+  stats.rows = done->loaded.rows;
+  stats.bytes = done->loaded.bytes;
+  stats.seconds_data = std::chrono::duration<double>(done->loads_done - t1).count();
   step("statistics (ANALYZE)");
-  PGDEDUP_RETURN_IF_ERROR(AnalyzeInParallel(options));
+  PGDEDUP_RETURN_IF_ERROR(AnalyzeInParallel(options, done->analyzed));
+  auto conn = Connection::Open(options.conninfo);
+  if (!conn.ok()) return conn.status();
+  Connection* c = conn->get();
   if (!options.data_only && !m.database_settings.empty()) {
     // Last: a setting such as default_transaction_read_only must not get in the restore's way.
     step("database settings");
     PGDEDUP_RETURN_IF_ERROR(ApplyDatabaseSettings(c, m, *dbname));
   }
-  stats.seconds_post = Since(t2);
+  stats.seconds_post = std::chrono::duration<double>(Clock::now() - done->loads_done).count();
   return stats;
 }
 

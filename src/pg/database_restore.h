@@ -7,10 +7,12 @@
 //      `data_only`, hold every table of the snapshot, empty. With `tables`, only those tables
 //      are restored, into the existing database (table_restore.h);
 //   2. pre-data.sql through psql (ON_ERROR_STOP);
-//   3. the tables, on `jobs` connections at once: COPY ... FROM STDIN, checking each row count
-//      against the manifest;
-//   4. sequences.sql, then post-data.sql (indexes, constraints, triggers, matview data) through
-//      psql; then ANALYZE.
+//   3. sequences.sql and large objects; then the tables on `jobs` connections at once
+//      (restore_pipeline.h): COPY ... FROM STDIN, checking each row count against the manifest,
+//      each table's indexes and constraints built and ANALYZE run as soon as its rows are in;
+//      then the rest of post-data.sql (foreign keys, triggers, matview data, ...) through psql;
+//   4. ANALYZE of what is left (partitioned parents, materialized views), then the database's
+//      settings. seconds_data ends when the last table is loaded, seconds_post then.
 // Every stream is verified chunk by chunk as it is read (restore.h). Any failure stops the
 // restore with an error naming the step; the target is then incomplete and says so.
 //
@@ -55,8 +57,8 @@ struct DatabaseRestoreStats {
   uint64_t rows = 0;
   uint64_t bytes = 0;
   double seconds_schema = 0;  // pre-data
-  double seconds_data = 0;    // tables and sequences
-  double seconds_post = 0;    // post-data and ANALYZE
+  double seconds_data = 0;    // sequences and tables, until the last table is loaded
+  double seconds_post = 0;    // from then: the rest of post-data and ANALYZE
 };
 
 // REQUIRES: repo->SyncIndex() returned OK. InvalidArgument when the snapshot is not a native

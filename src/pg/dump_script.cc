@@ -328,6 +328,30 @@ std::string EntryTable(const DumpEntry& e) {
   return {};
 }
 
+ForeignKey ForeignKeyTables(const DumpEntry& e) {
+  if (e.type != "FK CONSTRAINT") return {};
+  std::string_view sql = Body(e);
+  auto skip_space = [&] {
+    while (!sql.empty() && (sql[0] == ' ' || sql[0] == '\n')) sql.remove_prefix(1);
+  };
+  skip_space();
+  if (!Consume(&sql, "ALTER TABLE ")) return {};
+  Consume(&sql, "ONLY ");
+  std::string table = ConsumeQualified(&sql);
+  skip_space();
+  if (table.empty() || !Consume(&sql, "ADD CONSTRAINT ") || ConsumeQuoted(&sql).empty() ||
+      !Consume(&sql, " FOREIGN KEY (")) {
+    return {};
+  }
+  do {
+    if (ConsumeQuoted(&sql).empty()) return {};
+  } while (Consume(&sql, ", "));
+  if (!Consume(&sql, ") REFERENCES ")) return {};
+  std::string referenced = ConsumeQualified(&sql);
+  if (referenced.empty() || !sql.starts_with("(")) return {};
+  return {std::move(table), std::move(referenced)};
+}
+
 std::vector<TableName> PartitionsOf(const DumpScript& pre, const TableName& parent) {
   std::vector<TableName> out;
   const std::string attach = "ALTER TABLE ONLY " + parent.Quoted() + " ATTACH PARTITION ";

@@ -82,6 +82,15 @@ std::string SchemaScript(const DumpScript& pre, const std::string& schema);
 // names. Empty for other entries, or when the SQL does not read that way.
 std::string EntryTable(const DumpEntry& e);
 
+// The two tables of an "FK CONSTRAINT" entry, as the dump quotes them: `ALTER TABLE [ONLY]
+// <table> ADD CONSTRAINT "c" FOREIGN KEY (...) REFERENCES <referenced>(...)`. Both empty for
+// other entries, or when the SQL does not read that way.
+struct ForeignKey {
+  std::string table;
+  std::string referenced;
+};
+ForeignKey ForeignKeyTables(const DumpEntry& e);
+
 // The partitions attached to `parent` (one level).
 std::vector<TableName> PartitionsOf(const DumpScript& pre, const TableName& parent);
 

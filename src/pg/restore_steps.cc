@@ -9,7 +9,6 @@
 #include "common/log.h"
 #include "common/system.h"
 #include "common/thread_pool.h"
-#include "pg/dump_script.h"
 #include "pg/process.h"
 #include "repo/restore.h"
 
@@ -23,7 +22,8 @@ Result<std::unique_ptr<Subprocess>> StartPsql(const DatabaseRestoreOptions& opti
       Subprocess::kWriteStdin);
 }
 
-// Opens a connection for loading table data.
+}  // namespace
+
 Result<std::unique_ptr<Connection>> OpenLoader(const DatabaseRestoreOptions& options) {
   auto conn = Connection::Open(options.conninfo);
   if (!conn.ok()) return conn.status();
@@ -39,7 +39,6 @@ Result<std::unique_ptr<Connection>> OpenLoader(const DatabaseRestoreOptions& opt
   return conn;
 }
 
-// One table in one transaction: [TRUNCATE,] COPY FROM STDIN, row count check, COMMIT.
 Status LoadTable(repo::Repository* repo, Connection* c, const repo::StreamInfo& s, bool truncate,
                  const DatabaseRestoreOptions& options) {
   std::string qualified = QualifiedName(c, s);
@@ -50,6 +49,10 @@ Status LoadTable(repo::Repository* repo, Connection* c, const repo::StreamInfo& 
     }
     std::string copy =
         "COPY " + qualified + (s.columns.empty() ? "" : " (" + s.columns + ")") + " FROM STDIN";
+    // Truncated in this transaction: the rows may be written frozen and their pages marked
+    // all-visible, so no first reader (the index builds, ANALYZE) rewrites every page to set
+    // hint bits, and no anti-wraparound VACUUM has to freeze the whole table later.
+    if (truncate) copy += " WITH (FREEZE)";
     PGDEDUP_RETURN_IF_ERROR(c->BeginCopyIn(copy));
     uint64_t rows = 0;
     repo::RestoreOptions ro;
@@ -77,8 +80,6 @@ Status LoadTable(repo::Repository* repo, Connection* c, const repo::StreamInfo& 
   }
   return Status::OK();
 }
-
-}  // namespace
 
 const repo::StreamInfo* FindStreamOfKind(const repo::Manifest& m, const std::string& kind) {
   for (const auto& s : m.streams) {
@@ -181,11 +182,6 @@ Result<LoadStats> LoadTables(repo::Repository* repo, std::vector<const repo::Str
   return stats;
 }
 
-namespace {
-
-// Runs fn(connection, i) for i in [0, count) on up to `options.jobs` connections at once, each
-// connection first running `setup` (if not empty). Items are taken in order; the first failure
-// stops the others from taking more, and is returned once every connection is done.
 Status ForEachOnConnections(const DatabaseRestoreOptions& options, size_t count,
                             const std::string& setup,
                             const std::function<Status(Connection*, size_t)>& fn) {
@@ -225,78 +221,26 @@ Status ForEachOnConnections(const DatabaseRestoreOptions& options, size_t count,
   return failure;
 }
 
-}  // namespace
-
-Status AnalyzeInParallel(const DatabaseRestoreOptions& options) {
+Status AnalyzeInParallel(const DatabaseRestoreOptions& options,
+                         const std::set<std::pair<std::string, std::string>>& done) {
   auto conn = Connection::Open(options.conninfo);
   if (!conn.ok()) return conn.status();
   auto rels = (*conn)->Query(
-      "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c "
+      "SELECT n.nspname, c.relname FROM pg_class c "
       "JOIN pg_namespace n ON n.oid = c.relnamespace "
       "WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', "
       "'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' "
       "ORDER BY pg_relation_size(c.oid) DESC");
   if (!rels.ok()) return rels.status();
-  conn->reset();
-  return ForEachOnConnections(options, rels->size(), "", [&](Connection* c, size_t i) {
-    const std::string& rel = *(*rels)[i][0];
-    return c->Exec("ANALYZE " + rel).WithContext("ANALYZE " + rel);
-  });
-}
-
-Status RunPostData(const std::string& post_data, const std::map<std::string, uint64_t>& table_bytes,
-                   const DatabaseRestoreOptions& options) {
-  const int jobs = options.jobs > 0 ? options.jobs : ThreadPool::DefaultThreads();
-  DumpScript script = ParseDumpScript(post_data);
-  // The parallel entries, one group per table: a table's entries lock it against each other
-  // (ADD PRIMARY KEY takes an ACCESS EXCLUSIVE lock), so they run in turn on one connection
-  // rather than block a second one. Largest table first, so the longest group starts first.
-  struct Group {
-    uint64_t bytes = 0;
-    std::vector<const DumpEntry*> entries;
-  };
-  std::vector<Group> groups;
-  std::map<std::string, size_t> group_of;  // table -> index in groups
-  std::string rest = script.preamble;
-  for (const DumpEntry& e : script.entries) {
-    if (jobs <= 1 || (e.type != "INDEX" && e.type != "CONSTRAINT")) {
-      rest += e.settings + e.text;
-      continue;
-    }
-    // An entry whose table cannot be told is a group of its own.
-    const std::string table = EntryTable(e);
-    size_t g;
-    if (auto known = group_of.find(table); !table.empty() && known != group_of.end()) {
-      g = known->second;
-    } else {
-      g = groups.size();
-      auto bytes = table_bytes.find(table);
-      groups.push_back({bytes == table_bytes.end() ? 0 : bytes->second, {}});
-      if (!table.empty()) group_of[table] = g;
-    }
-    groups[g].entries.push_back(&e);
+  std::vector<std::string> todo;
+  for (const auto& row : *rels) {
+    if (done.count({*row[0], *row[1]}) > 0) continue;
+    todo.push_back((*conn)->QuoteIdent(*row[0]) + "." + (*conn)->QuoteIdent(*row[1]));
   }
-  rest += script.epilogue;
-  if (groups.empty()) return RunSqlText(post_data, "post-data", options);
-  std::stable_sort(groups.begin(), groups.end(),
-                   [](const Group& a, const Group& b) { return a.bytes > b.bytes; });
-  // Each entry is one statement in its own transaction. Two of them can deadlock only through
-  // a partitioned table and one of its partitions; the server then cancels one, which is retried.
-  constexpr int kAttempts = 5;
-  Status s = ForEachOnConnections(
-      options, groups.size(), PreambleSettings(script), [&](Connection* c, size_t g) {
-        for (const DumpEntry* e : groups[g].entries) {
-          Status st;
-          for (int attempt = 1; attempt <= kAttempts; ++attempt) {
-            st = c->Exec(e->settings + e->text);
-            if (st.ok() || st.ToString().find("deadlock detected") == std::string::npos) break;
-          }
-          if (!st.ok()) return st.WithContext("post-data: " + e->type + " " + e->name);
-        }
-        return Status::OK();
-      });
-  if (!s.ok()) return s;
-  return RunSqlText(rest, "post-data", options);
+  conn->reset();
+  return ForEachOnConnections(options, todo.size(), "", [&](Connection* c, size_t i) {
+    return c->Exec("ANALYZE " + todo[i]).WithContext("ANALYZE " + todo[i]);
+  });
 }
 
 }  // namespace pgdedup::pg

@@ -10,6 +10,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -40,8 +41,8 @@ struct LoadStats {
 };
 
 // Loads tables with COPY FROM STDIN on `options.jobs` connections at once, largest first. Each
-// table is loaded in its own transaction, which for the tables in `truncate` begins with
-// TRUNCATE ONLY, and commits only when the row count matches the manifest: a failed load
+// table is loaded in its own transaction (LoadTable), which for the tables in `truncate` begins
+// with TRUNCATE ONLY, and commits only when the row count matches the manifest: a failed load
 // leaves the table as it was. The first failure stops the others. `step` is called with each
 // table as it starts.
 Result<LoadStats> LoadTables(repo::Repository* repo, std::vector<const repo::StreamInfo*> tables,
@@ -49,19 +50,28 @@ Result<LoadStats> LoadTables(repo::Repository* repo, std::vector<const repo::Str
                              const DatabaseRestoreOptions& options,
                              const std::function<void(const std::string&)>& step);
 
-// Runs a snapshot's post-data script. With more than one job, its indexes and its primary-key,
-// unique, check and exclusion constraints are built first, on `options.jobs` connections at
-// once (as pg_restore -j does): each table's in turn on one connection, the tables largest
-// first by `table_bytes` (keyed "schema"."table" as the dump quotes it; tables not in it count
-// as empty). The rest of the script (foreign keys, which need those indexes; index
-// attachments; triggers, rules, comments, ...) then runs through psql in the dump's order. With
-// one job, the whole script goes through psql as it is.
-Status RunPostData(const std::string& post_data, const std::map<std::string, uint64_t>& table_bytes,
-                   const DatabaseRestoreOptions& options);
+// Opens a connection for loading table data (for a data-only restore: with triggers and
+// foreign keys disabled, as a replica loads).
+Result<std::unique_ptr<Connection>> OpenLoader(const DatabaseRestoreOptions& options);
 
-// ANALYZE of every user table, partitioned table and materialized view of the target, spread
-// over `options.jobs` connections (a whole-database ANALYZE runs on one).
-Status AnalyzeInParallel(const DatabaseRestoreOptions& options);
+// Loads one table in one transaction: [TRUNCATE ONLY,] COPY FROM STDIN, row count check against
+// the manifest, COMMIT. After TRUNCATE, the COPY is WITH (FREEZE). A failure rolls back and
+// leaves the table as it was.
+Status LoadTable(repo::Repository* repo, Connection* c, const repo::StreamInfo& s, bool truncate,
+                 const DatabaseRestoreOptions& options);
+
+// Runs fn(connection, i) for i in [0, count) on up to `options.jobs` connections at once, each
+// connection first running `setup` (if not empty). Items are taken in order; the first failure
+// stops the others from taking more, and is returned once every connection is done.
+Status ForEachOnConnections(const DatabaseRestoreOptions& options, size_t count,
+                            const std::string& setup,
+                            const std::function<Status(Connection*, size_t)>& fn);
+
+// ANALYZE of every user table, partitioned table and materialized view of the target but those
+// in `done` ((schema, name) pairs), spread over `options.jobs` connections (a whole-database
+// ANALYZE runs on one), the largest first.
+Status AnalyzeInParallel(const DatabaseRestoreOptions& options,
+                         const std::set<std::pair<std::string, std::string>>& done = {});
 
 // The qualified, quoted name of a table stream: "schema"."table".
 std::string QualifiedName(Connection* c, const repo::StreamInfo& s);

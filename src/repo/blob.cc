@@ -157,16 +157,18 @@ std::string SealDeltaBlob(const MasterKeys& keys, BlobType type, const Id& id,
   return sealed;
 }
 
-Result<std::string> OpenBlob(const MasterKeys& keys, const BlobEntry& entry,
-                             std::string_view sealed, std::string_view base_plaintext) {
+namespace {
+
+// The plaintext of a blob from its opened payload: decompressed (a delta with the plaintext of
+// its base), then checked against the blob's id.
+Result<std::string> DecodePayload(const MasterKeys& keys, const BlobEntry& entry,
+                                  std::string_view payload, std::string_view base_plaintext) {
   auto where = [&] { return "blob " + entry.id.Hex(); };
-  auto payload = Open(keys.encryption_key(), AssociatedData(entry.type, entry.id), sealed);
-  if (!payload.ok()) return payload.status().WithContext(where());
   std::string plain;
   if (entry.compression == Compression::kZstd) {
     plain.resize(entry.raw_length);
-    size_t n = ZSTD_decompressDCtx(ThreadDCtx(), plain.data(), plain.size(), payload->data(),
-                                   payload->size());
+    size_t n = ZSTD_decompressDCtx(ThreadDCtx(), plain.data(), plain.size(), payload.data(),
+                                   payload.size());
     if (ZSTD_isError(n) || n != entry.raw_length) {
       return Status::Corruption(where() + ": bad compressed data");
     }
@@ -179,18 +181,36 @@ Result<std::string> OpenBlob(const MasterKeys& keys, const BlobEntry& entry,
     }
     plain.resize(entry.raw_length);
     size_t n =
-        ZSTD_decompressDCtx(dctx, plain.data(), plain.size(), payload->data(), payload->size());
+        ZSTD_decompressDCtx(dctx, plain.data(), plain.size(), payload.data(), payload.size());
     if (ZSTD_isError(n) || n != entry.raw_length) {
       return Status::Corruption(where() + ": bad delta against base " + entry.base.Hex());
     }
   } else {
-    plain = std::move(*payload);
+    plain.assign(payload);
   }
   if (plain.size() != entry.raw_length) return Status::Corruption(where() + ": wrong length");
   if (BlobIdOf(keys, plain) != entry.id) {
     return Status::Corruption(where() + ": content does not match its id");
   }
   return plain;
+}
+
+}  // namespace
+
+Result<std::string> OpenBlob(const MasterKeys& keys, const BlobEntry& entry,
+                             std::string_view sealed, std::string_view base_plaintext) {
+  auto payload = Open(keys.encryption_key(), AssociatedData(entry.type, entry.id), sealed);
+  if (!payload.ok()) return payload.status().WithContext("blob " + entry.id.Hex());
+  return DecodePayload(keys, entry, *payload, base_plaintext);
+}
+
+Result<std::string> OpenBlob(const MasterKeys& keys, const BlobEntry& entry, std::string&& sealed,
+                             std::string_view base_plaintext) {
+  std::string owned = std::move(sealed);
+  auto payload =
+      OpenInPlace(keys.encryption_key(), AssociatedData(entry.type, entry.id), &owned);
+  if (!payload.ok()) return payload.status().WithContext("blob " + entry.id.Hex());
+  return DecodePayload(keys, entry, *payload, base_plaintext);
 }
 
 }  // namespace pgdedup::repo

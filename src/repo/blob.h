@@ -91,5 +91,8 @@ std::string SealDeltaBlob(const MasterKeys& keys, BlobType type, const Id& id,
 // entry.id. Any mismatch is Corruption naming the blob.
 Result<std::string> OpenBlob(const MasterKeys& keys, const BlobEntry& entry,
                              std::string_view sealed, std::string_view base_plaintext = {});
+// The same, decrypting `sealed` in place (one copy and one allocation fewer per blob).
+Result<std::string> OpenBlob(const MasterKeys& keys, const BlobEntry& entry, std::string&& sealed,
+                             std::string_view base_plaintext = {});
 
 }  // namespace pgdedup::repo

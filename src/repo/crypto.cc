@@ -73,6 +73,22 @@ Result<std::string> Open(const uint8_t* key, std::string_view associated_data,
   return plain;
 }
 
+Result<std::string_view> OpenInPlace(const uint8_t* key, std::string_view associated_data,
+                                     std::string* sealed) {
+  PGDEDUP_RETURN_IF_ERROR(InitCrypto());
+  if (sealed->size() < kSealOverhead) return Status::Corruption("ciphertext too short");
+  auto* nonce = reinterpret_cast<uint8_t*>(sealed->data());
+  uint8_t* text = nonce + kNonceSize;
+  unsigned long long plen = 0;
+  // libsodium decrypts in place when the message and the ciphertext are one address.
+  int rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
+      text, &plen, nullptr, text, sealed->size() - kNonceSize,
+      reinterpret_cast<const uint8_t*>(associated_data.data()), associated_data.size(), nonce,
+      key);
+  if (rc != 0) return Status::Corruption("authentication failed (tampered or wrong key)");
+  return std::string_view(sealed->data() + kNonceSize, plen);
+}
+
 Id BlobIdOf(const MasterKeys& keys, std::string_view plaintext) {
   Id id;
   unsigned int len = 0;

@@ -79,6 +79,11 @@ void Seal(const uint8_t* key, std::string_view associated_data, std::string_view
 // authenticate (tampered, truncated, or sealed under another key or for another purpose).
 Result<std::string> Open(const uint8_t* key, std::string_view associated_data,
                          std::string_view sealed);
+// Open without a copy: decrypts *sealed where it lies and returns the plaintext, a view into
+// *sealed (valid while *sealed is neither changed nor destroyed). On failure *sealed is left
+// as it was (the tag is checked before anything is decrypted).
+Result<std::string_view> OpenInPlace(const uint8_t* key, std::string_view associated_data,
+                                     std::string* sealed);
 
 // The id of a blob: HMAC-SHA-256 of its plaintext under the id key.
 Id BlobIdOf(const MasterKeys& keys, std::string_view plaintext);

@@ -72,6 +72,19 @@ EOF
 assert_exit 0 p restore latest --db "$(pg_conninfo awk_restored)" --create
 db_state awk_restored "$S/r1"
 compare_state "$S/awk" "$S/r1" "restore --create"
+# Every table with rows has statistics (ANALYZE ran) and was loaded frozen: all of its pages
+# are all-visible, so no later VACUUM has to visit them.
+no_stats=$(psql_q awk_restored "SELECT string_agg(format('%I.%I', n.nspname, c.relname), ' ')
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+    AND n.nspname NOT LIKE 'pg_toast%' AND c.reltuples > 0
+    AND NOT EXISTS (SELECT 1 FROM pg_stats s WHERE s.schemaname = n.nspname AND s.tablename = c.relname)")
+assert_eq "$no_stats" "" "tables without statistics after the restore"
+not_frozen=$(psql_q awk_restored "SELECT string_agg(format('%I.%I', n.nspname, c.relname), ' ')
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+    AND n.nspname NOT LIKE 'pg_toast%' AND c.relpages > 0 AND c.relallvisible < c.relpages")
+assert_eq "$not_frozen" "" "tables with pages not all-visible after the restore"
 
 # Spot checks on the restored copy: odd values, and that it works as a database.
 r() { psql_q awk_restored "$1"; }

@@ -131,6 +131,22 @@ run_t 60 dropdb tsdb_restored
 run_t 60 dropdb tsdb
 psql_q postgres "DROP TABLESPACE fast" >/dev/null
 
+# Extended statistics (CREATE STATISTICS is in post-data, after the indexes): ANALYZE waits for
+# them, so the restored database has their data, not only the objects.
+run_t 60 createdb statdb
+psql_q statdb "CREATE TABLE s (id int PRIMARY KEY, city text, zip text);
+  INSERT INTO s SELECT g, 'city ' || (g % 50), 'zip ' || (g % 50) FROM generate_series(1, 5000) g;
+  CREATE STATISTICS s_city_zip (dependencies, ndistinct) ON city, zip FROM s;
+  ANALYZE s;" >/dev/null
+assert_exit 0 pgd "${P[@]}" backup --db "$(pg_conninfo statdb)" --jobs 2 --json
+stat_snap=$(jq -r .snapshot_id "$LAST_STDOUT")
+assert_exit 0 pgd "${P[@]}" restore "$stat_snap" --db "$(pg_conninfo statdb_restored)" --create --jobs 2
+stat_q="SELECT x.stxname, d.stxdndistinct IS NOT NULL, d.stxddependencies IS NOT NULL
+  FROM pg_statistic_ext x JOIN pg_statistic_ext_data d ON d.stxoid = x.oid ORDER BY 1"
+assert_eq "$(psql_q statdb_restored "$stat_q")" "s_city_zip|t|t" "extended statistics after restore"
+run_t 60 dropdb statdb_restored
+run_t 60 dropdb statdb
+
 # Drill: restores into a temporary database, verifies, reports phases, drops it.
 assert_exit 0 pgd "${P[@]}" drill "$second" --db "$(pg_conninfo postgres)" --json
 python3 - "$LAST_STDOUT" <<'PY'

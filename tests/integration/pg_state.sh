@@ -49,7 +49,8 @@ db_state() {
      WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm') AND $USER_REL
      ORDER BY 1, a.attnum" >"$dir/columns"
   q "SELECT CASE WHEN c.conrelid <> 0 THEN c.conrelid::regclass::text ELSE c.contypid::regtype::text END AS owner,
-            c.conname, c.contype, pg_get_constraintdef(c.oid), c.convalidated, c.conislocal
+            c.conname, c.contype, pg_get_constraintdef(c.oid), c.convalidated, c.conislocal,
+            obj_description(c.oid, 'pg_constraint')
      FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
      WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2" >"$dir/constraints"
   q "SELECT schemaname, tablename, indexname, indexdef FROM pg_indexes

@@ -105,6 +105,32 @@ TEST_CASE("index and constraint entries name the table they build on") {
   CHECK(EntryTable(d.entries[4]).empty());  // not the quoted form pg_dump writes
 }
 
+TEST_CASE("foreign key entries name their table and the table they reference") {
+  DumpScript d = ParseDumpScript(
+      kPreamble +
+      Entry("t2 fk", "FK CONSTRAINT", "public",
+            "ALTER TABLE ONLY \"public\".\"t2\"\n    ADD CONSTRAINT \"fk\" FOREIGN KEY (\"id\") "
+            "REFERENCES \"public\".\"t\"(\"id\");") +
+      Entry("p fk", "FK CONSTRAINT", "s",
+            "ALTER TABLE \"s\".\"p\"\n    ADD CONSTRAINT \"x) REFERENCES \"\"a\"\".\"\"b\"\"(\" FOREIGN "
+            "KEY (\"a\", \"b\"\"c\") REFERENCES \"s 2\".\"q\"(\"a\", \"b\") ON DELETE CASCADE;") +
+      Entry("t t_pkey", "CONSTRAINT", "public",
+            "ALTER TABLE ONLY \"public\".\"t\"\n    ADD CONSTRAINT \"t_pkey\" PRIMARY KEY "
+            "(\"id\");") +
+      Entry("odd", "FK CONSTRAINT", "public",
+            "ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY (id) REFERENCES u(id);") +
+      kEpilogue);
+  REQUIRE(d.entries.size() == 4);
+  ForeignKey a = ForeignKeyTables(d.entries[0]);
+  CHECK(a.table == "\"public\".\"t2\"");
+  CHECK(a.referenced == "\"public\".\"t\"");
+  ForeignKey b = ForeignKeyTables(d.entries[1]);  // quotes and parentheses inside names
+  CHECK(b.table == "\"s\".\"p\"");
+  CHECK(b.referenced == "\"s 2\".\"q\"");
+  CHECK(ForeignKeyTables(d.entries[2]).table.empty());  // not a foreign key
+  CHECK(ForeignKeyTables(d.entries[3]).table.empty());  // not the quoted form pg_dump writes
+}
+
 TEST_CASE("a table's objects are picked out, and not its neighbour's") {
   DumpScript pre = ParseDumpScript(Pre());
   DumpScript post = ParseDumpScript(Post());

@@ -1,0 +1,335 @@
+#include "pg/restore_pipeline.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "common/thread_pool.h"
+
+namespace pgdedup::pg {
+
+namespace {
+
+// One entry, one statement in its own transaction. Two entries can deadlock only through a
+// partitioned table and one of its partitions; the server then cancels one, which is retried.
+Status RunEntry(Connection* c, const DumpEntry& e) {
+  constexpr int kAttempts = 5;
+  Status st;
+  for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+    st = c->Exec(e.settings + e.text);
+    if (st.ok() || st.ToString().find("deadlock detected") == std::string::npos) break;
+  }
+  return st.WithContext("post-data: " + e.type + " " + e.name);
+}
+
+Status RunGroup(Connection* c, const PostDataPlan& plan, const PostDataPlan::Group& g) {
+  for (size_t i : g.entries) PGDEDUP_RETURN_IF_ERROR(RunEntry(c, plan.script.entries[i]));
+  return Status::OK();
+}
+
+// The tasks of LoadAndBuild and the state of the run, under one mutex.
+class Pipeline {
+ public:
+  Pipeline(repo::Repository* repo, std::vector<const repo::StreamInfo*> tables,
+           const PostDataPlan& plan, const DatabaseRestoreOptions& options,
+           const std::function<void(const std::string&)>& step)
+      : repo_(repo), tables_(std::move(tables)), plan_(plan), options_(options), step_(step) {
+    std::stable_sort(tables_.begin(), tables_.end(),
+                     [](const auto* a, const auto* b) { return a->size > b->size; });
+    std::map<std::string, size_t> group_of;
+    for (size_t g = 0; g < plan_.groups.size(); ++g) {
+      if (!plan_.groups[g].table.empty()) group_of[plan_.groups[g].table] = g;
+    }
+    tasks_of_.resize(tables_.size());
+    group_of_table_.assign(tables_.size(), nullptr);
+    for (size_t t = 0; t < tables_.size(); ++t) {
+      std::string name = TableName{tables_[t]->schema, tables_[t]->table}.Quoted();
+      index_of_[name] = t;
+      if (auto g = group_of.find(name); g != group_of.end()) {
+        group_of_table_[t] = &plan_.groups[g->second];
+        grouped_.insert(g->second);
+      }
+    }
+    waiting_on_.assign(plan_.foreign_keys.size(), 0);
+    for (size_t f = 0; f < plan_.foreign_keys.size(); ++f) {
+      auto a = index_of_.find(plan_.foreign_keys[f].table);
+      auto b = index_of_.find(plan_.foreign_keys[f].referenced);
+      if (a == index_of_.end() || b == index_of_.end()) {
+        orphans_.push_back(f);  // not a table of this run after all: after the run
+        continue;
+      }
+      tasks_of_[a->second].push_back(f);
+      waiting_on_[f] = 1;
+      if (b->second != a->second) {
+        tasks_of_[b->second].push_back(f);
+        waiting_on_[f] = 2;
+      }
+    }
+    result_.loads_done = std::chrono::steady_clock::now();
+  }
+
+  // The groups of tables that are not loaded (they run once every load is done).
+  std::vector<const PostDataPlan::Group*> Ungrouped() const {
+    std::vector<const PostDataPlan::Group*> out;
+    for (size_t g = 0; g < plan_.groups.size(); ++g) {
+      if (grouped_.count(g) == 0) out.push_back(&plan_.groups[g]);
+    }
+    return out;
+  }
+
+  // The foreign keys the run does not add, since one of their tables is not loaded.
+  const std::vector<size_t>& OrphanForeignKeys() const { return orphans_; }
+
+  Result<LoadAndBuildResult> Run() {
+    int jobs = options_.jobs > 0 ? options_.jobs : ThreadPool::DefaultThreads();
+    jobs = std::max(1, std::min<int>(jobs, static_cast<int>(tables_.size())));
+    if (tables_.empty()) return result_;
+    std::vector<std::thread> threads;
+    for (int i = 1; i < jobs; ++i) threads.emplace_back([this] { Work(); });
+    Work();
+    for (auto& th : threads) th.join();
+    if (!failure_.ok()) return failure_;
+    return result_;
+  }
+
+ private:
+  struct Task {
+    enum class Kind { kLoad, kBuild, kForeignKey } kind;
+    size_t index;      // into tables_ (kLoad, kBuild) or plan_.foreign_keys (kForeignKey)
+    uint64_t weight;   // bytes to go through: the largest first
+    std::vector<std::string> locks;  // tables it holds while it runs (none for a load)
+  };
+
+  // REQUIRES: mu_ held. Takes the next task a worker may start now, or returns false.
+  bool TakeTask(Task* out) {
+    if (next_load_ < tables_.size()) {
+      size_t t = next_load_++;
+      *out = {Task::Kind::kLoad, t, tables_[t]->size, {}};
+      loads_running_++;
+      step_("table " + tables_[t]->name);
+      return true;
+    }
+    for (auto it = ready_.begin(); it != ready_.end(); ++it) {
+      bool free = std::none_of(it->locks.begin(), it->locks.end(),
+                               [&](const std::string& l) { return held_.count(l) > 0; });
+      if (!free) continue;
+      *out = std::move(*it);
+      ready_.erase(it);
+      for (const auto& l : out->locks) held_.insert(l);
+      if (out->kind == Task::Kind::kBuild && group_of_table_[out->index] != nullptr) {
+        step_("indexes and constraints of " + tables_[out->index]->name);
+      } else if (out->kind == Task::Kind::kForeignKey) {
+        step_("foreign key " + plan_.script.entries[plan_.foreign_keys[out->index].entry].name);
+      }
+      return true;
+    }
+    return false;
+  }
+
+  // REQUIRES: mu_ held. Whether a worker with nothing to take should wait (true) or leave.
+  bool MoreToCome() const { return loads_running_ > 0 || running_ > 0; }
+
+  // REQUIRES: mu_ held.
+  void AddReady(Task task) {
+    auto at = std::find_if(ready_.begin(), ready_.end(),
+                           [&](const Task& r) { return r.weight < task.weight; });
+    ready_.insert(at, std::move(task));
+  }
+
+  // REQUIRES: mu_ held. Table t is loaded, built and analyzed: its foreign keys may follow.
+  void TableDone(size_t t) {
+    for (size_t f : tasks_of_[t]) {
+      if (--waiting_on_[f] > 0) continue;
+      const auto& fk = plan_.foreign_keys[f];
+      size_t a = index_of_.at(fk.table);
+      size_t b = index_of_.at(fk.referenced);
+      uint64_t weight = tables_[a]->size + (b != a ? tables_[b]->size : 0);
+      AddReady({Task::Kind::kForeignKey, f, weight, {fk.table, fk.referenced}});
+    }
+  }
+
+  void Work() {
+    std::unique_ptr<Connection> loader;
+    std::unique_ptr<Connection> ddl;
+    for (;;) {
+      Task task;
+      {
+        std::unique_lock<std::mutex> l(mu_);
+        for (;;) {
+          if (!failure_.ok()) return;
+          if (TakeTask(&task)) break;
+          if (!MoreToCome()) return;
+          cv_.wait(l);
+        }
+        if (task.kind != Task::Kind::kLoad) running_++;
+      }
+      Status st = task.kind == Task::Kind::kLoad ? Load(task.index, &loader)
+                                                 : RunDdl(task, &ddl);
+      std::lock_guard<std::mutex> l(mu_);
+      if (task.kind == Task::Kind::kLoad) {
+        loads_running_--;
+      } else {
+        running_--;
+      }
+      for (const auto& lock : task.locks) held_.erase(lock);
+      if (!st.ok()) {
+        if (failure_.ok()) failure_ = st;
+      } else if (task.kind == Task::Kind::kLoad) {
+        const repo::StreamInfo& s = *tables_[task.index];
+        result_.loaded.tables++;
+        result_.loaded.rows += s.rows;
+        result_.loaded.bytes += s.size;
+        if (next_load_ == tables_.size() && loads_running_ == 0) {
+          result_.loads_done = std::chrono::steady_clock::now();
+        }
+        std::string name = TableName{s.schema, s.table}.Quoted();
+        if (group_of_table_[task.index] != nullptr || plan_.analyze_early) {
+          AddReady({Task::Kind::kBuild, task.index, s.size, {name}});
+        } else {
+          TableDone(task.index);
+        }
+      } else if (task.kind == Task::Kind::kBuild) {
+        TableDone(task.index);
+      }
+      cv_.notify_all();
+    }
+  }
+
+  Status Load(size_t t, std::unique_ptr<Connection>* loader) {
+    if (!*loader) {
+      auto c = OpenLoader(options_);
+      if (!c.ok()) return c.status();
+      *loader = std::move(*c);
+    }
+    // A table the restore has just created is truncated all the same: COPY can then FREEZE.
+    return LoadTable(repo_, loader->get(), *tables_[t], /*truncate=*/!options_.data_only, options_);
+  }
+
+  Status RunDdl(const Task& task, std::unique_ptr<Connection>* ddl) {
+    if (!*ddl) {
+      auto c = Connection::Open(options_.conninfo);
+      if (!c.ok()) return c.status();
+      if (!plan_.settings.empty()) PGDEDUP_RETURN_IF_ERROR((*c)->Exec(plan_.settings));
+      *ddl = std::move(*c);
+    }
+    Connection* c = ddl->get();
+    if (task.kind == Task::Kind::kForeignKey) {
+      return RunEntry(c, plan_.script.entries[plan_.foreign_keys[task.index].entry]);
+    }
+    const repo::StreamInfo& s = *tables_[task.index];
+    if (const PostDataPlan::Group* g = group_of_table_[task.index]) {
+      PGDEDUP_RETURN_IF_ERROR(RunGroup(c, plan_, *g));
+    }
+    if (plan_.analyze_early) {
+      std::string name = QualifiedName(c, s);
+      PGDEDUP_RETURN_IF_ERROR(c->Exec("ANALYZE " + name).WithContext("ANALYZE " + name));
+      std::lock_guard<std::mutex> l(mu_);
+      result_.analyzed.insert({s.schema, s.table});
+    }
+    return Status::OK();
+  }
+
+  repo::Repository* const repo_;
+  std::vector<const repo::StreamInfo*> tables_;  // the largest first
+  const PostDataPlan& plan_;
+  const DatabaseRestoreOptions& options_;
+  const std::function<void(const std::string&)>& step_;
+  std::map<std::string, size_t> index_of_;                 // quoted name -> index in tables_
+  std::vector<const PostDataPlan::Group*> group_of_table_;  // per table; nullptr: none
+  std::set<size_t> grouped_;                                // groups of loaded tables
+  std::vector<std::vector<size_t>> tasks_of_;               // per table: its foreign keys
+  std::vector<int> waiting_on_;  // per foreign key: its tables not yet done
+  std::vector<size_t> orphans_;  // foreign keys on tables not loaded
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t next_load_ = 0;
+  int loads_running_ = 0;
+  int running_ = 0;                 // builds and foreign keys
+  std::vector<Task> ready_;         // the largest first
+  std::set<std::string> held_;      // tables locked by running tasks
+  Status failure_;
+  LoadAndBuildResult result_;
+};
+
+}  // namespace
+
+PostDataPlan SplitPostData(const std::string& post_data, int jobs,
+                           const std::set<std::string>& loaded) {
+  PostDataPlan plan;
+  plan.script = ParseDumpScript(post_data);
+  plan.settings = PreambleSettings(plan.script);
+  plan.rest = plan.script.preamble;
+  // Foreign keys go early only when every index and constraint is known to be on its table's
+  // group: the unique index a foreign key needs is then built before it.
+  const bool fks_early =
+      jobs > 1 && std::none_of(plan.script.entries.begin(), plan.script.entries.end(),
+                               [](const DumpEntry& e) {
+                                 return (e.type == "INDEX" || e.type == "CONSTRAINT") &&
+                                        EntryTable(e).empty();
+                               });
+  std::map<std::string, size_t> group_of;  // table -> index in plan.groups
+  for (size_t i = 0; i < plan.script.entries.size(); ++i) {
+    const DumpEntry& e = plan.script.entries[i];
+    if (e.type == "STATISTICS") plan.analyze_early = false;
+    if (fks_early && e.type == "FK CONSTRAINT") {
+      ForeignKey fk = ForeignKeyTables(e);
+      if (loaded.count(fk.table) > 0 && loaded.count(fk.referenced) > 0) {
+        plan.foreign_keys.push_back({i, std::move(fk.table), std::move(fk.referenced)});
+        continue;
+      }
+    }
+    if (jobs <= 1 || (e.type != "INDEX" && e.type != "CONSTRAINT")) {
+      plan.rest += e.settings + e.text;
+      continue;
+    }
+    // An entry whose table cannot be told is a group of its own.
+    const std::string table = EntryTable(e);
+    if (auto known = group_of.find(table); !table.empty() && known != group_of.end()) {
+      plan.groups[known->second].entries.push_back(i);
+      continue;
+    }
+    if (!table.empty()) group_of[table] = plan.groups.size();
+    plan.groups.push_back({table, {i}});
+  }
+  plan.rest += plan.script.epilogue;
+  // Nothing taken out: run it as it was written.
+  if (plan.groups.empty() && plan.foreign_keys.empty()) plan.rest = post_data;
+  if (jobs <= 1) plan.analyze_early = false;
+  return plan;
+}
+
+Result<LoadAndBuildResult> LoadAndBuild(repo::Repository* repo,
+                                        std::vector<const repo::StreamInfo*> tables,
+                                        const PostDataPlan& plan,
+                                        const DatabaseRestoreOptions& options,
+                                        const std::function<void(const std::string&)>& step) {
+  Pipeline pipeline(repo, std::move(tables), plan, options, step);
+  auto result = pipeline.Run();
+  if (!result.ok()) return result.status();
+  // The groups that wait for no load of their own, then everything else in the dump's order.
+  std::vector<const PostDataPlan::Group*> last = pipeline.Ungrouped();
+  if (!last.empty()) step("indexes and constraints");
+  PGDEDUP_RETURN_IF_ERROR(ForEachOnConnections(
+      options, last.size(), plan.settings,
+      [&](Connection* c, size_t i) { return RunGroup(c, plan, *last[i]); }));
+  const std::vector<size_t>& orphans = pipeline.OrphanForeignKeys();
+  if (!orphans.empty()) {
+    auto c = Connection::Open(options.conninfo);
+    if (!c.ok()) return c.status();
+    if (!plan.settings.empty()) PGDEDUP_RETURN_IF_ERROR((*c)->Exec(plan.settings));
+    for (size_t f : orphans) {
+      PGDEDUP_RETURN_IF_ERROR(RunEntry(c->get(), plan.script.entries[plan.foreign_keys[f].entry]));
+    }
+  }
+  if (!plan.rest.empty()) {
+    step("post-data");
+    PGDEDUP_RETURN_IF_ERROR(RunSqlText(plan.rest, "post-data", options));
+  }
+  return result;
+}
+
+}  // namespace pgdedup::pg

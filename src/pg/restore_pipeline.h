@@ -1,0 +1,89 @@
+// The tables of a whole-database restore, loaded and indexed on `jobs` connections at once,
+// each table's indexes built as soon as its rows are in (as pg_restore -j overlaps them).
+//
+// SplitPostData cuts a snapshot's post-data script (dump_script.h) in three:
+//   - per table, its INDEX and CONSTRAINT entries: primary keys, unique, check and exclusion
+//     constraints, and plain indexes;
+//   - the foreign keys ("FK CONSTRAINT") between two tables that are both loaded;
+//   - the rest, in the dump's order: the other foreign keys (on partitioned tables, which need
+//     their index attachments), index attachments, triggers, rules, policies, comments,
+//     materialized view data. Nothing in it comes before a foreign key taken out (comments on
+//     a constraint follow it).
+//
+// LoadAndBuild then runs, on `options.jobs` workers (each with a loading connection, and a
+// second connection for DDL that first runs the script's preamble settings):
+//   load T      COPY into T (LoadTable): the largest tables first;
+//   build T     T's entries in turn, each its own transaction: ready once T is loaded (the
+//               entries of one table lock each other, so they share a connection);
+//   analyze T   ANALYZE T right after build T, unless the script creates extended statistics
+//               (CREATE STATISTICS is in the rest, and ANALYZE must follow it);
+//   fk F        a foreign key, once both its tables are built (and analyzed): its check of
+//               every row then uses the referenced table's new unique index.
+// A free worker takes the next load (the largest tables first), else the largest ready task
+// whose tables no running task holds (a build locks its table, a foreign key both of its
+// tables: they would only wait for each other), else waits for a task to finish. The
+// groups of tables that have no stream (a partitioned parent, a materialized view) and entries
+// whose table cannot be told run once every load is done. Finally the rest goes through psql.
+// The first failure stops every worker from taking more and is returned.
+//
+// With one job the post-data script is not cut: it runs whole through psql after the loads, as
+// pg_dump wrote it.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+#include "pg/database_restore.h"
+#include "pg/dump_script.h"
+#include "pg/restore_steps.h"
+#include "repo/repository.h"
+
+namespace pgdedup::pg {
+
+struct PostDataPlan {
+  DumpScript script;     // the parsed post-data script; the groups index its entries
+  std::string settings;  // its preamble's session settings (PreambleSettings)
+  struct Group {
+    std::string table;          // "schema"."table" as the dump quotes it; empty if unknown
+    std::vector<size_t> entries;  // indexes into script.entries, in the dump's order
+  };
+  std::vector<Group> groups;
+  struct ForeignKey {
+    size_t entry;            // index into script.entries
+    std::string table;       // both quoted as the dump quotes them
+    std::string referenced;
+  };
+  std::vector<ForeignKey> foreign_keys;
+  std::string rest;  // a script for psql: preamble, the other entries in order, epilogue
+  // No extended statistics in the script: a table may be analyzed once its group is built.
+  bool analyze_early = true;
+};
+
+// `loaded`: the tables that will be loaded, quoted as the dump quotes them ("schema"."table").
+// With jobs <= 1 the plan has no groups or foreign keys and `rest` is the whole script.
+PostDataPlan SplitPostData(const std::string& post_data, int jobs,
+                           const std::set<std::string>& loaded);
+
+struct LoadAndBuildResult {
+  LoadStats loaded;
+  // When the last table's rows were committed (the end of the data phase).
+  std::chrono::steady_clock::time_point loads_done;
+  // The tables ANALYZE ran on, as (schema, table).
+  std::set<std::pair<std::string, std::string>> analyzed;
+};
+
+// Loads `tables` and builds `plan`'s groups (as above), then runs plan.rest through psql. With
+// schema_only there are no tables to load (pass none); with data_only pass an empty plan
+// (SplitPostData("", jobs, {})). `step` is called as each load and build starts.
+Result<LoadAndBuildResult> LoadAndBuild(repo::Repository* repo,
+                                        std::vector<const repo::StreamInfo*> tables,
+                                        const PostDataPlan& plan,
+                                        const DatabaseRestoreOptions& options,
+                                        const std::function<void(const std::string&)>& step);
+
+}  // namespace pgdedup::pg
