@@ -246,9 +246,9 @@ void AddRestore(CLI::App* app, Runner* run) {
   cmd->add_flag("--data-only", args->data_only,
                 "with --db: only the data, into a database that has the schema and empty tables");
   cmd->add_option("--jobs", args->jobs,
-                  "with --db: connections used at once to load tables, then to build indexes "
-                  "and constraints, then to ANALYZE; otherwise worker threads (default: the "
-                  "number of cores)");
+                  "with --db: connections used at once to load tables (largest first) and, "
+                  "as soon as a table is loaded, to build its indexes and constraints and "
+                  "ANALYZE it; otherwise worker threads (default: the number of cores)");
   cmd->callback([run, args] { *run = [args](const Context& c) { return RunRestore(c, *args); }; });
 }
 

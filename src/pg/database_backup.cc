@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/bytes.h"
 #include "common/log.h"
 #include "common/thread_pool.h"
 #include "pg/catalog.h"
@@ -121,7 +122,7 @@ Status CopyTable(Connection* c, const TableInfo& t, repo::BackupSession* session
     auto got = c->ReadCopy(buf, n);
     if (got.ok()) {
       // COPY text format ends every row with a newline and escapes the ones inside values.
-      for (size_t i = 0; i < *got; ++i) rows += buf[i] == '\n';
+      rows += CountByte(std::string_view(buf, *got), '\n');
     }
     return got;
   });

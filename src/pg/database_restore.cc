@@ -354,7 +354,15 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
   auto t1 = Clock::now();
   if (!options.schema_only) {
     step("sequences");
-    PGDEDUP_RETURN_IF_ERROR(RunSqlStream(repo, *seqs, options));
+    // Our own script of setval() calls, no psql meta-commands: one round trip through libpq
+    // rather than another psql process.
+    auto setvals = ReadStream(repo, *seqs, options);
+    if (!setvals.ok()) return setvals.status();
+    if (setvals->find_first_not_of(" \n") != std::string::npos) {
+      auto sc = Connection::Open(options.conninfo);
+      if (!sc.ok()) return sc.status();
+      PGDEDUP_RETURN_IF_ERROR((*sc)->Exec(*setvals).WithContext(seqs->name));
+    }
     if (const repo::StreamInfo* lobs = FindStreamOfKind(m, "large-objects")) {
       step("large objects");
       PGDEDUP_RETURN_IF_ERROR(RunSqlStream(repo, *lobs, options));

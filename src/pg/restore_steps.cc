@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/bytes.h"
 #include "common/log.h"
 #include "common/system.h"
 #include "common/thread_pool.h"
@@ -60,7 +61,7 @@ Status LoadTable(repo::Repository* repo, Connection* c, const repo::StreamInfo& 
     Status st = repo::RestoreStream(
         repo, s,
         [&](std::string_view d) {
-          rows += std::count(d.begin(), d.end(), '\n');
+          rows += CountByte(d, '\n');
           return c->WriteCopy(d);
         },
         ro);
