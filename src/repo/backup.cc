@@ -6,13 +6,17 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <deque>
 #include <future>
 #include <map>
+#include <optional>
+#include <utility>
 
 #include "chunker/fastcdc.h"
 #include "common/log.h"
+#include "repo/cut_predictor.h"
 #include "repo/delta_planner.h"
 
 namespace pgdedup::repo {
@@ -127,12 +131,13 @@ Result<std::unique_ptr<BackupSession>> BackupSession::Start(Repository* repo,
   if (options.deltas) {
     // Each base is read once, for the chunk at its place: a large cache would only hold memory.
     repo->SetBaseCacheCapacity(4 << 20);
-    PGDEDUP_RETURN_IF_ERROR(s->LoadParents());
   }
+  if (options.deltas || options.predict_cuts) PGDEDUP_RETURN_IF_ERROR(s->LoadParents());
   return s;
 }
 
 Result<std::unique_ptr<DeltaPlanner>> BackupSession::PlannerFor(const std::string& name) {
+  if (!options_.deltas) return std::unique_ptr<DeltaPlanner>();
   auto parent = parents_.find(name);
   if (parent == parents_.end()) return std::unique_ptr<DeltaPlanner>();
   return std::make_unique<DeltaPlanner>(repo_, parent->second);
@@ -151,6 +156,12 @@ Status BackupSession::LoadParents() {
 
 // Hands a stream's chunks to the workers and collects their ids in order, feeding the stream
 // digest and the chunk list. At most kMaxInFlight chunks are out at once.
+//
+// A chunk may be a prediction (cut_predictor.h): queued with the id of the parent chunk it is
+// expected to be. It is kept only if it has that id; if not, it and every chunk queued after it
+// are dropped (unstored: a worker stores a predicted chunk only once its id is checked), and
+// rewind() tells the reader where to chunk for real again. The reader queues chunks cut for
+// real only when no prediction is unchecked (it drains first), so a rewind never drops them.
 class BackupSession::ChunkQueue {
  public:
   ChunkQueue(BackupSession* session, StreamInfo* info, std::unique_ptr<DeltaPlanner> planner)
@@ -160,38 +171,52 @@ class BackupSession::ChunkQueue {
         planner_(std::move(planner)) {}
 
   // Queues a chunk; `owner` keeps its bytes alive until the worker is done. `end` is the
-  // chunk's end offset in the stream (see released()).
-  Status Submit(std::shared_ptr<const void> owner, std::string_view chunk, uint64_t end) {
+  // chunk's end offset in the stream (see released()); `expected`, for a prediction, the id it
+  // must have. A chunk queued while a rewind is pending is dropped.
+  Status Submit(std::shared_ptr<const void> owner, std::string_view chunk, uint64_t end,
+                std::optional<Id> expected = std::nullopt) {
     while (in_flight_.size() >= kMaxInFlight) PGDEDUP_RETURN_IF_ERROR(DrainOne());
-    info_->chunk_count++;
+    if (rewind_) return Status::OK();
     BackupSession* s = session_;
     DeltaPlanner* planner = planner_.get();
     uint64_t start = end - chunk.size();
-    in_flight_.push_back({end, s->pool_->Submit([s, owner, chunk, planner, start]() -> Result<Id> {
-                            Id id = BlobIdOf(s->repo_->keys(), chunk);
-                            BlobWriter::BaseFinder find_base;
-                            if (planner != nullptr) {
-                              planner->Saw(id, start);
-                              find_base = [s, planner, start] {
-                                return FindBase(s->repo_, planner->CandidateFor(start),
-                                                s->max_delta_depth_);
-                              };
-                            }
-                            auto stored = s->writer_->Store(BlobType::kData, id, chunk, find_base);
-                            if (!stored.ok()) return stored.status();
-                            return id;
-                          })});
+    auto task = [s, owner, chunk, planner, start, expected]() -> Result<Done> {
+      Id id = BlobIdOf(s->repo_->keys(), chunk);
+      if (expected && id != *expected) return Done{id, /*mismatch=*/true};
+      BlobWriter::BaseFinder find_base;
+      if (planner != nullptr) {
+        if (!expected) planner->Saw(id, start);  // a prediction is anchored once kept
+        find_base = [s, planner, start] {
+          return FindBase(s->repo_, planner->CandidateFor(start), s->max_delta_depth_);
+        };
+      }
+      auto stored = s->writer_->Store(BlobType::kData, id, chunk, find_base);
+      if (!stored.ok()) return stored.status();
+      return Done{id, /*mismatch=*/false};
+    };
+    in_flight_.push_back({start, end, expected.has_value(), s->pool_->Submit(std::move(task))});
     return Status::OK();
   }
 
+  // Waits for every chunk queued (a failed prediction among them sets a rewind).
+  Status Drain() {
+    while (!in_flight_.empty()) PGDEDUP_RETURN_IF_ERROR(DrainOne());
+    return Status::OK();
+  }
+
+  // After a failed prediction: the offset to chunk for real from (cleared by the call).
+  std::optional<uint64_t> TakeRewind() { return std::exchange(rewind_, std::nullopt); }
+  bool rewind_pending() const { return rewind_.has_value(); }
+
   // Waits for every chunk (even after an error, so no task outlives its bytes), then stores the
-  // chunk list. Returns the first failure.
+  // chunk list. Returns the first failure. REQUIRES: no rewind pending.
   Status Finish(Status status) {
     while (!in_flight_.empty()) {
       Status s = DrainOne();
       if (status.ok()) status = s;
     }
     if (!status.ok()) return status;
+    if (rewind_) return Status::IOError("a stream ended before a failed prediction was chunked again");
     auto ids = lists_.Finish();
     if (!ids.ok()) return ids.status();
     info_->chunk_lists = std::move(*ids);
@@ -203,18 +228,40 @@ class BackupSession::ChunkQueue {
   uint64_t released() const { return released_; }
 
  private:
+  struct Done {
+    Id id;
+    bool mismatch = false;  // a prediction that failed
+  };
+
   Status DrainOne() {
-    Result<Id> id = in_flight_.front().id.get();
-    released_ = in_flight_.front().end;
+    Pending p = std::move(in_flight_.front());
     in_flight_.pop_front();
-    if (!id.ok()) return id.status();
-    digest_.Update(id->view());
-    return lists_.Add(*id);
+    Result<Done> done = p.done.get();
+    if (!done.ok()) return done.status();
+    if (done->mismatch) {
+      // Everything queued after it was predicted too, and is dropped unstored or known.
+      rewind_ = p.start;
+      while (!in_flight_.empty()) {
+        (void)in_flight_.front().done.get();
+        in_flight_.pop_front();
+      }
+      return Status::OK();
+    }
+    released_ = p.end;
+    info_->chunk_count++;
+    if (p.predicted) {
+      session_->predicted_chunks_++;
+      if (planner_) planner_->Saw(done->id, p.start);
+    }
+    digest_.Update(done->id.view());
+    return lists_.Add(done->id);
   }
 
   struct Pending {
+    uint64_t start;
     uint64_t end;
-    std::future<Result<Id>> id;
+    bool predicted;
+    std::future<Result<Done>> done;
   };
   BackupSession* session_;
   StreamInfo* info_;
@@ -223,6 +270,7 @@ class BackupSession::ChunkQueue {
   std::deque<Pending> in_flight_;
   uint64_t released_ = 0;
   std::unique_ptr<DeltaPlanner> planner_;  // nullptr: no deltas for this stream
+  std::optional<uint64_t> rewind_;
 };
 
 Status BackupSession::ReserveName(const std::string& name) {
@@ -350,12 +398,29 @@ class MappedFile {
       released_ = upto;
     }
   }
+  // Maps the pages up to `offset` + kPopulateAhead in one call each kPopulateStep, so that the
+  // workers hashing predicted chunks (which the reading thread no longer scans) do not take a
+  // page fault every few pages. Best effort: an old kernel without MADV_POPULATE_READ just
+  // faults them in as before.
+  void PopulateAhead(uint64_t offset) {
+    constexpr uint64_t kPopulateStep = 4 << 20;
+    constexpr uint64_t kPopulateAhead = 16 << 20;
+    uint64_t want = std::min(size_, offset + kPopulateAhead);
+    if (want < populated_ + kPopulateStep && want < size_) return;
+    if (want <= populated_) return;
+#ifdef MADV_POPULATE_READ
+    uint64_t from = std::max(populated_, offset) / 4096 * 4096;
+    if (want > from) ::madvise(const_cast<char*>(data_) + from, want - from, MADV_POPULATE_READ);
+#endif
+    populated_ = want;
+  }
 
  private:
   MappedFile(const char* data, uint64_t size) : data_(data), size_(size) {}
   const char* data_;
   uint64_t size_;
   uint64_t released_ = 0;
+  uint64_t populated_ = 0;
 };
 
 }  // namespace
@@ -385,12 +450,56 @@ Result<StreamInfo> BackupSession::AddStreamFromFd(const std::string& name, int f
   info.name = name;
   auto planner = PlannerFor(name);
   if (!planner.ok()) return planner.status();
+  // With a parent, its cuts are predicted and checked rather than chunked (cut_predictor.h).
+  std::unique_ptr<CutPredictor> predictor;
+  if (auto parent = parents_.find(name); parent != parents_.end() && options_.predict_cuts) {
+    predictor = CutPredictor::Load(repo_, parent->second);
+  }
   ChunkQueue queue(this, &info, std::move(*planner));
   Status status;
-  size_t start = 0;
-  size_t pos = 0;
-  while (status.ok() && start < data.size()) {
-    size_t step = std::min(kReadSize, data.size() - pos);
+  uint64_t start = 0;  // where the current chunk begins: always a cut
+  uint64_t pos = 0;    // how far the chunker has scanned
+  uint64_t read = 0;   // how far the stream has been read (for progress)
+  bool predicting = predictor != nullptr;
+  size_t next = 0;               // with predicting: the parent chunk expected at `start`
+  uint64_t lengths[2] = {0, 0};  // of the last two chunks cut for real in a row
+  auto advanced = [&] {
+    if (pos > read) {
+      AddRead(pos - read);
+      read = pos;
+    }
+    info.size = pos;
+    mapped->Release(queue.released());
+  };
+  while (status.ok()) {
+    if (auto at = queue.TakeRewind()) {
+      start = pos = *at;  // a prediction failed here: chunk for real
+      predicting = false;
+      cdc.Reset();
+      lengths[0] = lengths[1] = 0;
+    }
+    if (start >= data.size()) {
+      status = queue.Drain();  // a prediction may still fail, and send the chunker back
+      if (status.ok() && queue.rewind_pending()) continue;
+      break;
+    }
+    if (predicting) {
+      if (predictor->Fits(next, start, data.size())) {
+        mapped->PopulateAhead(start);
+        pos = start + predictor->length(next);
+        status = queue.Submit(mapped, data.substr(start, pos - start), pos, predictor->id(next));
+        ++next;
+        start = pos;
+        advanced();
+        continue;
+      }
+      // Nothing more to predict here: chunk for real, once every prediction is checked.
+      predicting = false;
+      lengths[0] = lengths[1] = 0;
+      status = queue.Drain();
+      continue;
+    }
+    size_t step = std::min<uint64_t>(kReadSize, data.size() - pos);
     size_t k = cdc.Scan(reinterpret_cast<const uint8_t*>(data.data()) + pos, step);
     if (k == chunker::FastCdc::kNeedMore) {
       pos += step;
@@ -400,10 +509,17 @@ Result<StreamInfo> BackupSession::AddStreamFromFd(const std::string& name, int f
       pos += k;
     }
     status = queue.Submit(mapped, data.substr(start, pos - start), pos);
-    AddRead(pos - start);
+    if (predictor != nullptr) {
+      // Back on the parent's track? Two chunks in a row as long as two of the parent's in a
+      // row (cut points are content-defined) say so; what follows is checked as always.
+      lengths[0] = std::exchange(lengths[1], pos - start);
+      if (auto i = predictor->ResumeAfter(lengths[0], lengths[1])) {
+        predicting = true;
+        next = *i;
+      }
+    }
     start = pos;
-    info.size = pos;
-    mapped->Release(queue.released());
+    advanced();
   }
   PGDEDUP_RETURN_IF_ERROR(queue.Finish(status));
   Finished(info);
@@ -464,6 +580,7 @@ BackupStats BackupSession::stats() const {
   std::lock_guard<std::mutex> l(mu_);
   s.bytes_read = bytes_read_;
   s.chunks = chunks_;
+  s.predicted_chunks = predicted_chunks_;
   s.writer = writer_->stats();
   return s;
 }

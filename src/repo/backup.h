@@ -17,6 +17,7 @@
 // tables on several connections); Commit and stats only after every AddStream returned.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <map>
@@ -56,11 +57,16 @@ struct BackupOptions {
   // of a chain, so each level costs restore speed; see FindBase in backup.cc for what happens
   // at the bound.
   int max_delta_depth = kDefaultDeltaDepth;
+  // For a stream read from a regular file (AddStreamFromFd): predict that the parent's chunks
+  // come again and check each by its id instead of chunking (cut_predictor.h). The chunks are
+  // the same either way; false chunks everything (tests compare the two).
+  bool predict_cuts = true;
 };
 
 struct BackupStats {
   uint64_t bytes_read = 0;
   uint64_t chunks = 0;
+  uint64_t predicted_chunks = 0;  // of those, the parent's cuts checked instead of chunked
   BlobWriterStats writer;
 };
 
@@ -132,6 +138,7 @@ class BackupSession {
   int max_delta_depth_ = kDefaultDeltaDepth;
   uint64_t bytes_read_ = 0;
   uint64_t chunks_ = 0;
+  std::atomic<uint64_t> predicted_chunks_{0};
 };
 
 }  // namespace pgdedup::repo

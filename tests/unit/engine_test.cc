@@ -238,3 +238,89 @@ TEST_CASE("a mapped file and a pipe give the same chunks and restore alike", "[e
   CHECK(*testing::RestoreBytes(repo.get(), file_snap, "s") == data);
   CHECK(*testing::RestoreBytes(repo.get(), pipe_snap, "s") == data);
 }
+
+TEST_CASE("predicting the parent's cuts gives exactly the chunks the chunker gives", "[engine]") {
+  TempDir dir;
+  auto repo = testing::MakeRepo(dir);
+  const std::string path = dir.path() + "/input";
+  int64_t clock = 1000;
+  auto backup_file = [&](const std::string& data, bool predict, BackupStats* stats) {
+    FILE* f = std::fopen(path.c_str(), "wb");
+    REQUIRE(f != nullptr);
+    REQUIRE(std::fwrite(data.data(), 1, data.size(), f) == data.size());
+    REQUIRE(std::fclose(f) == 0);
+    BackupOptions options;
+    options.predict_cuts = predict;
+    auto session = BackupSession::Start(repo.get(), options);
+    REQUIRE(session.ok());
+    int fd = ::open(path.c_str(), O_RDONLY);
+    REQUIRE(fd >= 0);
+    auto stream = (*session)->AddStreamFromFd("s", fd);
+    ::close(fd);
+    INFO(stream.status().ToString());
+    REQUIRE(stream.ok());
+    Manifest m;
+    m.time = ++clock;  // the newest snapshot is the parent of the next backup
+    auto id = (*session)->Commit(m);
+    REQUIRE(id.ok());
+    *stats = (*session)->stats();
+    return std::make_pair(*id, *stream);
+  };
+  const std::string base = testing::TestData(3 << 20, 5);  // ~50 chunks
+  auto changed = [&](size_t every, size_t len) {
+    std::string s = base;
+    for (size_t at = every / 2; at + len < s.size(); at += every) s.replace(at, len, len, '#');
+    return s;
+  };
+  std::string spanning = base;
+  spanning.replace(1 << 20, 500000, testing::TestData(500000, 77));
+  std::string last_byte = base;
+  last_byte.back() ^= 1;
+  struct Version {
+    const char* what;
+    std::string data;
+    bool all_predicted;  // every chunk should come from a prediction
+  };
+  std::vector<Version> versions = {
+      {"the first backup (nothing to predict)", base, false},
+      {"unchanged", base, true},
+      {"one byte changed in the middle", changed(3 << 20, 1), false},
+      {"bytes inserted at the start", "inserted " + base, false},
+      {"a region deleted", std::string(base).erase(1 << 20, 100000), false},
+      {"data appended (the parent's last chunk was cut by its end)",
+       base + testing::TestData(200000, 9), false},
+      {"truncated", base.substr(0, base.size() - 300000), false},
+      {"the last byte changed", last_byte, false},
+      {"a region spanning chunks replaced", spanning, false},
+      {"shorter than one chunk", base.substr(0, 10000), false},
+      {"back to the base", base, false},
+      {"scattered changes", changed(100000, 3), false},
+      {"unchanged again", changed(100000, 3), true},
+  };
+  for (const Version& v : versions) {
+    INFO(v.what);
+    BackupStats predicted_stats, plain_stats;
+    auto [snap, predicted] = backup_file(v.data, true, &predicted_stats);
+    // The same bytes chunked for real (its parent is the backup just made: it predicts nothing).
+    auto [plain_snap, plain] = backup_file(v.data, false, &plain_stats);
+    CHECK(plain_stats.predicted_chunks == 0);
+    CHECK(predicted.size == v.data.size());
+    CHECK(predicted.chunk_count == plain.chunk_count);
+    CHECK(predicted.digest == plain.digest);
+    CHECK(predicted.chunk_lists == plain.chunk_lists);
+    if (v.all_predicted) CHECK(predicted_stats.predicted_chunks == predicted.chunk_count);
+    if (std::string(v.what) == "one byte changed in the middle" ||
+        std::string(v.what) == "bytes inserted at the start" ||
+        std::string(v.what) == "a region deleted") {
+      // The chunks after the change are found again: predictions resume past it.
+      CHECK(predicted_stats.predicted_chunks > predicted.chunk_count * 2 / 3);
+      CHECK(predicted_stats.predicted_chunks < predicted.chunk_count);
+    }
+    auto back = testing::RestoreBytes(repo.get(), snap, "s");
+    REQUIRE(back.ok());
+    CHECK(*back == v.data);
+  }
+  auto report = CheckRepository(repo.get(), {.read_data = true});
+  REQUIRE(report.ok());
+  CHECK(report->errors.empty());
+}
