@@ -398,13 +398,13 @@ class MappedFile {
       released_ = upto;
     }
   }
-  // Maps the pages up to `offset` + kPopulateAhead in one call each kPopulateStep, so that the
-  // workers hashing predicted chunks (which the reading thread no longer scans) do not take a
-  // page fault every few pages. Best effort: an old kernel without MADV_POPULATE_READ just
-  // faults them in as before.
+  // Maps the pages up to `offset` + kPopulateAhead in one call each kPopulateStep, so that
+  // neither the chunker nor the workers hashing predicted chunks (which the chunker no longer
+  // scans) take a page fault every few pages. Best effort: an old kernel without
+  // MADV_POPULATE_READ just faults them in as before.
   void PopulateAhead(uint64_t offset) {
-    constexpr uint64_t kPopulateStep = 4 << 20;
-    constexpr uint64_t kPopulateAhead = 16 << 20;
+    constexpr uint64_t kPopulateStep = 2 << 20;
+    constexpr uint64_t kPopulateAhead = 6 << 20;  // what it adds to the RSS, at most
     uint64_t want = std::min(size_, offset + kPopulateAhead);
     if (want < populated_ + kPopulateStep && want < size_) return;
     if (want <= populated_) return;
@@ -499,6 +499,7 @@ Result<StreamInfo> BackupSession::AddStreamFromFd(const std::string& name, int f
       status = queue.Drain();
       continue;
     }
+    mapped->PopulateAhead(pos);
     size_t step = std::min<uint64_t>(kReadSize, data.size() - pos);
     size_t k = cdc.Scan(reinterpret_cast<const uint8_t*>(data.data()) + pos, step);
     if (k == chunker::FastCdc::kNeedMore) {

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 
@@ -120,8 +121,11 @@ Status LocalBackend::Put(const std::string& name, std::string_view data) {
   };
   const char* p = data.data();
   size_t left = data.size();
+  // In pieces of 1 MiB: one 16 MiB write() of a pack measured up to 5x slower here than the
+  // same bytes in 1 MiB writes (and never faster).
+  constexpr size_t kPiece = 1 << 20;
   while (left > 0) {
-    ssize_t n = ::write(fd.get(), p, left);
+    ssize_t n = ::write(fd.get(), p, std::min(left, kPiece));
     if (n < 0) {
       if (errno == EINTR) continue;
       return fail("write", errno);

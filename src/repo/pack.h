@@ -31,10 +31,11 @@ std::optional<Id> PackIdFromName(const std::string& name);
 
 class PackBuilder {
  public:
-  // `expected_size` is reserved up front, so a pack is not copied as it grows.
+  // `expected_size` is reserved up front, so a pack is not copied as it grows; its pages are
+  // mapped a few MiB at a time rather than faulted in one by one as blobs are appended.
   PackBuilder(const MasterKeys* keys, size_t expected_size)
       : keys_(keys), expected_(expected_size) {
-    data_.reserve(expected_);
+    Reserve();
   }
 
   // Appends a sealed blob; `entry` describes it (its offset is set here).
@@ -49,8 +50,13 @@ class PackBuilder {
   std::string Finish();
 
  private:
+  void Reserve();
+  // Maps the buffer's pages up to at least `upto` (best effort).
+  void Populate(size_t upto);
+
   const MasterKeys* keys_;
   size_t expected_;
+  size_t populated_ = 0;  // bytes of data_'s buffer already mapped
   std::string data_;
   std::vector<BlobEntry> entries_;
 };
