@@ -227,7 +227,7 @@ Status AnalyzeInParallel(const DatabaseRestoreOptions& options,
   auto conn = Connection::Open(options.conninfo);
   if (!conn.ok()) return conn.status();
   auto rels = (*conn)->Query(
-      "SELECT n.nspname, c.relname FROM pg_class c "
+      "SELECT n.nspname, c.relname, c.relhassubclass FROM pg_class c "
       "JOIN pg_namespace n ON n.oid = c.relnamespace "
       "WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', "
       "'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' "
@@ -235,7 +235,9 @@ Status AnalyzeInParallel(const DatabaseRestoreOptions& options,
   if (!rels.ok()) return rels.status();
   std::vector<std::string> todo;
   for (const auto& row : *rels) {
-    if (done.count({*row[0], *row[1]}) > 0) continue;
+    // A table with inheritance children is analyzed again: its statistics cover the children,
+    // which may still have been loading when it was analyzed.
+    if (done.count({*row[0], *row[1]}) > 0 && *row[2] != "t") continue;
     todo.push_back((*conn)->QuoteIdent(*row[0]) + "." + (*conn)->QuoteIdent(*row[1]));
   }
   conn->reset();

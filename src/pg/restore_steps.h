@@ -68,8 +68,9 @@ Status ForEachOnConnections(const DatabaseRestoreOptions& options, size_t count,
                             const std::function<Status(Connection*, size_t)>& fn);
 
 // ANALYZE of every user table, partitioned table and materialized view of the target but those
-// in `done` ((schema, name) pairs), spread over `options.jobs` connections (a whole-database
-// ANALYZE runs on one), the largest first.
+// in `done` ((schema, name) pairs; a table with inheritance children is analyzed all the same),
+// spread over `options.jobs` connections (a whole-database ANALYZE runs on one), the largest
+// first.
 Status AnalyzeInParallel(const DatabaseRestoreOptions& options,
                          const std::set<std::pair<std::string, std::string>>& done = {});
 
