@@ -6,7 +6,10 @@
 namespace pgdedup::repo {
 
 std::unique_ptr<CutPredictor> CutPredictor::Load(Repository* repo, const StreamInfo& parent) {
+  if (parent.chunk_count > kMaxChunks) return nullptr;
   auto p = std::unique_ptr<CutPredictor>(new CutPredictor());
+  p->ids_.reserve(parent.chunk_count);
+  p->lengths_.reserve(parent.chunk_count);
   Status s = ForEachChunkId(repo, parent, [&](const Id& id) -> Status {
     auto loc = repo->index()->Lookup(id);
     if (!loc.ok()) return loc.status();

@@ -35,9 +35,13 @@ namespace pgdedup::repo {
 
 class CutPredictor {
  public:
+  // Memory is about 90 bytes a parent chunk; a parent with more chunks than this (a stream of
+  // ~16 GiB at the default 64 KiB chunks, ~22 MiB of predictions) is not predicted.
+  static constexpr uint64_t kMaxChunks = 256 * 1024;
+
   // The parent stream's chunks, each looked up in the index for its length. nullptr when the
-  // parent has no chunks or cannot be read (then nothing is predicted: the backup chunks as
-  // usual). REQUIRES: repo->SyncIndex() returned OK.
+  // parent has no chunks, too many, or cannot be read (then nothing is predicted: the backup
+  // chunks as usual). REQUIRES: repo->SyncIndex() returned OK.
   static std::unique_ptr<CutPredictor> Load(Repository* repo, const StreamInfo& parent);
 
   size_t size() const { return ids_.size(); }
