@@ -168,6 +168,7 @@ int RunBackup(const Context& ctx, const BackupArgs& args) {
     j.Field("time", repo::FormatTime(manifest.time, manifest.utc_offset));
     j.Field("bytes_read", stats.bytes_read);
     j.Field("chunks", stats.chunks);
+    j.Field("predicted_chunks", stats.predicted_chunks);
     j.Field("new_chunks", stats.writer.new_data_blobs);
     j.Field("new_delta_chunks", stats.writer.new_delta_blobs);
     j.Field("new_bytes", stats.writer.new_raw_bytes);

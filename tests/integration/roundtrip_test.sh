@@ -202,4 +202,15 @@ assert_exit 0 p repo check --read-data --json
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["ok"] is True and d["errors"] == [] and d["snapshots"] == 7, d' "$LAST_STDOUT" ||
   fail "repo check --read-data is not clean"
 
+# A file backed up again under its name: the parent's cuts are predicted and all of them hold
+# (nothing is chunked, nothing is new), and the snapshot is the one the first backup made.
+assert_exit 0 p backup --stdin --name night2.sql --time "2024-07-04 02:00:00" --json <"$D/night2"
+python3 - "$LAST_STDOUT" "$D/night2.sql.json" <<'EOF' || fail "an unchanged file backed up again did not follow its parent's cuts"
+import json, sys
+d = json.load(open(sys.argv[1]))
+first = json.load(open(sys.argv[2]))
+assert d["predicted_chunks"] == d["chunks"] > 0 and d["new_chunks"] == 0, d
+assert d["streams"][0]["digest"] == first["streams"][0]["digest"], (d, first)
+EOF
+
 pass
