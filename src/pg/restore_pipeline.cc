@@ -98,8 +98,8 @@ class Pipeline {
  private:
   struct Task {
     enum class Kind { kLoad, kBuild, kForeignKey } kind;
-    size_t index;      // into tables_ (kLoad, kBuild) or plan_.foreign_keys (kForeignKey)
-    uint64_t weight;   // bytes to go through: the largest first
+    size_t index;     // into tables_ (kLoad, kBuild) or plan_.foreign_keys (kForeignKey)
+    uint64_t weight;  // bytes to go through: the largest first
     std::vector<std::string> locks;  // tables it holds while it runs (none for a load)
   };
 
@@ -166,8 +166,7 @@ class Pipeline {
         }
         if (task.kind != Task::Kind::kLoad) running_++;
       }
-      Status st = task.kind == Task::Kind::kLoad ? Load(task.index, &loader)
-                                                 : RunDdl(task, &ddl);
+      Status st = task.kind == Task::Kind::kLoad ? Load(task.index, &loader) : RunDdl(task, &ddl);
       std::lock_guard<std::mutex> l(mu_);
       if (task.kind == Task::Kind::kLoad) {
         loads_running_--;
@@ -237,7 +236,7 @@ class Pipeline {
   const PostDataPlan& plan_;
   const DatabaseRestoreOptions& options_;
   const std::function<void(const std::string&)>& step_;
-  std::map<std::string, size_t> index_of_;                 // quoted name -> index in tables_
+  std::map<std::string, size_t> index_of_;                  // quoted name -> index in tables_
   std::vector<const PostDataPlan::Group*> group_of_table_;  // per table; nullptr: none
   std::set<size_t> grouped_;                                // groups of loaded tables
   std::vector<std::vector<size_t>> tasks_of_;               // per table: its foreign keys
@@ -248,9 +247,9 @@ class Pipeline {
   std::condition_variable cv_;
   size_t next_load_ = 0;
   int loads_running_ = 0;
-  int running_ = 0;                 // builds and foreign keys
-  std::vector<Task> ready_;         // the largest first
-  std::set<std::string> held_;      // tables locked by running tasks
+  int running_ = 0;             // builds and foreign keys
+  std::vector<Task> ready_;     // the largest first
+  std::set<std::string> held_;  // tables locked by running tasks
   Status failure_;
   LoadAndBuildResult result_;
 };
@@ -266,11 +265,10 @@ PostDataPlan SplitPostData(const std::string& post_data, int jobs,
   // Foreign keys go early only when every index and constraint is known to be on its table's
   // group: the unique index a foreign key needs is then built before it.
   const bool fks_early =
-      jobs > 1 && std::none_of(plan.script.entries.begin(), plan.script.entries.end(),
-                               [](const DumpEntry& e) {
-                                 return (e.type == "INDEX" || e.type == "CONSTRAINT") &&
-                                        EntryTable(e).empty();
-                               });
+      jobs > 1 &&
+      std::none_of(plan.script.entries.begin(), plan.script.entries.end(), [](const DumpEntry& e) {
+        return (e.type == "INDEX" || e.type == "CONSTRAINT") && EntryTable(e).empty();
+      });
   std::map<std::string, size_t> group_of;  // table -> index in plan.groups
   for (size_t i = 0; i < plan.script.entries.size(); ++i) {
     const DumpEntry& e = plan.script.entries[i];
@@ -313,9 +311,9 @@ Result<LoadAndBuildResult> LoadAndBuild(repo::Repository* repo,
   // The groups that wait for no load of their own, then everything else in the dump's order.
   std::vector<const PostDataPlan::Group*> last = pipeline.Ungrouped();
   if (!last.empty()) step("indexes and constraints");
-  PGDEDUP_RETURN_IF_ERROR(ForEachOnConnections(
-      options, last.size(), plan.settings,
-      [&](Connection* c, size_t i) { return RunGroup(c, plan, *last[i]); }));
+  PGDEDUP_RETURN_IF_ERROR(
+      ForEachOnConnections(options, last.size(), plan.settings,
+                           [&](Connection* c, size_t i) { return RunGroup(c, plan, *last[i]); }));
   const std::vector<size_t>& orphans = pipeline.OrphanForeignKeys();
   if (!orphans.empty()) {
     auto c = Connection::Open(options.conninfo);

@@ -49,13 +49,13 @@ struct PostDataPlan {
   DumpScript script;     // the parsed post-data script; the groups index its entries
   std::string settings;  // its preamble's session settings (PreambleSettings)
   struct Group {
-    std::string table;          // "schema"."table" as the dump quotes it; empty if unknown
+    std::string table;            // "schema"."table" as the dump quotes it; empty if unknown
     std::vector<size_t> entries;  // indexes into script.entries, in the dump's order
   };
   std::vector<Group> groups;
   struct ForeignKey {
-    size_t entry;            // index into script.entries
-    std::string table;       // both quoted as the dump quotes them
+    size_t entry;       // index into script.entries
+    std::string table;  // both quoted as the dump quotes them
     std::string referenced;
   };
   std::vector<ForeignKey> foreign_keys;

@@ -216,7 +216,8 @@ class BackupSession::ChunkQueue {
       if (status.ok()) status = s;
     }
     if (!status.ok()) return status;
-    if (rewind_) return Status::IOError("a stream ended before a failed prediction was chunked again");
+    if (rewind_)
+      return Status::IOError("a stream ended before a failed prediction was chunked again");
     auto ids = lists_.Finish();
     if (!ids.ok()) return ids.status();
     info_->chunk_lists = std::move(*ids);

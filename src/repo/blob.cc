@@ -207,8 +207,7 @@ Result<std::string> OpenBlob(const MasterKeys& keys, const BlobEntry& entry,
 Result<std::string> OpenBlob(const MasterKeys& keys, const BlobEntry& entry, std::string&& sealed,
                              std::string_view base_plaintext) {
   std::string owned = std::move(sealed);
-  auto payload =
-      OpenInPlace(keys.encryption_key(), AssociatedData(entry.type, entry.id), &owned);
+  auto payload = OpenInPlace(keys.encryption_key(), AssociatedData(entry.type, entry.id), &owned);
   if (!payload.ok()) return payload.status().WithContext("blob " + entry.id.Hex());
   return DecodePayload(keys, entry, *payload, base_plaintext);
 }

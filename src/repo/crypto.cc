@@ -83,8 +83,7 @@ Result<std::string_view> OpenInPlace(const uint8_t* key, std::string_view associ
   // libsodium decrypts in place when the message and the ciphertext are one address.
   int rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
       text, &plen, nullptr, text, sealed->size() - kNonceSize,
-      reinterpret_cast<const uint8_t*>(associated_data.data()), associated_data.size(), nonce,
-      key);
+      reinterpret_cast<const uint8_t*>(associated_data.data()), associated_data.size(), nonce, key);
   if (rc != 0) return Status::Corruption("authentication failed (tampered or wrong key)");
   return std::string_view(sealed->data() + kNonceSize, plen);
 }

@@ -210,8 +210,7 @@ Result<std::string> Repository::ReadBlobAt(const BlobLocation& loc, const IndexC
     if (!b.ok()) return b.status().WithContext("blob " + loc.entry.id.Hex() + " (a delta)");
     base = std::move(*b);
   }
-  auto plain =
-      OpenBlob(*keys_, loc.entry, std::move(*sealed), base ? std::string_view(*base) : "");
+  auto plain = OpenBlob(*keys_, loc.entry, std::move(*sealed), base ? std::string_view(*base) : "");
   if (!plain.ok()) return plain.status().WithContext("pack " + loc.pack_id.Hex());
   return plain;
 }

@@ -112,7 +112,8 @@ TEST_CASE("foreign key entries name their table and the table they reference") {
             "ALTER TABLE ONLY \"public\".\"t2\"\n    ADD CONSTRAINT \"fk\" FOREIGN KEY (\"id\") "
             "REFERENCES \"public\".\"t\"(\"id\");") +
       Entry("p fk", "FK CONSTRAINT", "s",
-            "ALTER TABLE \"s\".\"p\"\n    ADD CONSTRAINT \"x) REFERENCES \"\"a\"\".\"\"b\"\"(\" FOREIGN "
+            "ALTER TABLE \"s\".\"p\"\n    ADD CONSTRAINT \"x) REFERENCES \"\"a\"\".\"\"b\"\"(\" "
+            "FOREIGN "
             "KEY (\"a\", \"b\"\"c\") REFERENCES \"s 2\".\"q\"(\"a\", \"b\") ON DELETE CASCADE;") +
       Entry("t t_pkey", "CONSTRAINT", "public",
             "ALTER TABLE ONLY \"public\".\"t\"\n    ADD CONSTRAINT \"t_pkey\" PRIMARY KEY "
