@@ -108,12 +108,6 @@ int RunBackup(const Context& ctx, const BackupArgs& args) {
   // Deltas are taken against this host's previous backup of the same database (or of the same
   // stream name, for --stdin).
   options.deltas = !args.no_delta;
-  // Predicting the parent's cuts reads its chunk list before anything else: on a local
-  // repository that is cheap and saves chunking the unchanged data; from a bucket it costs
-  // requests and downloads even when nothing changed, so it is left off there.
-  if (auto location = ctx.RepoLocation(); location.ok()) {
-    options.predict_cuts = location->rfind("s3:", 0) != 0;
-  }
   const std::string host = args.host.empty() ? Hostname() : args.host;
   std::string database;
   if (!args.db.empty()) {

@@ -6,9 +6,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
-#include <map>
 #include <mutex>
-#include <set>
 #include <thread>
 #include <vector>
 
@@ -16,7 +14,6 @@
 #include "common/system.h"
 #include "common/thread_pool.h"
 #include "pg/connection.h"
-#include "pg/dump_script.h"
 #include "pg/process.h"
 #include "pg/restore_pipeline.h"
 #include "pg/restore_steps.h"
@@ -374,16 +371,13 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
       if (s.kind == "table") tables.push_back(&s);
     }
   }
-  const int jobs = options.jobs > 0 ? options.jobs : ThreadPool::DefaultThreads();
   std::string post_sql;
   if (!options.data_only) {
     auto read = ReadStream(repo, *post, options);
     if (!read.ok()) return read.status();
     post_sql = std::move(*read);
   }
-  std::set<std::string> loaded;
-  for (const auto* s : tables) loaded.insert(TableName{s->schema, s->table}.Quoted());
-  auto done = LoadAndBuild(repo, tables, SplitPostData(post_sql, jobs, loaded), options, step);
+  auto done = LoadAndBuild(repo, tables, post_sql, options, step);
   if (!done.ok()) return done.status();
   stats.tables = done->loaded.tables;
   stats.rows = done->loaded.rows;
@@ -391,13 +385,12 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
   stats.seconds_data = std::chrono::duration<double>(done->loads_done - t1).count();
   step("statistics (ANALYZE)");
   PGDEDUP_RETURN_IF_ERROR(AnalyzeInParallel(options, done->analyzed));
-  auto conn = Connection::Open(options.conninfo);
-  if (!conn.ok()) return conn.status();
-  Connection* c = conn->get();
   if (!options.data_only && !m.database_settings.empty()) {
     // Last: a setting such as default_transaction_read_only must not get in the restore's way.
     step("database settings");
-    PGDEDUP_RETURN_IF_ERROR(ApplyDatabaseSettings(c, m, *dbname));
+    auto conn = Connection::Open(options.conninfo);
+    if (!conn.ok()) return conn.status();
+    PGDEDUP_RETURN_IF_ERROR(ApplyDatabaseSettings(conn->get(), m, *dbname));
   }
   stats.seconds_post = std::chrono::duration<double>(Clock::now() - done->loads_done).count();
   return stats;

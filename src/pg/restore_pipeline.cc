@@ -50,23 +50,16 @@ class Pipeline {
       index_of_[name] = t;
       if (auto g = group_of.find(name); g != group_of.end()) {
         group_of_table_[t] = &plan_.groups[g->second];
-        grouped_.insert(g->second);
       }
     }
-    waiting_on_.assign(plan_.foreign_keys.size(), 0);
+    // SplitPostData took out only foreign keys between tables of `loaded`, which are these.
     for (size_t f = 0; f < plan_.foreign_keys.size(); ++f) {
-      auto a = index_of_.find(plan_.foreign_keys[f].table);
-      auto b = index_of_.find(plan_.foreign_keys[f].referenced);
-      if (a == index_of_.end() || b == index_of_.end()) {
-        orphans_.push_back(f);  // not a table of this run after all: after the run
-        continue;
-      }
-      tasks_of_[a->second].push_back(f);
-      waiting_on_[f] = 1;
-      if (b->second != a->second) {
-        tasks_of_[b->second].push_back(f);
-        waiting_on_[f] = 2;
-      }
+      size_t a = index_of_.at(plan_.foreign_keys[f].table);
+      size_t b = index_of_.at(plan_.foreign_keys[f].referenced);
+      fk_tables_.push_back({a, b});
+      tasks_of_[a].push_back(f);
+      if (b != a) tasks_of_[b].push_back(f);
+      waiting_on_.push_back(b != a ? 2 : 1);
     }
     result_.loads_done = std::chrono::steady_clock::now();
   }
@@ -74,14 +67,11 @@ class Pipeline {
   // The groups of tables that are not loaded (they run once every load is done).
   std::vector<const PostDataPlan::Group*> Ungrouped() const {
     std::vector<const PostDataPlan::Group*> out;
-    for (size_t g = 0; g < plan_.groups.size(); ++g) {
-      if (grouped_.count(g) == 0) out.push_back(&plan_.groups[g]);
+    for (const auto& g : plan_.groups) {
+      if (index_of_.count(g.table) == 0) out.push_back(&g);
     }
     return out;
   }
-
-  // The foreign keys the run does not add, since one of their tables is not loaded.
-  const std::vector<size_t>& OrphanForeignKeys() const { return orphans_; }
 
   Result<LoadAndBuildResult> Run() {
     int jobs = options_.jobs > 0 ? options_.jobs : ThreadPool::DefaultThreads();
@@ -144,8 +134,7 @@ class Pipeline {
     for (size_t f : tasks_of_[t]) {
       if (--waiting_on_[f] > 0) continue;
       const auto& fk = plan_.foreign_keys[f];
-      size_t a = index_of_.at(fk.table);
-      size_t b = index_of_.at(fk.referenced);
+      auto [a, b] = fk_tables_[f];
       uint64_t weight = tables_[a]->size + (b != a ? tables_[b]->size : 0);
       AddReady({Task::Kind::kForeignKey, f, weight, {fk.table, fk.referenced}});
     }
@@ -238,10 +227,9 @@ class Pipeline {
   const std::function<void(const std::string&)>& step_;
   std::map<std::string, size_t> index_of_;                  // quoted name -> index in tables_
   std::vector<const PostDataPlan::Group*> group_of_table_;  // per table; nullptr: none
-  std::set<size_t> grouped_;                                // groups of loaded tables
   std::vector<std::vector<size_t>> tasks_of_;               // per table: its foreign keys
+  std::vector<std::pair<size_t, size_t>> fk_tables_;        // per foreign key: its two tables
   std::vector<int> waiting_on_;  // per foreign key: its tables not yet done
-  std::vector<size_t> orphans_;  // foreign keys on tables not loaded
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -302,9 +290,13 @@ PostDataPlan SplitPostData(const std::string& post_data, int jobs,
 
 Result<LoadAndBuildResult> LoadAndBuild(repo::Repository* repo,
                                         std::vector<const repo::StreamInfo*> tables,
-                                        const PostDataPlan& plan,
+                                        const std::string& post_data,
                                         const DatabaseRestoreOptions& options,
                                         const std::function<void(const std::string&)>& step) {
+  std::set<std::string> loaded;
+  for (const auto* s : tables) loaded.insert(TableName{s->schema, s->table}.Quoted());
+  const int jobs = options.jobs > 0 ? options.jobs : ThreadPool::DefaultThreads();
+  const PostDataPlan plan = SplitPostData(post_data, jobs, loaded);
   Pipeline pipeline(repo, std::move(tables), plan, options, step);
   auto result = pipeline.Run();
   if (!result.ok()) return result.status();
@@ -314,15 +306,6 @@ Result<LoadAndBuildResult> LoadAndBuild(repo::Repository* repo,
   PGDEDUP_RETURN_IF_ERROR(
       ForEachOnConnections(options, last.size(), plan.settings,
                            [&](Connection* c, size_t i) { return RunGroup(c, plan, *last[i]); }));
-  const std::vector<size_t>& orphans = pipeline.OrphanForeignKeys();
-  if (!orphans.empty()) {
-    auto c = Connection::Open(options.conninfo);
-    if (!c.ok()) return c.status();
-    if (!plan.settings.empty()) PGDEDUP_RETURN_IF_ERROR((*c)->Exec(plan.settings));
-    for (size_t f : orphans) {
-      PGDEDUP_RETURN_IF_ERROR(RunEntry(c->get(), plan.script.entries[plan.foreign_keys[f].entry]));
-    }
-  }
   if (!plan.rest.empty()) {
     step("post-data");
     PGDEDUP_RETURN_IF_ERROR(RunSqlText(plan.rest, "post-data", options));

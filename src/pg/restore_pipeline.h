@@ -77,12 +77,13 @@ struct LoadAndBuildResult {
   std::set<std::pair<std::string, std::string>> analyzed;
 };
 
-// Loads `tables` and builds `plan`'s groups (as above), then runs plan.rest through psql. With
-// schema_only there are no tables to load (pass none); with data_only pass an empty plan
-// (SplitPostData("", jobs, {})). `step` is called as each load and build starts.
+// Loads `tables` and builds the groups of `post_data` (a snapshot's post-data script, split by
+// SplitPostData for `options.jobs`), as above, then runs the rest through psql. With
+// schema_only pass no tables; with data_only an empty script. `step` is called as each load
+// and build starts.
 Result<LoadAndBuildResult> LoadAndBuild(repo::Repository* repo,
                                         std::vector<const repo::StreamInfo*> tables,
-                                        const PostDataPlan& plan,
+                                        const std::string& post_data,
                                         const DatabaseRestoreOptions& options,
                                         const std::function<void(const std::string&)>& step);
 

@@ -95,6 +95,10 @@ class Backend {
   // The requests made through this backend so far. Decorators forward to the backend they wrap.
   // Default: nothing counted (for test doubles).
   virtual BackendStats stats() const { return {}; }
+
+  // Whether every request goes over the network and is paid for (a bucket), so that reading
+  // ahead of need costs more than it saves. Decorators forward. Default: false.
+  virtual bool remote() const { return false; }
 };
 
 struct BackendOptions {

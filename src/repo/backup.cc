@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstdlib>
 #include <deque>
 #include <future>
@@ -132,7 +131,8 @@ Result<std::unique_ptr<BackupSession>> BackupSession::Start(Repository* repo,
     // Each base is read once, for the chunk at its place: a large cache would only hold memory.
     repo->SetBaseCacheCapacity(4 << 20);
   }
-  if (options.deltas || options.predict_cuts) PGDEDUP_RETURN_IF_ERROR(s->LoadParents());
+  const bool predict = options.predict_cuts && !repo->backend()->remote();
+  if (options.deltas || predict) PGDEDUP_RETURN_IF_ERROR(s->LoadParents());
   return s;
 }
 
@@ -453,7 +453,8 @@ Result<StreamInfo> BackupSession::AddStreamFromFd(const std::string& name, int f
   if (!planner.ok()) return planner.status();
   // With a parent, its cuts are predicted and checked rather than chunked (cut_predictor.h).
   std::unique_ptr<CutPredictor> predictor;
-  if (auto parent = parents_.find(name); parent != parents_.end() && options_.predict_cuts) {
+  if (auto parent = parents_.find(name);
+      parent != parents_.end() && options_.predict_cuts && !repo_->backend()->remote()) {
     predictor = CutPredictor::Load(repo_, parent->second);
   }
   ChunkQueue queue(this, &info, std::move(*planner));
@@ -484,9 +485,9 @@ Result<StreamInfo> BackupSession::AddStreamFromFd(const std::string& name, int f
       if (status.ok() && queue.rewind_pending()) continue;
       break;
     }
+    mapped->PopulateAhead(pos);
     if (predicting) {
       if (predictor->Fits(next, start, data.size())) {
-        mapped->PopulateAhead(start);
         pos = start + predictor->length(next);
         status = queue.Submit(mapped, data.substr(start, pos - start), pos, predictor->id(next));
         ++next;
@@ -500,7 +501,6 @@ Result<StreamInfo> BackupSession::AddStreamFromFd(const std::string& name, int f
       status = queue.Drain();
       continue;
     }
-    mapped->PopulateAhead(pos);
     size_t step = std::min<uint64_t>(kReadSize, data.size() - pos);
     size_t k = cdc.Scan(reinterpret_cast<const uint8_t*>(data.data()) + pos, step);
     if (k == chunker::FastCdc::kNeedMore) {

@@ -59,8 +59,9 @@ struct BackupOptions {
   int max_delta_depth = kDefaultDeltaDepth;
   // For a stream read from a regular file (AddStreamFromFd): predict that the parent's chunks
   // come again and check each by its id instead of chunking (cut_predictor.h). The chunks are
-  // the same either way; false chunks everything (tests compare the two). The parent's chunk
-  // list is read first, which on a bucket costs requests even when nothing changed.
+  // the same either way; false chunks everything (tests compare the two). Never on a remote
+  // backend: the parent's chunk list is read first, which on a bucket costs requests and
+  // downloads even when nothing changed.
   bool predict_cuts = true;
 };
 

@@ -42,6 +42,7 @@ class FaultBackend : public Backend {
   Result<std::vector<ObjectInfo>> List(const std::string& prefix) override;
   Status Delete(const std::string& name) override;
   BackendStats stats() const override { return base_->stats(); }
+  bool remote() const override { return base_->remote(); }
 
   // Puts of matching objects attempted so far.
   int puts() const { return puts_.load(); }

@@ -41,6 +41,7 @@ class ObjectCacheBackend : public Backend {
   Status DeleteAll(const std::vector<std::string>& names) override;
   bool HasBatchDelete() const override { return base_->HasBatchDelete(); }
   BackendStats stats() const override { return base_->stats(); }
+  bool remote() const override { return base_->remote(); }
 
   // True for the names this decorator caches.
   static bool Cacheable(const std::string& name);

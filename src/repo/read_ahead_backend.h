@@ -65,6 +65,7 @@ class ReadAheadBackend : public Backend {
   Status DeleteAll(const std::vector<std::string>& names) override;
   bool HasBatchDelete() const override { return base_->HasBatchDelete(); }
   BackendStats stats() const override { return base_->stats(); }
+  bool remote() const override { return base_->remote(); }
 
  private:
   using Bytes = std::shared_ptr<const std::string>;

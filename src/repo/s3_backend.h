@@ -101,6 +101,7 @@ class S3Backend : public Backend {
   Status DeleteAll(const std::vector<std::string>& names) override;
   bool HasBatchDelete() const override { return true; }
   BackendStats stats() const override { return counters_.Snapshot(); }
+  bool remote() const override { return true; }
 
   // Keys per DeleteObjects request (the S3 maximum).
   static constexpr size_t kDeleteBatch = 1000;

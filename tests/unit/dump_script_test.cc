@@ -84,8 +84,10 @@ TEST_CASE("an entry carries the settings pg_dump set before it, wherever they we
   CHECK(joined + d.epilogue == text);  // the texts still hold every byte, settings included
 }
 
-TEST_CASE("index and constraint entries name the table they build on") {
-  DumpScript d = ParseDumpScript(
+// Post-data entries that build on tables: a primary key, indexes, foreign keys (one with quotes
+// and parentheses inside its names), and two not in the quoted form pg_dump writes.
+DumpScript TableEntries() {
+  return ParseDumpScript(
       kPreamble +
       Entry("t t_pkey", "CONSTRAINT", "public",
             "ALTER TABLE ONLY \"public\".\"t\"\n    ADD CONSTRAINT \"t_pkey\" PRIMARY KEY "
@@ -96,8 +98,19 @@ TEST_CASE("index and constraint entries name the table they build on") {
       Entry("t2 fk", "FK CONSTRAINT", "public",
             "ALTER TABLE ONLY \"public\".\"t2\"\n    ADD CONSTRAINT \"fk\" FOREIGN KEY (\"id\") "
             "REFERENCES \"public\".\"t\"(\"id\");") +
-      Entry("odd", "INDEX", "public", "CREATE INDEX odd_unquoted ON t (v);") + kEpilogue);
-  REQUIRE(d.entries.size() == 5);
+      Entry("odd", "INDEX", "public", "CREATE INDEX odd_unquoted ON t (v);") +
+      Entry("p fk", "FK CONSTRAINT", "s",
+            "ALTER TABLE \"s\".\"p\"\n    ADD CONSTRAINT \"x) REFERENCES \"\"a\"\".\"\"b\"\"(\" "
+            "FOREIGN KEY (\"a\", \"b\"\"c\") REFERENCES \"s 2\".\"q\"(\"a\", \"b\") ON DELETE "
+            "CASCADE;") +
+      Entry("odd", "FK CONSTRAINT", "public",
+            "ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY (id) REFERENCES u(id);") +
+      kEpilogue);
+}
+
+TEST_CASE("index and constraint entries name the table they build on") {
+  DumpScript d = TableEntries();
+  REQUIRE(d.entries.size() == 7);
   CHECK(EntryTable(d.entries[0]) == "\"public\".\"t\"");
   CHECK(EntryTable(d.entries[1]) == "\"s\".\"a\"\"b\"");
   CHECK(EntryTable(d.entries[2]) == "\"public\".\"t\"");
@@ -106,30 +119,16 @@ TEST_CASE("index and constraint entries name the table they build on") {
 }
 
 TEST_CASE("foreign key entries name their table and the table they reference") {
-  DumpScript d = ParseDumpScript(
-      kPreamble +
-      Entry("t2 fk", "FK CONSTRAINT", "public",
-            "ALTER TABLE ONLY \"public\".\"t2\"\n    ADD CONSTRAINT \"fk\" FOREIGN KEY (\"id\") "
-            "REFERENCES \"public\".\"t\"(\"id\");") +
-      Entry("p fk", "FK CONSTRAINT", "s",
-            "ALTER TABLE \"s\".\"p\"\n    ADD CONSTRAINT \"x) REFERENCES \"\"a\"\".\"\"b\"\"(\" "
-            "FOREIGN "
-            "KEY (\"a\", \"b\"\"c\") REFERENCES \"s 2\".\"q\"(\"a\", \"b\") ON DELETE CASCADE;") +
-      Entry("t t_pkey", "CONSTRAINT", "public",
-            "ALTER TABLE ONLY \"public\".\"t\"\n    ADD CONSTRAINT \"t_pkey\" PRIMARY KEY "
-            "(\"id\");") +
-      Entry("odd", "FK CONSTRAINT", "public",
-            "ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY (id) REFERENCES u(id);") +
-      kEpilogue);
-  REQUIRE(d.entries.size() == 4);
-  ForeignKey a = ForeignKeyTables(d.entries[0]);
+  DumpScript d = TableEntries();
+  REQUIRE(d.entries.size() == 7);
+  ForeignKey a = ForeignKeyTables(d.entries[3]);
   CHECK(a.table == "\"public\".\"t2\"");
   CHECK(a.referenced == "\"public\".\"t\"");
-  ForeignKey b = ForeignKeyTables(d.entries[1]);  // quotes and parentheses inside names
+  ForeignKey b = ForeignKeyTables(d.entries[5]);  // quotes and parentheses inside names
   CHECK(b.table == "\"s\".\"p\"");
   CHECK(b.referenced == "\"s 2\".\"q\"");
-  CHECK(ForeignKeyTables(d.entries[2]).table.empty());  // not a foreign key
-  CHECK(ForeignKeyTables(d.entries[3]).table.empty());  // not the quoted form pg_dump writes
+  CHECK(ForeignKeyTables(d.entries[0]).table.empty());  // not a foreign key
+  CHECK(ForeignKeyTables(d.entries[6]).table.empty());  // not the quoted form pg_dump writes
 }
 
 TEST_CASE("a table's objects are picked out, and not its neighbour's") {
