@@ -85,6 +85,12 @@ not_frozen=$(psql_q awk_restored "SELECT string_agg(format('%I.%I', n.nspname, c
   WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
     AND n.nspname NOT LIKE 'pg_toast%' AND c.relpages > 0 AND c.relallvisible < c.relpages")
 assert_eq "$not_frozen" "" "tables with pages not all-visible after the restore"
+# A parent's statistics cover its inheritance children, which may still be loading when the
+# parent is analyzed as soon as it is built: it is analyzed again once every table is loaded.
+assert_eq "$(psql_q awk_restored "SELECT analyze_count >= 2 AND last_analyze >= (SELECT last_analyze
+  FROM pg_stat_user_tables WHERE relid = 'app.trucks'::regclass)
+  FROM pg_stat_user_tables WHERE relid = 'app.vehicles'::regclass")" t \
+  "the inheritance parent analyzed again after its child"
 
 # Spot checks on the restored copy: odd values, and that it works as a database.
 r() { psql_q awk_restored "$1"; }
