@@ -224,6 +224,7 @@ Status BackupDatabaseArchive(const DatabaseBackupOptions& opts, repo::BackupSess
   if (const char* env = std::getenv("PGDEDUP_PG_DUMP"); env && *env) options.pg_dump = env;
   auto conn = Connection::Open(options.conninfo);
   if (!conn.ok()) return conn.status();
+  options.pg_dump = ResolveClientProgram(options.pg_dump, (*conn)->ServerVersion() / 10000);
   auto version = CheckPgDump(options, conn->get());
   if (!version.ok()) return version.status();
   auto db = DescribeDatabase(conn->get());
@@ -250,6 +251,7 @@ Status BackupDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* se
   auto conn = Connection::Open(options.conninfo);
   if (!conn.ok()) return conn.status();
   Connection* c = conn->get();
+  options.pg_dump = ResolveClientProgram(options.pg_dump, c->ServerVersion() / 10000);
   auto version = CheckPgDump(options, c);
   if (!version.ok()) return version.status();
 

@@ -6,8 +6,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <string_view>
 
 extern char** environ;
 
@@ -122,6 +126,50 @@ Result<std::string> RunForOutput(const std::vector<std::string>& argv) {
   }
   PGDEDUP_RETURN_IF_ERROR((*p)->Wait());
   return out;
+}
+
+std::string ResolveClientProgram(const std::string& name, int major, const std::string& binroot) {
+  if (name.empty() || name.find('/') != std::string::npos) return name;
+  if (const char* c = std::getenv("PGCLUSTER"); c != nullptr && *c) return name;
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home) {
+    std::error_code ec;
+    if (std::filesystem::exists(std::filesystem::path(home) / ".postgresqlrc", ec)) return name;
+  }
+  // The first `name` in PATH, as execvp would find it.
+  const char* path_env = std::getenv("PATH");
+  std::string_view path = path_env != nullptr ? path_env : "/usr/bin:/bin";
+  std::filesystem::path found;
+  while (found.empty()) {
+    size_t colon = path.find(':');
+    std::string dir(path.substr(0, colon));
+    std::filesystem::path candidate = std::filesystem::path(dir.empty() ? "." : dir) / name;
+    if (access(candidate.c_str(), X_OK) == 0) found = candidate;
+    if (colon == std::string_view::npos) break;
+    path.remove_prefix(colon + 1);
+  }
+  std::error_code ec;
+  if (found.empty() || std::filesystem::canonical(found, ec).filename() != "pg_wrapper") {
+    return name;
+  }
+  // The installed versions: binroot<major>/bin/<name>.
+  int newest = 0;
+  std::string newest_path;
+  for (const auto& entry : std::filesystem::directory_iterator(binroot, ec)) {
+    const std::string version = entry.path().filename().string();
+    if (version.empty() || !std::all_of(version.begin(), version.end(),
+                                        [](char ch) { return ch >= '0' && ch <= '9'; })) {
+      continue;
+    }
+    std::filesystem::path bin = entry.path() / "bin" / name;
+    if (version.size() > 4 || access(bin.c_str(), X_OK) != 0) continue;
+    int v = std::stoi(version);
+    if (v == major) return bin.string();
+    if (v > newest) {
+      newest = v;
+      newest_path = bin.string();
+    }
+  }
+  return newest_path.empty() ? name : newest_path;
 }
 
 }  // namespace pgdedup::pg

@@ -50,4 +50,16 @@ class Subprocess {
 // Runs a program to completion with no input, returning its stdout. SourceError on failure.
 Result<std::string> RunForOutput(const std::vector<std::string>& argv);
 
+// The program to start for the PostgreSQL client tool `name` ("psql", "pg_dump").
+//
+// Debian and Ubuntu install these as links to postgresql-common's pg_wrapper, a Perl script
+// that picks a PostgreSQL version at every start and costs 50-100 ms each time. When `name` is
+// a bare name found in PATH as such a link, and neither PGCLUSTER nor ~/.postgresqlrc asks
+// for a particular cluster, this returns the binary itself, under `binroot`<major>/bin/:
+// version `major` when it is installed, else the newest installed. (pg_wrapper runs the
+// newest psql; a pg_dump of the server's own version writes the dump that server's peers
+// read back.) In every other case, `name` unchanged: a path, another PATH, another system.
+std::string ResolveClientProgram(const std::string& name, int major,
+                                 const std::string& binroot = "/usr/lib/postgresql/");
+
 }  // namespace pgdedup::pg

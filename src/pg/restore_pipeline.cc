@@ -77,6 +77,7 @@ class Pipeline {
     int jobs = options_.jobs > 0 ? options_.jobs : ThreadPool::DefaultThreads();
     jobs = std::max(1, std::min<int>(jobs, static_cast<int>(tables_.size())));
     if (tables_.empty()) return result_;
+    workers_ = jobs;
     std::vector<std::thread> threads;
     for (int i = 1; i < jobs; ++i) threads.emplace_back([this] { Work(); });
     Work();
@@ -201,6 +202,14 @@ class Pipeline {
       auto c = Connection::Open(options_.conninfo);
       if (!c.ok()) return c.status();
       if (!plan_.settings.empty()) PGDEDUP_RETURN_IF_ERROR((*c)->Exec(plan_.settings));
+      if (workers_ > 1) {
+        // The workers already keep that many server processes busy. A parallel index build
+        // or foreign-key check on top would start more processes than there are cores and
+        // split maintenance_work_mem between them (sorts then spill to disk): on 2 cores
+        // this cost a restore ~8% of its server CPU (docs/BENCHMARKS.md).
+        PGDEDUP_RETURN_IF_ERROR((*c)->Exec(
+            "SET max_parallel_maintenance_workers = 0; SET max_parallel_workers_per_gather = 0"));
+      }
       *ddl = std::move(*c);
     }
     Connection* c = ddl->get();
@@ -233,6 +242,7 @@ class Pipeline {
 
   std::mutex mu_;
   std::condition_variable cv_;
+  int workers_ = 1;
   size_t next_load_ = 0;
   int loads_running_ = 0;
   int running_ = 0;             // builds and foreign keys

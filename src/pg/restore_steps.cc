@@ -18,9 +18,9 @@ namespace pgdedup::pg {
 namespace {
 
 Result<std::unique_ptr<Subprocess>> StartPsql(const DatabaseRestoreOptions& options) {
-  return Subprocess::Start(
-      {options.psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "--no-psqlrc", "-d", options.conninfo},
-      Subprocess::kWriteStdin);
+  return Subprocess::Start({ResolveClientProgram(options.psql, /*major=*/0), "-X", "-q", "-v",
+                            "ON_ERROR_STOP=1", "--no-psqlrc", "-d", options.conninfo},
+                           Subprocess::kWriteStdin);
 }
 
 }  // namespace
