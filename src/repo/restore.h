@@ -1,7 +1,8 @@
 // Restore: writes a snapshot's stream back out, byte for byte.
 //
 // The chunk lists are read in order; a pool of workers fetches, authenticates, decompresses and
-// verifies each chunk against its id (at most kMaxInFlight at once, so memory stays bounded),
+// verifies each chunk against its id, in batches of consecutive chunks (at most
+// kRestoreMaxInFlight chunks at once, so memory stays bounded),
 // and the calling thread writes them in order while hashing the stream. At the end the size,
 // chunk count and SHA-256 must match the manifest. Any damaged or missing chunk stops the
 // restore with Corruption naming the chunk and its pack: never a wrong byte silently.
@@ -27,7 +28,9 @@ struct RestoreOptions {
   std::function<void(uint64_t bytes_written)> progress;
 };
 
+// Chunks read at once, and how many go to a worker together (consecutive ones).
 constexpr size_t kRestoreMaxInFlight = 64;
+constexpr size_t kRestoreBatch = 8;
 
 // REQUIRES: repo->SyncIndex() returned OK.
 Status RestoreStream(Repository* repo, const StreamInfo& stream, const WriteFn& write,
