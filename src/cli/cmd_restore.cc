@@ -248,7 +248,8 @@ void AddRestore(CLI::App* app, Runner* run) {
   cmd->add_option("--jobs", args->jobs,
                   "with --db: connections used at once to load tables (largest first) and, "
                   "as soon as a table is loaded, to build its indexes and constraints and "
-                  "ANALYZE it; otherwise worker threads (default: the number of cores)");
+                  "ANALYZE it (with more than one, indexes are built without the server's "
+                  "parallel workers); otherwise worker threads (default: the number of cores)");
   cmd->callback([run, args] { *run = [args](const Context& c) { return RunRestore(c, *args); }; });
 }
 
