@@ -12,16 +12,21 @@
 // remembered (an id and an offset each) and become anchors once the list is read. A parent
 // that cannot be read gives no candidates (the chunks are then stored whole), with a warning.
 //
+// Memory: 52 bytes per parent chunk (its id, its start, and an entry of a sorted table of id
+// prefixes), about 0.8 MB per GB of parent stream at 64 KiB chunks. Only the kMaxAnchors
+// latest anchors and chunks seen are kept: candidates are asked for chunks still in flight,
+// which are all close behind the newest chunk seen.
+//
 // Thread safety: Saw and CandidateFor may be called concurrently (backup workers finish chunks
 // out of order; a late anchor only makes a candidate less apt, never wrong: any base is
 // correct, some are just smaller).
 #pragma once
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -41,20 +46,31 @@ class DeltaPlanner {
   // The parent chunk facing a new chunk at `offset`; nullopt when there is none.
   std::optional<Id> CandidateFor(uint64_t offset);
 
+  // Anchors (and chunks seen before the load) kept: far more than the chunks in flight.
+  static constexpr size_t kMaxAnchors = 4096;
+
+  // The bytes the planner holds (container payloads and map nodes; allocator overhead aside).
+  size_t ApproximateMemory();
+
  private:
   // REQUIRES: mu_ held. Reads the parent's chunk list on first use.
   void LoadLocked();
   void AnchorLocked(const Id& id, uint64_t offset);
+  // REQUIRES: mu_ held, loaded. The start of the parent's first chunk with this id.
+  std::optional<uint64_t> StartOf(const Id& id) const;
 
   Repository* repo_;
   const StreamInfo parent_;
 
   std::mutex mu_;
   bool loaded_ = false;
-  std::vector<std::pair<Id, uint64_t>> seen_;          // Saw() before the load
-  std::vector<Id> ids_;                                // the parent's chunks, in order
-  std::vector<uint64_t> starts_;                       // and where each starts
-  std::unordered_map<Id, uint64_t, IdHash> start_of_;  // first occurrence
+  std::deque<std::pair<Id, uint64_t>> seen_;  // the latest Saw() before the load
+  std::vector<Id> ids_;                       // the parent's chunks, in order
+  std::vector<uint64_t> starts_;              // and where each starts
+  // The parent's chunks ordered by the first 8 bytes of their ids (then by position):
+  // by_prefix_[i] is the prefix of ids_[by_index_[i]].
+  std::vector<uint64_t> by_prefix_;
+  std::vector<uint32_t> by_index_;
   std::map<uint64_t, int64_t> anchors_;  // new-stream offset -> parent offset minus it
 };
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <random>
 #include <set>
@@ -10,6 +11,7 @@
 #include "repo/backup.h"
 #include "repo/blob.h"
 #include "repo/check.h"
+#include "repo/delta_planner.h"
 #include "repo/live_blobs.h"
 #include "repo/lock.h"
 #include "repo/mark_set.h"
@@ -325,4 +327,114 @@ TEST_CASE("prune keeps the bases of live deltas that only forgotten snapshots li
 }
 
 }  // namespace
+}  // namespace pgdedup
+
+namespace pgdedup {
+namespace {
+
+// The parent stream of a snapshot, with its chunks' ids and starts.
+struct ParentChunks {
+  repo::StreamInfo stream;
+  std::vector<Id> ids;
+  std::vector<uint64_t> starts;
+  // The parent chunk covering `offset` (the last one past the end).
+  Id Covering(uint64_t offset) const {
+    size_t i = std::upper_bound(starts.begin(), starts.end(), offset) - starts.begin();
+    return ids[i == 0 ? 0 : i - 1];
+  }
+};
+
+ParentChunks LoadParent(repo::Repository* repo, const Id& snapshot, const std::string& name) {
+  ParentChunks p;
+  REQUIRE(repo->SyncIndex().ok());
+  auto ref = repo->FindSnapshot(snapshot.Hex());
+  REQUIRE(ref.ok());
+  for (const auto& s : ref->manifest.streams) {
+    if (s.name == name) p.stream = s;
+  }
+  uint64_t offset = 0;
+  REQUIRE(repo::ForEachChunkId(repo, p.stream, [&](const Id& id) {
+            auto loc = repo->index()->Lookup(id);
+            REQUIRE(loc.ok());
+            REQUIRE(loc->has_value());
+            p.ids.push_back(id);
+            p.starts.push_back(offset);
+            offset += (*loc)->entry.raw_length;
+            return Status::OK();
+          }).ok());
+  REQUIRE(p.ids.size() > 8);
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("the delta planner faces each new chunk with the parent chunk at the same place",
+          "[delta]") {
+  testing::TempDir dir;
+  auto repo = testing::MakeRepo(dir);
+  // The second half repeats the first, so some chunk ids occur twice in the parent.
+  std::string half = testing::TestData(1 << 20, 7);
+  auto snapshot = testing::BackupBytes(repo.get(), "t.sql", half + half);
+  REQUIRE(snapshot.ok());
+  ParentChunks parent = LoadParent(repo.get(), *snapshot, "t.sql");
+  const size_t n = parent.ids.size();
+
+  SECTION("before any shared chunk the streams are aligned at their starts") {
+    repo::DeltaPlanner planner(repo.get(), parent.stream);
+    for (uint64_t offset :
+         {uint64_t{0}, uint64_t{12345}, parent.starts[n / 2] + 1, parent.stream.size + 999999}) {
+      CHECK(planner.CandidateFor(offset) == parent.Covering(offset));
+    }
+  }
+  SECTION("a shared chunk anchors what follows, seen before or after the parent is read") {
+    for (bool early : {true, false}) {
+      repo::DeltaPlanner planner(repo.get(), parent.stream);
+      if (!early) (void)planner.CandidateFor(0);  // reads the parent's list
+      // 1000 bytes were inserted before parent chunk 3: it now starts 1000 bytes later.
+      const uint64_t at = parent.starts[3] + 1000;
+      planner.Saw(parent.ids[3], at);
+      for (uint64_t d : {uint64_t{0}, uint64_t{5000}, parent.starts[6] - parent.starts[3]}) {
+        CHECK(planner.CandidateFor(at + d) == parent.Covering(parent.starts[3] + d));
+      }
+    }
+  }
+  SECTION("a chunk the parent holds twice anchors at its first occurrence") {
+    size_t second = n;
+    for (size_t i = n / 2; i < n && second == n; ++i) {
+      for (size_t j = 0; j < n / 2; ++j) {
+        if (parent.ids[j] == parent.ids[i]) second = i;
+      }
+    }
+    REQUIRE(second < n);
+    size_t first =
+        std::find(parent.ids.begin(), parent.ids.end(), parent.ids[second]) - parent.ids.begin();
+    repo::DeltaPlanner planner(repo.get(), parent.stream);
+    planner.Saw(parent.ids[second], 50);
+    CHECK(planner.CandidateFor(50) == parent.ids[first]);
+  }
+  SECTION("only the latest anchors are kept, and the latest one counts") {
+    repo::DeltaPlanner planner(repo.get(), parent.stream);
+    (void)planner.CandidateFor(0);
+    // Many more anchors than are kept, each shifting the streams differently.
+    const size_t count = repo::DeltaPlanner::kMaxAnchors * 3;
+    uint64_t offset = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < count; ++i) {
+      k = i % n;
+      offset += 70000;
+      planner.Saw(parent.ids[k], offset);
+    }
+    CHECK(planner.CandidateFor(offset + 10) == parent.Covering(parent.starts[k] + 10));
+    // Memory: the parent's list (52 bytes a chunk) and the anchors kept, whatever the number
+    // of chunks seen.
+    CHECK(planner.ApproximateMemory() <= 52 * n + 48 * repo::DeltaPlanner::kMaxAnchors);
+  }
+  SECTION("a parent that cannot be read gives no candidates") {
+    repo::StreamInfo broken = parent.stream;
+    broken.chunk_lists.assign(1, Id{});
+    repo::DeltaPlanner planner(repo.get(), broken);
+    CHECK_FALSE(planner.CandidateFor(0).has_value());
+  }
+}
+
 }  // namespace pgdedup
