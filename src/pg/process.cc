@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <string_view>
 
 extern char** environ;
@@ -128,13 +129,33 @@ Result<std::string> RunForOutput(const std::vector<std::string>& argv) {
   return out;
 }
 
-std::string ResolveClientProgram(const std::string& name, int major, const std::string& binroot) {
-  if (name.empty() || name.find('/') != std::string::npos) return name;
-  if (const char* c = std::getenv("PGCLUSTER"); c != nullptr && *c) return name;
+namespace {
+
+// An executable regular file (what execvp would run).
+bool IsExecutable(const std::filesystem::path& p) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(p, ec) && access(p.c_str(), X_OK) == 0;
+}
+
+// Whether the user or the system configured pg_wrapper's choice of cluster.
+bool WrapperConfigured() {
+  if (const char* c = std::getenv("PGCLUSTER"); c != nullptr && *c) return true;
+  std::error_code ec;
   if (const char* home = std::getenv("HOME"); home != nullptr && *home) {
-    std::error_code ec;
-    if (std::filesystem::exists(std::filesystem::path(home) / ".postgresqlrc", ec)) return name;
+    if (std::filesystem::exists(std::filesystem::path(home) / ".postgresqlrc", ec)) return true;
   }
+  std::ifstream clusters("/etc/postgresql-common/user_clusters");
+  for (std::string line; std::getline(clusters, line);) {
+    size_t first = line.find_first_not_of(" \t");
+    if (first != std::string::npos && line[first] != '#') return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string ResolveClientProgram(const std::string& name, int major, const std::string& binroot) {
+  if (name.empty() || name.find('/') != std::string::npos || WrapperConfigured()) return name;
   // The first `name` in PATH, as execvp would find it.
   const char* path_env = std::getenv("PATH");
   std::string_view path = path_env != nullptr ? path_env : "/usr/bin:/bin";
@@ -143,7 +164,7 @@ std::string ResolveClientProgram(const std::string& name, int major, const std::
     size_t colon = path.find(':');
     std::string dir(path.substr(0, colon));
     std::filesystem::path candidate = std::filesystem::path(dir.empty() ? "." : dir) / name;
-    if (access(candidate.c_str(), X_OK) == 0) found = candidate;
+    if (IsExecutable(candidate)) found = candidate;
     if (colon == std::string_view::npos) break;
     path.remove_prefix(colon + 1);
   }
@@ -154,14 +175,16 @@ std::string ResolveClientProgram(const std::string& name, int major, const std::
   // The installed versions: binroot<major>/bin/<name>.
   int newest = 0;
   std::string newest_path;
-  for (const auto& entry : std::filesystem::directory_iterator(binroot, ec)) {
-    const std::string version = entry.path().filename().string();
-    if (version.empty() || !std::all_of(version.begin(), version.end(),
-                                        [](char ch) { return ch >= '0' && ch <= '9'; })) {
+  std::filesystem::directory_iterator it(binroot, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    const std::string version = it->path().filename().string();
+    if (version.empty() || version.size() > 4 ||
+        !std::all_of(version.begin(), version.end(),
+                     [](char ch) { return ch >= '0' && ch <= '9'; })) {
       continue;
     }
-    std::filesystem::path bin = entry.path() / "bin" / name;
-    if (version.size() > 4 || access(bin.c_str(), X_OK) != 0) continue;
+    std::filesystem::path bin = it->path() / "bin" / name;
+    if (!IsExecutable(bin)) continue;
     int v = std::stoi(version);
     if (v == major) return bin.string();
     if (v > newest) {

@@ -54,11 +54,14 @@ Result<std::string> RunForOutput(const std::vector<std::string>& argv);
 //
 // Debian and Ubuntu install these as links to postgresql-common's pg_wrapper, a Perl script
 // that picks a PostgreSQL version at every start and costs 50-100 ms each time. When `name` is
-// a bare name found in PATH as such a link, and neither PGCLUSTER nor ~/.postgresqlrc asks
-// for a particular cluster, this returns the binary itself, under `binroot`<major>/bin/:
-// version `major` when it is installed, else the newest installed. (pg_wrapper runs the
-// newest psql; a pg_dump of the server's own version writes the dump that server's peers
-// read back.) In every other case, `name` unchanged: a path, another PATH, another system.
+// a bare name found in PATH as such a link, and neither PGCLUSTER, ~/.postgresqlrc nor
+// /etc/postgresql-common/user_clusters configures pg_wrapper's choice of cluster, this returns
+// the binary itself, under `binroot`<major>/bin/: version `major` when it is installed, else
+// the newest installed. (pg_wrapper runs the newest psql. For pg_dump the server's own version
+// is preferred: PostgreSQL does not promise that a newer pg_dump's SQL loads into an older
+// server, and pgdedup restores into servers like the source; to move to a newer server, set
+// PGDEDUP_PG_DUMP to the newer pg_dump.) In every other case, `name`
+// unchanged: a path, another PATH, another system.
 std::string ResolveClientProgram(const std::string& name, int major,
                                  const std::string& binroot = "/usr/lib/postgresql/");
 

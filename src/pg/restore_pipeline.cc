@@ -25,6 +25,16 @@ Status RunEntry(Connection* c, const DumpEntry& e) {
   return st.WithContext("post-data: " + e.type + " " + e.name);
 }
 
+// For the DDL connections of a restore on several connections at once. Those already keep as
+// many server processes busy; a parallel index build or foreign-key check on top would start
+// more processes than there are cores and split maintenance_work_mem between them (sorts then
+// spill to disk): on 2 cores this cost a restore ~8% of its server CPU (docs/BENCHMARKS.md).
+// The settings exist from PostgreSQL 11; on an older server this does nothing.
+constexpr char kNoParallelWorkers[] =
+    "SELECT pg_catalog.set_config('max_parallel_maintenance_workers', '0', false), "
+    "pg_catalog.set_config('max_parallel_workers_per_gather', '0', false) "
+    "WHERE pg_catalog.current_setting('server_version_num')::int >= 110000";
+
 Status RunGroup(Connection* c, const PostDataPlan& plan, const PostDataPlan::Group& g) {
   for (size_t i : g.entries) PGDEDUP_RETURN_IF_ERROR(RunEntry(c, plan.script.entries[i]));
   return Status::OK();
@@ -202,14 +212,7 @@ class Pipeline {
       auto c = Connection::Open(options_.conninfo);
       if (!c.ok()) return c.status();
       if (!plan_.settings.empty()) PGDEDUP_RETURN_IF_ERROR((*c)->Exec(plan_.settings));
-      if (workers_ > 1) {
-        // The workers already keep that many server processes busy. A parallel index build
-        // or foreign-key check on top would start more processes than there are cores and
-        // split maintenance_work_mem between them (sorts then spill to disk): on 2 cores
-        // this cost a restore ~8% of its server CPU (docs/BENCHMARKS.md).
-        PGDEDUP_RETURN_IF_ERROR((*c)->Exec(
-            "SET max_parallel_maintenance_workers = 0; SET max_parallel_workers_per_gather = 0"));
-      }
+      if (workers_ > 1) PGDEDUP_RETURN_IF_ERROR((*c)->Exec(kNoParallelWorkers));
       *ddl = std::move(*c);
     }
     Connection* c = ddl->get();
@@ -313,8 +316,10 @@ Result<LoadAndBuildResult> LoadAndBuild(repo::Repository* repo,
   // The groups that wait for no load of their own, then everything else in the dump's order.
   std::vector<const PostDataPlan::Group*> last = pipeline.Ungrouped();
   if (!last.empty()) step("indexes and constraints");
+  std::string setup = plan.settings;
+  if (std::min<size_t>(jobs, last.size()) > 1) setup += std::string(";\n") + kNoParallelWorkers;
   PGDEDUP_RETURN_IF_ERROR(
-      ForEachOnConnections(options, last.size(), plan.settings,
+      ForEachOnConnections(options, last.size(), setup,
                            [&](Connection* c, size_t i) { return RunGroup(c, plan, *last[i]); }));
   if (!plan.rest.empty()) {
     step("post-data");

@@ -171,7 +171,9 @@ class BackupSession::ChunkQueue {
       : session_(session),
         info_(info),
         lists_(session->repo_, session->writer_.get()),
-        planner_(std::move(planner)) {}
+        planner_(std::move(planner)),
+        batch_chunks_(std::clamp<size_t>(
+            kMaxInFlight / (2 * static_cast<size_t>(session->pool_->size())), 1, kBatchChunks)) {}
 
   // Queues a chunk; `owner` keeps its bytes alive until the worker is done. `end` is the
   // chunk's end offset in the stream (see released()); `expected`, for a prediction, the id it
@@ -181,7 +183,7 @@ class BackupSession::ChunkQueue {
     if (rewind_) return Status::OK();
     batch_.chunks.push_back({std::move(owner), chunk, end - chunk.size(), end, expected});
     batch_bytes_ += chunk.size();
-    if (batch_bytes_ >= kBatchBytes || batch_.chunks.size() >= kBatchChunks) return SubmitBatch();
+    if (batch_bytes_ >= kBatchBytes || batch_.chunks.size() >= batch_chunks_) return SubmitBatch();
     return Status::OK();
   }
 
@@ -222,8 +224,9 @@ class BackupSession::ChunkQueue {
   uint64_t released() const { return released_; }
 
  private:
-  // A batch ends at kBatchBytes of data or kBatchChunks chunks (a chunk read from a pipe holds
-  // a buffer of the maximum chunk size, so this bounds the memory a batch holds).
+  // A batch ends at kBatchBytes of data or batch_chunks_ chunks: at most kBatchChunks (a chunk
+  // read from a pipe holds a buffer of the maximum chunk size, so this bounds the memory a
+  // batch holds), fewer with many workers, so that each has two batches in flight.
   static constexpr size_t kBatchBytes = 512 << 10;
   static constexpr size_t kBatchChunks = 16;
 
@@ -331,6 +334,7 @@ class BackupSession::ChunkQueue {
   size_t chunks_in_flight_ = 0;
   uint64_t released_ = 0;
   std::unique_ptr<DeltaPlanner> planner_;  // nullptr: no deltas for this stream
+  const size_t batch_chunks_;
   std::optional<uint64_t> rewind_;
 };
 

@@ -79,8 +79,8 @@ Result<StreamInfo> DigestStream(Repository* repo, const ReadFn& read);
 
 class BackupSession {
  public:
-  // Chunks handed to the workers and not yet written into the chunk list. Bounds memory:
-  // kMaxInFlight * max chunk size.
+  // Chunks handed to the workers and not yet written into the chunk list. Bounds memory: per
+  // stream, (kMaxInFlight + 16 chunks of a batch being gathered) * max chunk size.
   static constexpr size_t kMaxInFlight = 64;
   // Bytes asked of the reader at a time.
   static constexpr size_t kReadSize = 128 << 10;

@@ -1,5 +1,6 @@
 #include "repo/restore.h"
 
+#include <algorithm>
 #include <deque>
 #include <future>
 #include <vector>
@@ -42,6 +43,10 @@ Status RestoreStream(Repository* repo, const StreamInfo& stream, const WriteFn& 
   uint64_t written = 0;
   uint64_t chunks = 0;
 
+  // Each worker gets at least two batches' worth of the chunks in flight.
+  const size_t batch_size = std::clamp<size_t>(
+      kRestoreMaxInFlight / (2 * static_cast<size_t>(threads)), 1, kRestoreBatch);
+
   auto drain_one = [&]() -> Status {
     Result<std::vector<std::string>> data = in_flight.front().get();
     in_flight.pop_front();
@@ -73,7 +78,7 @@ Status RestoreStream(Repository* repo, const StreamInfo& stream, const WriteFn& 
     chunks++;
     hasher.Update(id.view());
     batch.push_back(id);
-    if (batch.size() < kRestoreBatch) return Status::OK();
+    if (batch.size() < batch_size) return Status::OK();
     while (!in_flight.empty() && chunks_in_flight + batch.size() > kRestoreMaxInFlight) {
       PGDEDUP_RETURN_IF_ERROR(drain_one());
     }
@@ -82,8 +87,14 @@ Status RestoreStream(Repository* repo, const StreamInfo& stream, const WriteFn& 
   });
   if (status.ok() && !batch.empty()) submit_batch();
   while (!in_flight.empty()) {
-    Status s = drain_one();
-    if (status.ok()) status = s;
+    if (!status.ok()) {
+      // After a failure nothing more is written (a script with a hole must not reach psql);
+      // the workers are only waited for.
+      (void)in_flight.front().get();
+      in_flight.pop_front();
+      continue;
+    }
+    status = drain_one();
   }
   if (!status.ok()) return status;
   std::string where = "stream '" + stream.name + "'";

@@ -28,7 +28,8 @@ struct RestoreOptions {
   std::function<void(uint64_t bytes_written)> progress;
 };
 
-// Chunks read at once, and how many go to a worker together (consecutive ones).
+// Chunks read at once, and at most how many go to a worker together (consecutive ones; fewer
+// with many workers, so that each has two batches in flight).
 constexpr size_t kRestoreMaxInFlight = 64;
 constexpr size_t kRestoreBatch = 8;
 

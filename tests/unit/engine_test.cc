@@ -12,6 +12,7 @@
 #include "repo/check.h"
 #include "repo/index_cache.h"
 #include "repo/lock.h"
+#include "repo/pack.h"
 #include "repo/restore.h"
 #include "support/test_repo.h"
 
@@ -188,6 +189,47 @@ TEST_CASE("a damaged blob makes restore fail and check name the pack", "[engine]
   bool named = false;
   for (const auto& e : report->errors) named |= e.find(pack_hex) != std::string::npos;
   CHECK(named);
+}
+
+TEST_CASE("a restore that meets a damaged chunk writes nothing past it", "[engine]") {
+  TempDir dir;
+  auto repo = testing::MakeRepo(dir);
+  std::string data = testing::TestData(4 << 20, 12, /*text=*/false);
+  auto id = testing::BackupBytes(repo.get(), "s", data);
+  REQUIRE(id.ok());
+  REQUIRE(repo->SyncIndex().ok());
+  auto snapshot = repo->FindSnapshot(id->Hex());
+  REQUIRE(snapshot.ok());
+  const StreamInfo& stream = snapshot->manifest.streams.at(0);
+  std::vector<Id> chunks;
+  REQUIRE(ForEachChunkId(repo.get(), stream, [&](const Id& c) {
+            chunks.push_back(c);
+            return Status::OK();
+          }).ok());
+  REQUIRE(chunks.size() > 20);
+  // Damage the third chunk: the chunks after it are read (in flight) but must not be written.
+  uint64_t damaged_at = 0;
+  for (size_t i = 0; i < 2; ++i)
+    damaged_at += (*repo->index()->Lookup(chunks[i]))->entry.raw_length;
+  auto loc = repo->index()->Lookup(chunks[2]);
+  REQUIRE(loc.ok());
+  REQUIRE(loc->has_value());
+  const std::string pack = PackObjectName((*loc)->pack_id);
+  auto bytes = repo->backend()->Get(pack);
+  REQUIRE(bytes.ok());
+  (*bytes)[(*loc)->entry.offset + 10] ^= 0x01;
+  REQUIRE(repo->backend()->Put(pack, *bytes).ok());
+
+  std::string written;
+  Status s = RestoreStream(repo.get(), stream,
+                           [&](std::string_view d) {
+                             written.append(d);
+                             return Status::OK();
+                           },
+                           {});
+  CHECK(s.IsCorruption());
+  CHECK(written.size() <= damaged_at);
+  CHECK(written == data.substr(0, written.size()));
 }
 
 TEST_CASE("a mapped file and a pipe give the same chunks and restore alike", "[engine]") {
