@@ -236,6 +236,17 @@ Result<std::string> WithDatabase(const std::string& conninfo, const std::string&
   return out;
 }
 
+Result<std::optional<std::string>> ExplicitDatabaseOf(const std::string& conninfo) {
+  auto parsed = ParseConninfo(conninfo);
+  if (!parsed.ok()) return parsed.status();
+  for (PQconninfoOption* o = parsed->get(); o->keyword != nullptr; ++o) {
+    if (std::strcmp(o->keyword, "dbname") == 0 && o->val && *o->val) {
+      return std::optional<std::string>(o->val);
+    }
+  }
+  return std::optional<std::string>();
+}
+
 Result<std::string> DatabaseOf(const std::string& conninfo) {
   auto parsed = ParseConninfo(conninfo);
   if (!parsed.ok()) return parsed.status();

@@ -70,5 +70,8 @@ class Connection {
 Result<std::string> WithDatabase(const std::string& conninfo, const std::string& dbname);
 // The database a conninfo names (or $PGDATABASE, or the user name, as libpq decides).
 Result<std::string> DatabaseOf(const std::string& conninfo);
+// The database a conninfo names itself (`dbname=` or a URL's path), or nullopt: then libpq
+// picks one from a service file, the environment or the user name.
+Result<std::optional<std::string>> ExplicitDatabaseOf(const std::string& conninfo);
 
 }  // namespace pgdedup::pg

@@ -145,6 +145,26 @@ Status CleanDatabase(Connection* c, const std::string& dbname, bool dry_run,
   return Status::OK();
 }
 
+// The database the restore goes into. With --create (which creates, and with --clean drops,
+// a database by name on a maintenance connection) the conninfo must name it itself: a name
+// libpq would take from a service file or the environment could differ from ours. Otherwise
+// it is the database libpq connects to, as the server reports it.
+Result<std::string> TargetDatabase(const DatabaseRestoreOptions& options) {
+  if (options.create) {
+    auto named = ExplicitDatabaseOf(options.conninfo);
+    if (!named.ok()) return named.status();
+    if (!named->has_value()) {
+      return Status::InvalidArgument(
+          "--create needs --db to name the database (dbname=NAME, or a URL ending in /NAME): "
+          "it creates, and with --clean drops, the database of that name");
+    }
+    return **named;
+  }
+  auto c = Connection::Open(options.conninfo);
+  if (!c.ok()) return c.status();
+  return (*c)->QueryValue("SELECT pg_catalog.current_database()");
+}
+
 Status PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptions& options,
                      const std::string& dbname,
                      const std::function<void(const std::string&)>& step) {
@@ -247,7 +267,7 @@ Result<DatabaseRestoreStats> RestoreArchive(repo::Repository* repo,
                                             const DatabaseRestoreOptions& opts) {
   DatabaseRestoreOptions options = opts;
   if (const char* env = std::getenv("PGDEDUP_PG_RESTORE"); env && *env) options.pg_restore = env;
-  auto dbname = DatabaseOf(options.conninfo);
+  auto dbname = TargetDatabase(options);
   if (!dbname.ok()) return dbname.status();
   if (options.schema_only || options.data_only) {
     return Status::InvalidArgument(
@@ -313,7 +333,7 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
                                    " is not a native database backup; restore its stream with "
                                    "--stream NAME --output - instead");
   }
-  auto dbname = DatabaseOf(options.conninfo);
+  auto dbname = TargetDatabase(options);
   if (!dbname.ok()) return dbname.status();
   auto step = [&](const std::string& s) {
     if (options.progress) options.progress(s);

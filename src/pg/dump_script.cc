@@ -58,14 +58,89 @@ bool AltersTable(std::string_view body, const std::string& q) {
   return ContainsToken(body, "ALTER TABLE ONLY " + q) || ContainsToken(body, "ALTER TABLE " + q);
 }
 
-// Calls fn for each line of `text`, without its newline.
+bool IsIdentChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '$' || static_cast<unsigned char>(c) >= 0x80;
+}
+
+// Calls fn(offset, line) for each line of `sql` that begins outside string literals, quoted
+// identifiers, dollar quotes and block comments: the only lines where pg_dump's entry headers
+// and SET commands can be. Text inside a literal may look like either (a comment on a table
+// is the source database's data, written by whoever could comment on it), and must never be
+// taken for one: cutting a script there would run the rest of the literal as SQL.
 template <typename Fn>
-void ForEachLine(std::string_view text, Fn fn) {
-  for (size_t pos = 0; pos < text.size();) {
-    size_t eol = text.find('\n', pos);
-    if (eol == std::string_view::npos) eol = text.size();
-    fn(text.substr(pos, eol - pos));
-    pos = eol + 1;
+void ForEachTopLevelLine(std::string_view sql, Fn fn) {
+  constexpr size_t npos = std::string_view::npos;
+  const size_t n = sql.size();
+  size_t i = 0;
+  bool line_start = true;
+  while (i < n) {
+    if (line_start) {
+      size_t eol = sql.find('\n', i);
+      fn(i, sql.substr(i, (eol == npos ? n : eol) - i));
+      line_start = false;
+    }
+    const char c = sql[i];
+    if (c == '\n') {
+      line_start = true;
+      ++i;
+    } else if (c == '-' && i + 1 < n && sql[i + 1] == '-') {  // a comment to the end of the line
+      i = sql.find('\n', i);
+      if (i == npos) return;
+    } else if (c == '/' && i + 1 < n && sql[i + 1] == '*') {  // block comments nest
+      int depth = 0;
+      do {
+        if (sql.compare(i, 2, "/*") == 0) {
+          depth++;
+          i += 2;
+        } else if (sql.compare(i, 2, "*/") == 0) {
+          depth--;
+          i += 2;
+        } else {
+          ++i;
+        }
+      } while (i < n && depth > 0);
+    } else if (c == '\'') {
+      // E'...' has backslash escapes; pg_dump's other literals (standard_conforming_strings
+      // on) only double their quotes.
+      const bool escapes =
+          i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e') && (i < 2 || !IsIdentChar(sql[i - 2]));
+      for (++i; i < n; ++i) {
+        if (escapes && sql[i] == '\\') {
+          ++i;
+        } else if (sql[i] == '\'') {
+          if (i + 1 < n && sql[i + 1] == '\'') {
+            ++i;
+          } else {
+            ++i;
+            break;
+          }
+        }
+      }
+    } else if (c == '"') {
+      for (++i; i < n; ++i) {
+        if (sql[i] != '"') continue;
+        if (i + 1 < n && sql[i + 1] == '"') {
+          ++i;
+        } else {
+          ++i;
+          break;
+        }
+      }
+    } else if (c == '$' && (i == 0 || !IsIdentChar(sql[i - 1])) && i + 1 < n &&
+               !(sql[i + 1] >= '0' && sql[i + 1] <= '9')) {
+      size_t j = i + 1;
+      while (j < n && IsIdentChar(sql[j]) && sql[j] != '$') ++j;
+      if (j < n && sql[j] == '$') {  // $tag$ ... $tag$
+        std::string_view tag = sql.substr(i, j - i + 1);
+        size_t end = sql.find(tag, j + 1);
+        i = end == npos ? n : end + tag.size();
+      } else {
+        ++i;
+      }
+    } else {
+      ++i;
+    }
   }
 }
 
@@ -73,9 +148,9 @@ void ForEachLine(std::string_view text, Fn fn) {
 // they set.
 class SettingsTracker {
  public:
-  // Takes in the SET lines of `text`, in order.
+  // Takes in the SET lines of `text` (SQL that begins at the top level), in order.
   void Absorb(std::string_view text) {
-    ForEachLine(text, [this](std::string_view line) {
+    ForEachTopLevelLine(text, [this](size_t, std::string_view line) {
       for (std::string_view key :
            {"SET default_tablespace ", "SET default_table_access_method ", "SET search_path ",
             "SET SESSION AUTHORIZATION ", "RESET SESSION AUTHORIZATION"}) {
@@ -109,11 +184,11 @@ std::string Script(const DumpScript& d, const std::vector<const DumpEntry*>& ent
 DumpScript ParseDumpScript(std::string_view text) {
   DumpScript d;
   std::vector<size_t> starts;
-  if (text.substr(0, kEntryStart.size()) == kEntryStart) starts.push_back(0);
-  for (size_t pos = text.find(std::string("\n").append(kEntryStart)); pos != std::string_view::npos;
-       pos = text.find(std::string("\n").append(kEntryStart), pos + 1)) {
-    starts.push_back(pos + 1);
-  }
+  size_t complete = std::string_view::npos;  // the "dump complete" footer
+  ForEachTopLevelLine(text, [&](size_t at, std::string_view) {
+    if (text.substr(at, kEntryStart.size()) == kEntryStart) starts.push_back(at);
+    if (text.substr(at, kDumpComplete.size()) == kDumpComplete) complete = at;
+  });
   if (starts.empty()) {
     d.preamble = text;
     return d;
@@ -123,12 +198,9 @@ DumpScript ParseDumpScript(std::string_view text) {
     size_t end = i + 1 < starts.size() ? starts[i + 1] : text.size();
     DumpEntry e;
     e.text = text.substr(starts[i], end - starts[i]);
-    if (i + 1 == starts.size()) {
-      size_t tail = e.text.find(std::string("\n").append(kDumpComplete));
-      if (tail != std::string::npos) {
-        d.epilogue = e.text.substr(tail + 1);
-        e.text.resize(tail + 1);
-      }
+    if (i + 1 == starts.size() && complete != std::string_view::npos && complete > starts[i]) {
+      d.epilogue = e.text.substr(complete - starts[i]);
+      e.text.resize(complete - starts[i]);
     }
     ParseHeader(e.text, &e);
     d.entries.push_back(std::move(e));
@@ -144,7 +216,7 @@ DumpScript ParseDumpScript(std::string_view text) {
 
 std::string PreambleSettings(const DumpScript& d) {
   std::string out;
-  ForEachLine(d.preamble, [&out](std::string_view line) {
+  ForEachTopLevelLine(d.preamble, [&out](size_t, std::string_view line) {
     if (line.starts_with("SET ") || line.starts_with("SELECT pg_catalog.set_config(")) {
       out.append(line);
       out += '\n';

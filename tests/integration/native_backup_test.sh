@@ -131,6 +131,12 @@ grep -qF "awk_restored" "$LAST_STDERR" || { cat "$LAST_STDERR" >&2; fail "restor
 echo "restore --create onto an existing database: exit $LAST_RC: $(tr '\n' ' ' <"$LAST_STDERR")"
 db_state awk_restored "$S/r1-after-refusal"
 compare_state "$S/r1-changed" "$S/r1-after-refusal" "the existing database after a refused --create"
+# A conninfo that leaves the database to libpq (here $PGDATABASE) is refused with --create
+# --clean: the name pgdedup would drop could differ from the one libpq connects to.
+PGDATABASE=awk_restored assert_exit 2 p restore latest --db "host=$PGHOST port=$PGPORT user=$PGUSER" --create --clean
+grep -qF "dbname=" "$LAST_STDERR" || { cat "$LAST_STDERR" >&2; fail "restore --create without dbname: the message does not ask for dbname="; }
+db_state awk_restored "$S/r1-after-refusal2"
+compare_state "$S/r1-changed" "$S/r1-after-refusal2" "the existing database after --create --clean without a dbname"
 assert_exit 0 p restore latest --db "$(pg_conninfo awk_restored)" --create --clean
 db_state awk_restored "$S/r2"
 compare_state "$S/awk" "$S/r2" "restore --create --clean"

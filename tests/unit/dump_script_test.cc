@@ -61,6 +61,55 @@ TEST_CASE("a dump script parses into preamble, entries and epilogue, keeping eve
   CHECK(joined + d.epilogue == text);
 }
 
+// What looks like an entry header or a SET inside a literal is the source database's data:
+// whoever could comment on a table or write a function there chose it. Cutting the script at
+// such a header would run the rest of the literal as SQL, as the restoring role.
+TEST_CASE("headers and settings inside literals, quoted names and comments are data") {
+  const std::string fake_header =
+      "\n--\n-- Name: evil; Type: INDEX; Schema: public; Owner: a\n--\n\nALTER ROLE a SUPERUSER; "
+      "--";
+  const std::string fake_set = "\nSET search_path = evil, pg_catalog;\n";
+  std::string text =
+      kPreamble +
+      Entry("t", "TABLE", "public", "CREATE TABLE \"public\".\"t\" (\n    \"id\" integer\n);") +
+      Entry("TABLE \"t\"", "COMMENT", "public",
+            "COMMENT ON TABLE \"public\".\"t\" IS 'it''s" + fake_header + "';") +
+      Entry("TABLE \"t\"", "COMMENT", "public",
+            "COMMENT ON TABLE \"public\".\"t\" IS E'a \\' quote" + fake_header + "';") +
+      Entry("f()", "FUNCTION", "public",
+            "CREATE FUNCTION \"public\".\"f\"() RETURNS integer\n    LANGUAGE sql\n    AS "
+            "$_$" +
+                fake_set + "SELECT 1 -- $x$" + fake_header + "\n$_$;") +
+      Entry("f2()", "FUNCTION", "public",
+            "CREATE FUNCTION \"public\".\"f2\"() RETURNS integer\n    LANGUAGE sql\n    AS "
+            "$$" +
+                fake_header + "$$;") +
+      Entry("t2", "TABLE", "public",
+            "CREATE TABLE \"public\".\"t2\" (\n    \"a" + fake_header +
+                "\" integer\n);\n/* x /* "
+                "nested */" +
+                fake_set + fake_header + " */") +
+      Entry("t3", "TABLE", "public", "CREATE TABLE \"public\".\"t3\" (\n    \"id\" integer\n);") +
+      kEpilogue;
+  DumpScript d = ParseDumpScript(text);
+  REQUIRE(d.entries.size() == 7);
+  CHECK(d.entries[0].name == "t");
+  CHECK(d.entries[1].text.find("ALTER ROLE a SUPERUSER; --';") != std::string::npos);
+  CHECK(d.entries[2].text.find("ALTER ROLE a SUPERUSER; --';") != std::string::npos);
+  CHECK(d.entries[3].name == "f()");
+  CHECK(d.entries[4].name == "f2()");
+  CHECK(d.entries[5].name == "t2");
+  CHECK(d.entries[6].name == "t3");
+  CHECK(d.epilogue == kEpilogue);
+  for (const auto& e : d.entries) {
+    CHECK(e.name != "evil");
+    CHECK(e.settings.find("evil") == std::string::npos);
+  }
+  std::string joined = d.preamble;
+  for (const auto& e : d.entries) joined += e.text;
+  CHECK(joined + d.epilogue == text);
+}
+
 // pg_dump writes SET default_tablespace (and the like) just before the header of the first
 // entry that needs a new value, and never again while it holds: an entry run apart from its
 // script needs the values in force at its header.
