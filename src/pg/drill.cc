@@ -1,25 +1,31 @@
 #include "pg/drill.h"
 
-#include <unistd.h>
-
 #include <chrono>
 
 #include "common/bytes.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "pg/catalog.h"
 #include "pg/connection.h"
 #include "repo/backup.h"
+#include "repo/crypto.h"
 
 namespace pgdedup::pg {
 
 namespace {
 
-// Drops the temporary database when the drill ends, however it ends.
+// Drops the temporary database when the drill ends, however it ends (a kill ends it without
+// running this: the database is then left behind, under a name that says what it is). Armed
+// only for a name no database had when the drill began, so it never drops anyone else's.
 class TempDatabase {
  public:
   TempDatabase(std::string maintenance, std::string name)
       : maintenance_(std::move(maintenance)), name_(std::move(name)) {}
+  TempDatabase(const TempDatabase&) = delete;
+  TempDatabase& operator=(const TempDatabase&) = delete;
+  void Arm() { armed_ = true; }
   ~TempDatabase() {
+    if (!armed_) return;
     auto c = Connection::Open(maintenance_);
     Status s = c.ok() ? (*c)->Exec("DROP DATABASE IF EXISTS " + (*c)->QuoteIdent(name_) +
                                    ((*c)->ServerVersion() >= 130000 ? " WITH (FORCE)" : ""))
@@ -30,6 +36,7 @@ class TempDatabase {
  private:
   std::string maintenance_;
   std::string name_;
+  bool armed_ = false;
 };
 
 }  // namespace
@@ -37,15 +44,24 @@ class TempDatabase {
 Result<DrillReport> Drill(repo::Repository* repo, const repo::SnapshotRef& snapshot,
                           const DrillOptions& options) {
   DrillReport report;
-  report.database = "pgdedup_drill_" + snapshot.id.ShortHex() + "_" + std::to_string(getpid());
+  // 64 random bits: drills on several hosts (or in containers where every pid is 1) never
+  // pick the same name.
+  report.database = "pgdedup_drill_" + snapshot.id.ShortHex() + "_" + ToHex(repo::RandomBytes(8));
   auto target = WithDatabase(options.maintenance_conninfo, report.database);
   if (!target.ok()) return target.status();
-  // Reach the server before creating anything.
+  TempDatabase cleanup(options.maintenance_conninfo, report.database);
   {
+    // Reach the server before creating anything, and make sure the name is free.
     auto c = Connection::Open(options.maintenance_conninfo);
     if (!c.ok()) return c.status();
+    auto taken =
+        (*c)->Query("SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", {report.database});
+    if (!taken.ok()) return taken.status();
+    if (!taken->empty()) {
+      return Status::InvalidArgument("a database named " + report.database + " already exists");
+    }
   }
-  TempDatabase cleanup(options.maintenance_conninfo, report.database);
+  cleanup.Arm();
 
   DatabaseRestoreOptions ro;
   ro.conninfo = *target;
