@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/hex.h"
 #include "common/log.h"
 #include "common/system.h"
 #include "common/thread_pool.h"
@@ -18,6 +19,7 @@
 #include "pg/restore_pipeline.h"
 #include "pg/restore_steps.h"
 #include "pg/table_restore.h"
+#include "repo/crypto.h"
 #include "repo/restore.h"
 
 namespace pgdedup::pg {
@@ -202,27 +204,71 @@ Status PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptions& opti
   auto exists = mc->Query("SELECT 1 FROM pg_database WHERE datname = $1", {dbname});
   if (!exists.ok()) return exists.status();
   std::string q = mc->QuoteIdent(dbname);
-  if (!exists->empty()) {
-    if (!options.clean) {
-      return Status::InvalidArgument("database \"" + dbname +
-                                     "\" already exists: refusing to overwrite it (add --clean "
-                                     "to drop and recreate it)");
-    }
-    step("drop database \"" + dbname + "\"");
-    if (options.dry_run) {
-      step("create database \"" + dbname + "\"");
-      return Status::OK();
-    }
-    std::string force = mc->ServerVersion() >= 130000 ? " WITH (FORCE)" : "";
-    PGDEDUP_RETURN_IF_ERROR(mc->Exec("DROP DATABASE " + q + force));
+  auto create_as = [&](const std::string& quoted) {
+    std::string create = "CREATE DATABASE " + quoted + " TEMPLATE template0";
+    if (!m.encoding.empty()) create += " ENCODING " + mc->QuoteLiteral(m.encoding);
+    if (!m.collate.empty()) create += " LC_COLLATE " + mc->QuoteLiteral(m.collate);
+    if (!m.ctype.empty()) create += " LC_CTYPE " + mc->QuoteLiteral(m.ctype);
+    return mc->Exec(create);
+  };
+  if (exists->empty()) {
+    step("create database \"" + dbname + "\"");
+    if (options.dry_run) return Status::OK();
+    return create_as(q);
   }
-  step("create database \"" + dbname + "\"");
+  if (!options.clean) {
+    return Status::InvalidArgument("database \"" + dbname +
+                                   "\" already exists: refusing to overwrite it (add --clean "
+                                   "to drop and recreate it)");
+  }
+  step("drop database \"" + dbname + "\" and create it again");
   if (options.dry_run) return Status::OK();
-  std::string create = "CREATE DATABASE " + q + " TEMPLATE template0";
-  if (!m.encoding.empty()) create += " ENCODING " + mc->QuoteLiteral(m.encoding);
-  if (!m.collate.empty()) create += " LC_COLLATE " + mc->QuoteLiteral(m.collate);
-  if (!m.ctype.empty()) create += " LC_CTYPE " + mc->QuoteLiteral(m.ctype);
-  return mc->Exec(create);
+  // The new database is created under another name first, so that a setting this server
+  // cannot give it (a collation it lacks, say) fails before the old one is dropped.
+  const std::string fresh = "pgdedup_restore_" + ToHex(repo::RandomBytes(8));
+  const std::string qfresh = mc->QuoteIdent(fresh);
+  PGDEDUP_RETURN_IF_ERROR(create_as(qfresh).WithContext("creating the new database"));
+  std::string force = mc->ServerVersion() >= 130000 ? " WITH (FORCE)" : "";
+  Status dropped = mc->Exec("DROP DATABASE " + q + force);
+  if (!dropped.ok()) {
+    (void)mc->Exec("DROP DATABASE IF EXISTS " + qfresh);
+    return dropped;
+  }
+  Status renamed = mc->Exec("ALTER DATABASE " + qfresh + " RENAME TO " + q);
+  if (!renamed.ok()) {
+    return renamed.WithContext("the old database is dropped; its replacement, still empty, is " +
+                               fresh);
+  }
+  return Status::OK();
+}
+
+// Before a restore drops or empties its target: what can be checked without changing anything
+// is checked, so a snapshot that cannot be restored, or a psql that cannot run, is found while
+// the old data is still there. Every chunk of the snapshot must be in the index, and the
+// schema scripts are read whole (each chunk authenticated and checked against its id).
+Status PreflightBeforeClean(repo::Repository* repo, const repo::Manifest& m,
+                            const DatabaseRestoreOptions& options, const std::string& program,
+                            const std::function<void(const std::string&)>& step) {
+  step("check that the snapshot can be restored before replacing anything");
+  for (const auto& s : m.streams) {
+    if (s.kind == "pre-data" || s.kind == "post-data" || s.kind == "sequences") {
+      auto text = ReadStream(repo, s, options);
+      if (!text.ok()) return text.status();
+    }
+    PGDEDUP_RETURN_IF_ERROR(repo::ForEachChunkId(repo, s, [&](const repo::Id& id) -> Status {
+      auto loc = repo->index()->Lookup(id);
+      if (!loc.ok()) return loc.status();
+      if (!loc->has_value()) {
+        return Status::Corruption("stream '" + s.name + "': chunk " + id.Hex() +
+                                  " is in no index object (the repository is damaged; run "
+                                  "`pgdedup repo check`)");
+      }
+      return Status::OK();
+    }));
+  }
+  auto version = RunForOutput({ResolveClientProgram(program, /*major=*/0), "--version"});
+  if (!version.ok()) return version.status().WithContext("running " + program);
+  return Status::OK();
 }
 
 // ALTER DATABASE / ALTER ROLE ... IN DATABASE ... SET for each recorded setting. A setting for
@@ -283,6 +329,10 @@ Result<DatabaseRestoreStats> RestoreArchive(repo::Repository* repo,
         "scratch database and copy the table from there)");
   }
   ::signal(SIGPIPE, SIG_IGN);
+  if (options.clean && !options.dry_run) {
+    PGDEDUP_RETURN_IF_ERROR(
+        PreflightBeforeClean(repo, snapshot.manifest, options, options.pg_restore, step));
+  }
   PGDEDUP_RETURN_IF_ERROR(PrepareTarget(snapshot.manifest, options, *dbname, step));
   if (options.dry_run) {
     step("pg_restore of " + archive.name);
@@ -342,6 +392,9 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
     PGDEDUP_RETURN_IF_ERROR(PrepareTarget(m, options, *dbname, step));
   } else {
     ::signal(SIGPIPE, SIG_IGN);  // a psql that dies shows as an error, not a dead pgdedup
+    if (options.clean && options.tables.empty()) {
+      PGDEDUP_RETURN_IF_ERROR(PreflightBeforeClean(repo, m, options, options.psql, step));
+    }
     PGDEDUP_RETURN_IF_ERROR(PrepareTarget(m, options, *dbname, step));
   }
   if (!options.tables.empty()) return RestoreTables(repo, snapshot, options);

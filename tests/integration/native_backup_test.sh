@@ -137,6 +137,21 @@ PGDATABASE=awk_restored assert_exit 2 p restore latest --db "host=$PGHOST port=$
 grep -qF "dbname=" "$LAST_STDERR" || { cat "$LAST_STDERR" >&2; fail "restore --create without dbname: the message does not ask for dbname="; }
 db_state awk_restored "$S/r1-after-refusal2"
 compare_state "$S/r1-changed" "$S/r1-after-refusal2" "the existing database after --create --clean without a dbname"
+# Nothing is dropped before what can fail has been tried: a psql that cannot run (checked
+# before the drop) ...
+PGDEDUP_PSQL=/nonexistent/psql assert_fails p restore latest --db "$(pg_conninfo awk_restored)" --create --clean
+db_state awk_restored "$S/r1-after-psql"
+compare_state "$S/r1-changed" "$S/r1-after-psql" "the existing database after --create --clean with no psql"
+# ... and a role that may drop its database but not create one (the new database is created
+# under another name first, then swapped in).
+psql_q "CREATE ROLE keeper LOGIN"
+psql_q "CREATE DATABASE kept OWNER keeper"
+psql_q kept "CREATE TABLE precious (x int); INSERT INTO precious VALUES (42)"
+assert_fails p restore latest --db "host=$PGHOST port=$PGPORT user=keeper dbname=kept" --create --clean
+[[ "$(psql_q kept "SELECT x FROM precious")" == 42 ]] ||
+  fail "restore --create --clean dropped a database it could not create again"
+psql_q "DROP DATABASE kept"
+psql_q "DROP ROLE keeper"
 assert_exit 0 p restore latest --db "$(pg_conninfo awk_restored)" --create --clean
 db_state awk_restored "$S/r2"
 compare_state "$S/awk" "$S/r2" "restore --create --clean"
