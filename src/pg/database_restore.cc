@@ -32,16 +32,42 @@ double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// Refuses a target that holds user objects: restoring over them mixes two databases.
+// Refuses a target that holds user objects: restoring over them mixes two databases. A new
+// database (from template0, or a plain template1) holds the public schema and plpgsql only.
 Status CheckEmpty(Connection* c, const std::string& dbname) {
-  auto n = c->QueryValue(
-      "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-      "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') "
-      "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'");
-  if (!n.ok()) return n.status();
-  if (*n != "0") {
-    return Status::InvalidArgument("database \"" + dbname + "\" is not empty (" + *n +
-                                   " relations): refusing to restore into it. Restore into a new "
+  constexpr char kUserSchema[] =
+      "nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_toast%' "
+      "AND nspname NOT LIKE 'pg\\_temp%'";
+  const std::string user_ns =
+      std::string("(SELECT oid FROM pg_catalog.pg_namespace WHERE ") + kUserSchema + ")";
+  auto rows = c->Query(
+      "SELECT 'relations', count(*) FROM pg_catalog.pg_class WHERE relnamespace IN " + user_ns +
+      " UNION ALL SELECT 'schemas', count(*) FROM pg_catalog.pg_namespace WHERE " + kUserSchema +
+      " AND nspname <> 'public'"
+      " UNION ALL SELECT 'functions', count(*) FROM pg_catalog.pg_proc WHERE pronamespace IN " +
+      user_ns +
+      " UNION ALL SELECT 'types', count(*) FROM pg_catalog.pg_type t WHERE typnamespace IN " +
+      user_ns +
+      " AND typrelid = 0 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = "
+      "t.oid)"
+      " UNION ALL SELECT 'extensions', count(*) FROM pg_catalog.pg_extension WHERE extname <> "
+      "'plpgsql'"
+      " UNION ALL SELECT 'large objects', count(*) FROM pg_catalog.pg_largeobject_metadata"
+      " UNION ALL SELECT 'event triggers', count(*) FROM pg_catalog.pg_event_trigger"
+      " UNION ALL SELECT 'publications', count(*) FROM pg_catalog.pg_publication"
+      " UNION ALL SELECT 'foreign servers', count(*) FROM pg_catalog.pg_foreign_server"
+      " UNION ALL SELECT 'casts', count(*) FROM pg_catalog.pg_cast WHERE oid >= 16384");
+  if (!rows.ok()) return rows.status();
+  std::string found;
+  for (const auto& row : *rows) {
+    std::string kind = row.size() == 2 ? row[0].value_or("") : "";
+    std::string count = row.size() == 2 ? row[1].value_or("0") : "0";
+    if (count != "0") found += (found.empty() ? "" : ", ") + count + " " + kind;
+  }
+
+  if (!found.empty()) {
+    return Status::InvalidArgument("database \"" + dbname + "\" is not empty (" + found +
+                                   "): refusing to restore into it. Restore into a new "
                                    "database with --create, or add --clean to drop everything in "
                                    "it first (--create --clean drops and recreates the database)");
   }

@@ -72,6 +72,17 @@ assert_eq "$(find "$REPO/snapshots" -type f | wc -l)" "$count_before" "no snapsh
 # Restore refuses a non-empty target; --dry-run says what it would do and does nothing.
 assert_exit 2 pgd "${P[@]}" restore "$first" --db "$(pg_conninfo edge)"
 assert_contains "$LAST_STDERR" "not empty" "message for a non-empty target"
+# A database with no tables at all is not empty either when it holds a large object, a
+# function or a schema: each is refused and named.
+psql_q "CREATE DATABASE edge_lo"
+psql_q edge_lo "SELECT lo_from_bytea(0, 'keep me'::bytea)" >/dev/null
+assert_exit 2 pgd "${P[@]}" restore "$first" --db "$(pg_conninfo edge_lo)"
+assert_contains "$LAST_STDERR" "1 large objects" "message for a target holding only a large object"
+psql_q edge_lo "SELECT lo_unlink(oid) FROM pg_largeobject_metadata" >/dev/null
+psql_q edge_lo "CREATE FUNCTION public.keep() RETURNS int LANGUAGE sql AS 'SELECT 1'; CREATE SCHEMA kept"
+assert_exit 2 pgd "${P[@]}" restore "$first" --db "$(pg_conninfo edge_lo)"
+assert_contains "$LAST_STDERR" "1 schemas, 1 functions" "message for a target holding a schema and a function"
+psql_q "DROP DATABASE edge_lo"
 assert_exit 0 pgd "${P[@]}" restore "$first" --db "$(pg_conninfo edge_dry)" --create --dry-run
 assert_contains "$LAST_STDOUT" "would restore" "--dry-run prints its plan"
 [[ -z "$(psql_q postgres "SELECT 1 FROM pg_database WHERE datname = 'edge_dry'")" ]] ||
