@@ -41,12 +41,25 @@ Result<std::unique_ptr<Connection>> OpenLoader(const DatabaseRestoreOptions& opt
 }
 
 Status LoadTable(repo::Repository* repo, Connection* c, const repo::StreamInfo& s, bool truncate,
-                 const DatabaseRestoreOptions& options) {
+                 const DatabaseRestoreOptions& options, bool quiet_triggers) {
   std::string qualified = QualifiedName(c, s);
   PGDEDUP_RETURN_IF_ERROR(c->Exec("BEGIN"));
   auto load = [&]() -> Status {
     if (truncate) {
       PGDEDUP_RETURN_IF_ERROR(c->Exec("TRUNCATE ONLY " + qualified));
+    }
+    std::vector<Row> triggers;  // (name, mode) of the user triggers enabled before the load
+    if (quiet_triggers) {
+      auto found = c->Query(
+          "SELECT tgname, tgenabled FROM pg_catalog.pg_trigger WHERE tgrelid = $1::regclass "
+          "AND NOT tgisinternal AND tgenabled <> 'D' ORDER BY tgname",
+          {qualified});
+      if (!found.ok()) return found.status();
+      triggers = std::move(*found);
+      for (const Row& t : triggers) {
+        PGDEDUP_RETURN_IF_ERROR(c->Exec("ALTER TABLE ONLY " + qualified + " DISABLE TRIGGER " +
+                                        c->QuoteIdent(t[0].value_or(""))));
+      }
     }
     std::string copy =
         "COPY " + qualified + (s.columns.empty() ? "" : " (" + s.columns + ")") + " FROM STDIN";
@@ -71,6 +84,14 @@ Status LoadTable(repo::Repository* repo, Connection* c, const repo::StreamInfo& 
     if (rows != s.rows) {
       return Status::Corruption("restored " + std::to_string(rows) + " rows, the manifest says " +
                                 std::to_string(s.rows));
+    }
+    for (const Row& t : triggers) {
+      const std::string mode = t[1].value_or("O");
+      const char* enable = mode == "A"   ? " ENABLE ALWAYS TRIGGER "
+                           : mode == "R" ? " ENABLE REPLICA TRIGGER "
+                                         : " ENABLE TRIGGER ";
+      PGDEDUP_RETURN_IF_ERROR(
+          c->Exec("ALTER TABLE ONLY " + qualified + enable + c->QuoteIdent(t[0].value_or(""))));
     }
     return c->Exec("COMMIT");
   };
@@ -164,7 +185,10 @@ Result<LoadStats> LoadTables(repo::Repository* repo, std::vector<const repo::Str
         t = tables[next++];
         step("table " + t->name);
       }
-      Status s = LoadTable(repo, conn->get(), *t, truncate.count(t) > 0, options);
+      // Every table this loads already existed or was created by this restore before the
+      // load; either way, triggers already on it must not fire for restored rows.
+      Status s = LoadTable(repo, conn->get(), *t, truncate.count(t) > 0, options,
+                           /*quiet_triggers=*/true);
       std::lock_guard<std::mutex> l(mu);
       if (!s.ok()) {
         if (failure.ok()) failure = s;

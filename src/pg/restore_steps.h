@@ -56,9 +56,13 @@ Result<std::unique_ptr<Connection>> OpenLoader(const DatabaseRestoreOptions& opt
 
 // Loads one table in one transaction: [TRUNCATE ONLY,] COPY FROM STDIN, row count check against
 // the manifest, COMMIT. After TRUNCATE, the COPY is WITH (FREEZE). A failure rolls back and
-// leaves the table as it was.
+// leaves the table as it was. With `quiet_triggers` (a table that existed before the restore),
+// the table's enabled user triggers are disabled for the load and enabled again, each in its
+// own mode, before the commit: restored rows are the backup's rows, not what an INSERT
+// trigger would make of them, and they are not audited or queued again. Foreign keys are
+// still checked.
 Status LoadTable(repo::Repository* repo, Connection* c, const repo::StreamInfo& s, bool truncate,
-                 const DatabaseRestoreOptions& options);
+                 const DatabaseRestoreOptions& options, bool quiet_triggers = false);
 
 // Runs fn(connection, i) for i in [0, count) on up to `options.jobs` connections at once, each
 // connection first running `setup` (if not empty). Items are taken in order; the first failure

@@ -4,7 +4,8 @@
 #     table comes back with its rows, sequence, indexes, constraints, trigger and foreign keys,
 #     the same as in the source, catalog for catalog; --clean replaces a table's rows; a table
 #     other tables reference is refused with --clean; a dropped partitioned table comes back
-#     with its partitions; an unknown table is exit 2; --dry-run changes nothing.
+#     with its partitions; an unknown table is exit 2; --dry-run changes nothing; the triggers
+#     of an existing table do not fire for restored rows and keep their modes.
 #   - `restore --clean` without --create: a non-empty database is emptied (in one transaction)
 #     and restored, the same as the source.
 #   - a wrong database password is exit 6 with the server's message (a role with SCRAM auth).
@@ -132,5 +133,36 @@ wait "$dropper"
 assert_eq "$(snapshot_count)" "$n_before" "no snapshot from a backup whose table vanished"
 assert_exit 0 p backup --db "$(pg_conninfo awk)"
 assert_exit 0 p repo check
+
+# --- Triggers on an existing table do not fire for restored rows ---------------------------
+# The rows that come back are the backup's: a BEFORE INSERT trigger must not rewrite them, an
+# AFTER INSERT trigger must not audit them again. Each trigger keeps its mode afterwards.
+psql_q "CREATE DATABASE trg"
+psql_q trg "CREATE TABLE things (id int PRIMARY KEY, v text);
+            INSERT INTO things SELECT i, 'v' || i FROM generate_series(1, 500) i;
+            CREATE TABLE audit (id int)" >/dev/null
+assert_exit 0 p backup --db "$(pg_conninfo trg)"
+psql_q trg "CREATE FUNCTION rewrite() RETURNS trigger LANGUAGE plpgsql AS
+              \$\$BEGIN NEW.v := 'rewritten'; RETURN NEW; END\$\$;
+            CREATE FUNCTION audit() RETURNS trigger LANGUAGE plpgsql AS
+              \$\$BEGIN INSERT INTO audit VALUES (NEW.id); RETURN NULL; END\$\$;
+            CREATE TRIGGER a_rewrite BEFORE INSERT ON things FOR EACH ROW EXECUTE FUNCTION rewrite();
+            CREATE TRIGGER b_audit AFTER INSERT ON things FOR EACH ROW EXECUTE FUNCTION audit();
+            CREATE TRIGGER c_always AFTER INSERT ON things FOR EACH ROW EXECUTE FUNCTION audit();
+            ALTER TABLE things ENABLE ALWAYS TRIGGER c_always;
+            CREATE TRIGGER d_off AFTER INSERT ON things FOR EACH ROW EXECUTE FUNCTION audit();
+            ALTER TABLE things DISABLE TRIGGER d_off" >/dev/null
+expected_rows=$(psql_q trg "SELECT md5(string_agg(id || ':' || v, ',' ORDER BY id)) FROM things")
+trigger_modes() { psql_q trg "SELECT string_agg(tgname || '=' || tgenabled::text, ',' ORDER BY tgname) FROM pg_trigger WHERE tgrelid = 'things'::regclass"; }
+modes_before=$(trigger_modes)
+for clean in "" --clean; do
+  [[ -z "$clean" ]] && psql_q trg "TRUNCATE things" >/dev/null
+  assert_exit 0 p restore latest --db "$(pg_conninfo trg)" --table public.things $clean
+  assert_eq "$(psql_q trg "SELECT md5(string_agg(id || ':' || v, ',' ORDER BY id)) FROM things")" \
+    "$expected_rows" "restored rows, not rewritten by a trigger (${clean:-empty table})"
+  assert_eq "$(psql_q trg "SELECT count(*) FROM audit")" 0 "no trigger audited restored rows (${clean:-empty table})"
+  assert_eq "$(trigger_modes)" "$modes_before" "each trigger keeps its mode (${clean:-empty table})"
+done
+psql_q "DROP DATABASE trg"
 
 pass
