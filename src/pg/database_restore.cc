@@ -56,6 +56,8 @@ Status CheckEmpty(Connection* c, const std::string& dbname) {
       " UNION ALL SELECT 'event triggers', count(*) FROM pg_catalog.pg_event_trigger"
       " UNION ALL SELECT 'publications', count(*) FROM pg_catalog.pg_publication"
       " UNION ALL SELECT 'foreign servers', count(*) FROM pg_catalog.pg_foreign_server"
+      " UNION ALL SELECT 'subscriptions', count(oid) FROM pg_catalog.pg_subscription WHERE "
+      "subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())"
       " UNION ALL SELECT 'casts', count(*) FROM pg_catalog.pg_cast WHERE oid >= 16384");
   if (!rows.ok()) return rows.status();
   std::string found;
@@ -129,6 +131,12 @@ Status CleanDatabase(Connection* c, const std::string& dbname, bool dry_run,
         "ELSE quote_ident(pg_get_userbyid(a.grantee)) END, a.privilege_type, a.is_grantable "
         "FROM pg_namespace n, aclexplode(n.nspacl) a WHERE n.nspname = 'public'");
     if (!grants.ok()) return grants.status();
+    // Event triggers first: they would fire for every drop below.
+    auto event_triggers = c->Query("SELECT evtname FROM pg_event_trigger");
+    if (!event_triggers.ok()) return event_triggers.status();
+    for (const auto& r : *event_triggers) {
+      PGDEDUP_RETURN_IF_ERROR(c->Exec("DROP EVENT TRIGGER " + c->QuoteIdent(*r[0])));
+    }
     auto extensions = c->Query("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'");
     if (!extensions.ok()) return extensions.status();
     for (const auto& r : *extensions) {
@@ -153,15 +161,13 @@ Status CleanDatabase(Connection* c, const std::string& dbname, bool dry_run,
     }
     auto unlinked = c->Query("SELECT lo_unlink(oid) FROM pg_largeobject_metadata");
     if (!unlinked.ok()) return unlinked.status();
-    for (const char* kind : {"PUBLICATION", "EVENT TRIGGER"}) {
-      auto names =
-          c->Query(std::string(kind) == "PUBLICATION" ? "SELECT pubname FROM pg_publication"
-                                                      : "SELECT evtname FROM pg_event_trigger");
-      if (!names.ok()) return names.status();
-      for (const auto& r : *names) {
-        PGDEDUP_RETURN_IF_ERROR(c->Exec(std::string("DROP ") + kind + " " + c->QuoteIdent(*r[0])));
-      }
+    auto publications = c->Query("SELECT pubname FROM pg_publication");
+    if (!publications.ok()) return publications.status();
+    for (const auto& r : *publications) {
+      PGDEDUP_RETURN_IF_ERROR(c->Exec("DROP PUBLICATION " + c->QuoteIdent(*r[0])));
     }
+    // Whatever is left (a subscription, whose drop would also drop its slot on the publisher,
+    // is left to the operator) rolls everything back.
     PGDEDUP_RETURN_IF_ERROR(CheckEmpty(c, dbname));
     return c->Exec("COMMIT");
   };
