@@ -40,10 +40,10 @@ Result<std::unique_ptr<Connection>> OpenLoader(const DatabaseRestoreOptions& opt
   return conn;
 }
 
-Status LoadTable(repo::Repository* repo, Connection* c, const repo::StreamInfo& s, bool truncate,
-                 const DatabaseRestoreOptions& options, bool quiet_triggers) {
+Status LoadTableInTransaction(repo::Repository* repo, Connection* c, const repo::StreamInfo& s,
+                              bool truncate, const DatabaseRestoreOptions& options,
+                              bool quiet_triggers) {
   std::string qualified = QualifiedName(c, s);
-  PGDEDUP_RETURN_IF_ERROR(c->Exec("BEGIN"));
   auto load = [&]() -> Status {
     if (truncate) {
       PGDEDUP_RETURN_IF_ERROR(c->Exec("TRUNCATE ONLY " + qualified));
@@ -93,14 +93,18 @@ Status LoadTable(repo::Repository* repo, Connection* c, const repo::StreamInfo& 
       PGDEDUP_RETURN_IF_ERROR(
           c->Exec("ALTER TABLE ONLY " + qualified + enable + c->QuoteIdent(t[0].value_or(""))));
     }
-    return c->Exec("COMMIT");
+    return Status::OK();
   };
-  Status s1 = load();
-  if (!s1.ok()) {
-    (void)c->Exec("ROLLBACK");  // best effort: the connection may be gone
-    return s1.WithContext("table " + qualified);
-  }
-  return Status::OK();
+  return load().WithContext("table " + qualified);
+}
+
+Status LoadTable(repo::Repository* repo, Connection* c, const repo::StreamInfo& s, bool truncate,
+                 const DatabaseRestoreOptions& options, bool quiet_triggers) {
+  PGDEDUP_RETURN_IF_ERROR(c->Exec("BEGIN"));
+  Status st = LoadTableInTransaction(repo, c, s, truncate, options, quiet_triggers);
+  if (st.ok()) st = c->Exec("COMMIT").WithContext("table " + QualifiedName(c, s));
+  if (!st.ok()) (void)c->Exec("ROLLBACK");  // best effort: the connection may be gone
+  return st;
 }
 
 const repo::StreamInfo* FindStreamOfKind(const repo::Manifest& m, const std::string& kind) {

@@ -63,6 +63,11 @@ Result<std::unique_ptr<Connection>> OpenLoader(const DatabaseRestoreOptions& opt
 // still checked.
 Status LoadTable(repo::Repository* repo, Connection* c, const repo::StreamInfo& s, bool truncate,
                  const DatabaseRestoreOptions& options, bool quiet_triggers = false);
+// The same inside the caller's transaction (no BEGIN, COMMIT or ROLLBACK): for loads that
+// must succeed or fail together.
+Status LoadTableInTransaction(repo::Repository* repo, Connection* c, const repo::StreamInfo& s,
+                              bool truncate, const DatabaseRestoreOptions& options,
+                              bool quiet_triggers);
 
 // Runs fn(connection, i) for i in [0, count) on up to `options.jobs` connections at once, each
 // connection first running `setup` (if not empty). Items are taken in order; the first failure

@@ -307,7 +307,31 @@ Result<DatabaseRestoreStats> TableRestorer::Run() {
   PGDEDUP_RETURN_IF_ERROR(CreateTables(c));
   auto t1 = std::chrono::steady_clock::now();
   stats.seconds_schema = std::chrono::duration<double>(t1 - t0).count();
-  if (!loads.empty()) {
+  if (!loads.empty() && !truncate.empty()) {
+    // Rows are replaced (--clean): every table chosen, every partition of a partitioned one,
+    // in one transaction on one connection, so that a failure leaves all of them as they were
+    // rather than some replaced and some not.
+    auto loader = OpenLoader(options_);
+    if (!loader.ok()) return loader.status();
+    Connection* lc = loader->get();
+    PGDEDUP_RETURN_IF_ERROR(lc->Exec("BEGIN"));
+    Status st;
+    for (const repo::StreamInfo* t : loads) {
+      Step("table " + t->name);
+      st = LoadTableInTransaction(repo_, lc, *t, truncate.count(t) > 0, options_,
+                                  /*quiet_triggers=*/true);
+      if (!st.ok()) break;
+      stats.tables++;
+      stats.rows += t->rows;
+      stats.bytes += t->size;
+    }
+    if (st.ok()) st = lc->Exec("COMMIT");
+    if (!st.ok()) {
+      (void)lc->Exec("ROLLBACK");
+      return st.WithContext("no rows were changed");
+    }
+    PGDEDUP_RETURN_IF_ERROR(SetSequences(c));
+  } else if (!loads.empty()) {
     auto loaded =
         LoadTables(repo_, loads, truncate, options_, [&](const std::string& s) { Step(s); });
     if (!loaded.ok()) return loaded.status();

@@ -89,6 +89,21 @@ for t in app.measurements app.measurements_2023 'app."Measurements 2024"' app.me
   diff "$S/part-source" "$S/part-restored" >&2 || fail "partition $t differs from the source"
 done
 
+# --clean of a partitioned table replaces every partition's rows, or none: a partition whose
+# load fails (the last one loaded, refusing every row) leaves the others as they were.
+psql_q t1 "DROP TABLE app.measurement_notes; UPDATE app.measurements SET sensor = 'changed'" >/dev/null
+assert_exit 0 p restore latest --db "$(pg_conninfo t1)" --table app.measurements --clean --dry-run
+last=$(grep -o 'table .*: replace its rows' "$LAST_STDOUT" | tail -1 | sed 's/^table //; s/: replace its rows$//')
+[[ -n "$last" ]] || { cat "$LAST_STDOUT" >&2; fail "--dry-run listed no partition to replace"; }
+psql_q t1 "ALTER TABLE $last ADD CONSTRAINT refuse_all CHECK (false) NOT VALID" >/dev/null
+assert_fails p restore latest --db "$(pg_conninfo t1)" --table app.measurements --clean
+assert_eq "$(psql_q t1 "SELECT count(*) FROM app.measurements WHERE sensor <> 'changed'")" 0 \
+  "a failed --clean of a partitioned table changed no partition"
+psql_q t1 "ALTER TABLE $last DROP CONSTRAINT refuse_all" >/dev/null
+assert_exit 0 p restore latest --db "$(pg_conninfo t1)" --table app.measurements --clean
+assert_eq "$(psql_q t1 "SELECT count(*) FROM app.measurements WHERE sensor = 'changed'")" 0 \
+  "--clean of a partitioned table brings back every partition's rows"
+
 # --- --clean without --create: everything in the database is replaced ---------------------
 psql_q t1 "CREATE TABLE stray (x int); INSERT INTO stray VALUES (1); CREATE SCHEMA extra;
            CREATE TABLE extra.t (y text); SELECT lo_create(0);" >/dev/null
