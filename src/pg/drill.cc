@@ -1,9 +1,11 @@
 #include "pg/drill.h"
 
+#include <atomic>
 #include <chrono>
 
 #include "common/bytes.h"
 #include "common/hex.h"
+#include "common/interrupt.h"
 #include "common/log.h"
 #include "pg/catalog.h"
 #include "pg/connection.h"
@@ -14,9 +16,10 @@ namespace pgdedup::pg {
 
 namespace {
 
-// Drops the temporary database when the drill ends, however it ends (a kill ends it without
-// running this: the database is then left behind, under a name that says what it is). Armed
-// only for a name no database had when the drill began, so it never drops anyone else's.
+// Drops the temporary database when the drill ends, however it ends: on every return path,
+// and on SIGINT, SIGTERM or SIGHUP (OnInterrupt). Only SIGKILL leaves it behind, under a name
+// that says what it is. Armed only for a name no database had when the drill began, so it
+// never drops anyone else's.
 class TempDatabase {
  public:
   TempDatabase(std::string maintenance, std::string name)
@@ -24,8 +27,11 @@ class TempDatabase {
   TempDatabase(const TempDatabase&) = delete;
   TempDatabase& operator=(const TempDatabase&) = delete;
   void Arm() { armed_ = true; }
-  ~TempDatabase() {
-    if (!armed_) return;
+  ~TempDatabase() { Drop(); }
+  // Drops the database once (later calls do nothing). Safe from another thread: an interrupt
+  // drops it WITH (FORCE) while the drill's own connections still use it.
+  void Drop() {
+    if (!armed_.exchange(false)) return;
     auto c = Connection::Open(maintenance_);
     Status s = c.ok() ? (*c)->Exec("DROP DATABASE IF EXISTS " + (*c)->QuoteIdent(name_) +
                                    ((*c)->ServerVersion() >= 130000 ? " WITH (FORCE)" : ""))
@@ -36,7 +42,7 @@ class TempDatabase {
  private:
   std::string maintenance_;
   std::string name_;
-  bool armed_ = false;
+  std::atomic<bool> armed_{false};
 };
 
 }  // namespace
@@ -62,6 +68,7 @@ Result<DrillReport> Drill(repo::Repository* repo, const repo::SnapshotRef& snaps
     }
   }
   cleanup.Arm();
+  OnInterrupt on_interrupt([&cleanup] { cleanup.Drop(); });
 
   DatabaseRestoreOptions ro;
   ro.conninfo = *target;

@@ -14,6 +14,8 @@
 #include <fstream>
 #include <string_view>
 
+#include "common/interrupt.h"
+
 extern char** environ;
 
 namespace pgdedup::pg {
@@ -55,6 +57,7 @@ Result<std::unique_ptr<Subprocess>> Subprocess::Start(
     }
     ::dup2(err, 2);
     ::signal(SIGPIPE, SIG_DFL);
+    RestoreSignalMaskInChild();
     ::execvpe(args[0], args.data(), env.data());
     const char msg[] = "cannot execute program\n";
     ssize_t w = ::write(2, msg, sizeof msg - 1);

@@ -183,4 +183,31 @@ assert_exit 4 pgd --repo "$TEST_TMP/damaged" --cache-dir "$TEST_TMP/cache-damage
 assert_contains "$LAST_STDERR" "authentication failed" "drill names the damage"
 [[ -z "$(psql_q postgres "SELECT datname FROM pg_database WHERE datname LIKE 'pgdedup_drill_%'")" ]] ||
   fail "a failed drill left its temporary database behind"
+
+# A drill stopped by SIGTERM (a cron job's timeout) drops its temporary database on the way
+# out, and ends as SIGTERM would. A psql that waits before it starts holds the drill in its
+# pre-data step, after the database is created.
+cat >"$TEST_TMP/slow-psql" <<'SH'
+#!/bin/sh
+i=0
+while [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+exec psql "$@"
+SH
+chmod +x "$TEST_TMP/slow-psql"
+PGDEDUP_PSQL="$TEST_TMP/slow-psql" pgd "${P[@]}" drill "$second" --db "$(pg_conninfo postgres)" \
+  >/dev/null 2>"$TEST_TMP/drill-term.err" &
+drill_pid=$!
+for _ in $(seq 300); do
+  [[ -n "$(psql_q postgres "SELECT 1 FROM pg_database WHERE datname LIKE 'pgdedup_drill_%'")" ]] && break
+  sleep 0.1
+done
+[[ -n "$(psql_q postgres "SELECT 1 FROM pg_database WHERE datname LIKE 'pgdedup_drill_%'")" ]] ||
+  { cat "$TEST_TMP/drill-term.err" >&2; fail "the drill never created its temporary database"; }
+kill -TERM "$drill_pid"
+drill_rc=0
+wait "$drill_pid" || drill_rc=$?
+pkill -f "$TEST_TMP/slow-psql" || true
+assert_eq "$drill_rc" 143 "a drill stopped by SIGTERM ends as SIGTERM would"
+[[ -z "$(psql_q postgres "SELECT datname FROM pg_database WHERE datname LIKE 'pgdedup_drill_%'")" ]] ||
+  fail "a drill stopped by SIGTERM left its temporary database behind"
 pass
