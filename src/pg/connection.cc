@@ -176,8 +176,8 @@ Status Connection::WriteCopy(std::string_view data) {
   return Status::OK();
 }
 
-Status Connection::EndCopyIn() {
-  if (PQputCopyEnd(impl_->conn.get(), nullptr) != 1) return impl_->Error("COPY failed");
+Status Connection::EndCopyIn(const char* error) {
+  if (PQputCopyEnd(impl_->conn.get(), error) != 1) return impl_->Error("COPY failed");
   ResultPtr r(PQgetResult(impl_->conn.get()));
   Status s = r ? impl_->CheckResult(r.get(), "COPY failed") : impl_->Error("COPY failed");
   while (PGresult* extra = PQgetResult(impl_->conn.get())) PQclear(extra);

@@ -50,7 +50,9 @@ class Connection {
   Status BeginCopyIn(const std::string& copy_sql);
   Status WriteCopy(std::string_view data);
   // Ends the COPY and reports the server's verdict (e.g. a bad row).
-  Status EndCopyIn();
+  // With `error`, the COPY is abandoned instead: the server fails it with that message (the
+  // returned status is that failure).
+  Status EndCopyIn(const char* error = nullptr);
 
   // Quotes an identifier or a literal for SQL text.
   std::string QuoteIdent(std::string_view ident) const;

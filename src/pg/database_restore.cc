@@ -220,7 +220,16 @@ Status PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptions& opti
     if (!c.ok()) return c.status();
     if (!options.tables.empty()) return Status::OK();  // checked table by table
     if (options.data_only) return CheckTablesEmpty(c->get(), m);
-    if (options.clean) return CleanDatabase(c->get(), dbname, options.dry_run, step);
+    if (options.clean) {
+      auto is_template = (*c)->QueryValue(
+          "SELECT datistemplate FROM pg_catalog.pg_database WHERE datname = current_database()");
+      if (!is_template.ok()) return is_template.status();
+      if (*is_template == "t") {
+        return Status::InvalidArgument("database \"" + dbname +
+                                       "\" is a template database: refusing to empty it");
+      }
+      return CleanDatabase(c->get(), dbname, options.dry_run, step);
+    }
     if (options.dry_run) step("check that database \"" + dbname + "\" is empty");
     return CheckEmpty(c->get(), dbname);
   }

@@ -42,14 +42,27 @@ Result<std::unique_ptr<Connection>> OpenLoader(const DatabaseRestoreOptions& opt
 
 Status LoadTableInTransaction(repo::Repository* repo, Connection* c, const repo::StreamInfo& s,
                               bool truncate, const DatabaseRestoreOptions& options,
-                              bool quiet_triggers) {
+                              bool into_existing) {
   std::string qualified = QualifiedName(c, s);
   auto load = [&]() -> Status {
     if (truncate) {
       PGDEDUP_RETURN_IF_ERROR(c->Exec("TRUNCATE ONLY " + qualified));
     }
     std::vector<Row> triggers;  // (name, mode) of the user triggers enabled before the load
-    if (quiet_triggers) {
+    if (into_existing && !truncate) {
+      // Found empty before the restore began: still empty, and kept so until the commit.
+      PGDEDUP_RETURN_IF_ERROR(
+          c->Exec("LOCK TABLE ONLY " + qualified + " IN SHARE ROW EXCLUSIVE MODE"));
+      PGDEDUP_RETURN_IF_ERROR(c->Exec("SET LOCAL row_security = off"));
+      auto any = c->Query("SELECT 1 FROM ONLY " + qualified + " LIMIT 1");
+      if (!any.ok()) return any.status();
+      if (!any->empty()) {
+        return Status::InvalidArgument(
+            "the table gained rows since the restore began: "
+            "refusing to add to them (add --clean to replace them)");
+      }
+    }
+    if (into_existing) {
       auto found = c->Query(
           "SELECT tgname, tgenabled FROM pg_catalog.pg_trigger WHERE tgrelid = $1::regclass "
           "AND NOT tgisinternal AND tgenabled <> 'D' ORDER BY tgname",
@@ -78,7 +91,8 @@ Status LoadTableInTransaction(repo::Repository* repo, Connection* c, const repo:
           return c->WriteCopy(d);
         },
         ro);
-    Status end = c->EndCopyIn();
+    // A stream that failed half way must not end the COPY as if it were complete.
+    Status end = c->EndCopyIn(st.ok() ? nullptr : "pgdedup: the backup stream could not be read");
     PGDEDUP_RETURN_IF_ERROR(st);
     PGDEDUP_RETURN_IF_ERROR(end);
     if (rows != s.rows) {
@@ -99,9 +113,9 @@ Status LoadTableInTransaction(repo::Repository* repo, Connection* c, const repo:
 }
 
 Status LoadTable(repo::Repository* repo, Connection* c, const repo::StreamInfo& s, bool truncate,
-                 const DatabaseRestoreOptions& options, bool quiet_triggers) {
+                 const DatabaseRestoreOptions& options, bool into_existing) {
   PGDEDUP_RETURN_IF_ERROR(c->Exec("BEGIN"));
-  Status st = LoadTableInTransaction(repo, c, s, truncate, options, quiet_triggers);
+  Status st = LoadTableInTransaction(repo, c, s, truncate, options, into_existing);
   if (st.ok()) st = c->Exec("COMMIT").WithContext("table " + QualifiedName(c, s));
   if (!st.ok()) (void)c->Exec("ROLLBACK");  // best effort: the connection may be gone
   return st;
@@ -192,7 +206,7 @@ Result<LoadStats> LoadTables(repo::Repository* repo, std::vector<const repo::Str
       // Every table this loads already existed or was created by this restore before the
       // load; either way, triggers already on it must not fire for restored rows.
       Status s = LoadTable(repo, conn->get(), *t, truncate.count(t) > 0, options,
-                           /*quiet_triggers=*/true);
+                           /*into_existing=*/true);
       std::lock_guard<std::mutex> l(mu);
       if (!s.ok()) {
         if (failure.ok()) failure = s;

@@ -56,18 +56,21 @@ Result<std::unique_ptr<Connection>> OpenLoader(const DatabaseRestoreOptions& opt
 
 // Loads one table in one transaction: [TRUNCATE ONLY,] COPY FROM STDIN, row count check against
 // the manifest, COMMIT. After TRUNCATE, the COPY is WITH (FREEZE). A failure rolls back and
-// leaves the table as it was. With `quiet_triggers` (a table that existed before the restore),
-// the table's enabled user triggers are disabled for the load and enabled again, each in its
-// own mode, before the commit: restored rows are the backup's rows, not what an INSERT
-// trigger would make of them, and they are not audited or queued again. Foreign keys are
-// still checked.
+// leaves the table as it was. With `into_existing` (restore --table: the table may have
+// existed before the restore):
+//   - unless truncated, the table is locked against writers and must still be empty (checked
+//     with row-level security off, so rows a policy hides count too);
+//   - its enabled user triggers are disabled for the load and enabled again, each in its own
+//     mode, before the commit: restored rows are the backup's rows, not what an INSERT trigger
+//     would make of them, and they are not audited or queued again. Foreign keys are still
+//     checked.
 Status LoadTable(repo::Repository* repo, Connection* c, const repo::StreamInfo& s, bool truncate,
-                 const DatabaseRestoreOptions& options, bool quiet_triggers = false);
+                 const DatabaseRestoreOptions& options, bool into_existing = false);
 // The same inside the caller's transaction (no BEGIN, COMMIT or ROLLBACK): for loads that
 // must succeed or fail together.
 Status LoadTableInTransaction(repo::Repository* repo, Connection* c, const repo::StreamInfo& s,
                               bool truncate, const DatabaseRestoreOptions& options,
-                              bool quiet_triggers);
+                              bool into_existing);
 
 // Runs fn(connection, i) for i in [0, count) on up to `options.jobs` connections at once, each
 // connection first running `setup` (if not empty). Items are taken in order; the first failure

@@ -109,6 +109,8 @@ psql_q t1 "CREATE TABLE stray (x int); INSERT INTO stray VALUES (1); CREATE SCHE
            CREATE TABLE extra.t (y text); SELECT lo_create(0);" >/dev/null
 assert_exit 2 p restore latest --db "$(pg_conninfo t1)"
 assert_contains "$LAST_STDERR" "is not empty" "restore into a non-empty database"
+assert_exit 2 p restore latest --db "$(pg_conninfo template1)" --clean
+assert_contains "$LAST_STDERR" "template database" "--clean refuses a template database"
 assert_exit 0 p restore latest --db "$(pg_conninfo t1)" --clean --dry-run
 assert_contains "$LAST_STDOUT" 'clean database "t1"' "--clean --dry-run says what it drops"
 assert_eq "$(psql_q t1 "SELECT count(*) FROM stray")" 1 "--dry-run dropped nothing"
