@@ -6,10 +6,12 @@
 //   OnInterrupt drop([&] { DropTempDatabase(); });   // while it is alive
 //
 // InstallInterruptHandler blocks the three signals in the calling thread (so in every thread
-// started afterwards, which inherit the mask) and starts one thread that waits for them. When
-// one arrives, that thread runs the registered cleanups, newest first, while the rest of the
-// program goes on, then ends the process as the signal's default action would have (same exit
-// status as an uncaught signal). Without a registered cleanup that is immediate, as before.
+// started afterwards, which inherit the mask), except those the process was started ignoring
+// (nohup), and starts one thread that waits for them. When one arrives, that thread runs the
+// registered cleanups, newest first, while the rest of the program goes on, then ends the
+// process as the signal's default action would have (same exit status as an uncaught signal).
+// Without a registered cleanup that is immediate, as before. A second interrupt while the
+// cleanups run ends the process at once.
 // Programs started with Subprocess get the signal mask the process had before.
 //
 // Thread safety: OnInterrupt objects may be created and destroyed on any thread. A cleanup

@@ -56,7 +56,7 @@ Status CheckEmpty(Connection* c, const std::string& dbname) {
       " UNION ALL SELECT 'event triggers', count(*) FROM pg_catalog.pg_event_trigger"
       " UNION ALL SELECT 'publications', count(*) FROM pg_catalog.pg_publication"
       " UNION ALL SELECT 'foreign servers', count(*) FROM pg_catalog.pg_foreign_server"
-      " UNION ALL SELECT 'subscriptions', count(oid) FROM pg_catalog.pg_subscription WHERE "
+      " UNION ALL SELECT 'subscriptions', count(*) FROM pg_catalog.pg_subscription WHERE "
       "subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())"
       " UNION ALL SELECT 'casts', count(*) FROM pg_catalog.pg_cast WHERE oid >= 16384");
   if (!rows.ok()) return rows.status();
@@ -131,8 +131,12 @@ Status CleanDatabase(Connection* c, const std::string& dbname, bool dry_run,
         "ELSE quote_ident(pg_get_userbyid(a.grantee)) END, a.privilege_type, a.is_grantable "
         "FROM pg_namespace n, aclexplode(n.nspacl) a WHERE n.nspname = 'public'");
     if (!grants.ok()) return grants.status();
-    // Event triggers first: they would fire for every drop below.
-    auto event_triggers = c->Query("SELECT evtname FROM pg_event_trigger");
+    // Event triggers first: they would fire for every drop below. (Those an extension owns
+    // cannot be dropped on their own; they go with their extension.)
+    auto event_triggers = c->Query(
+        "SELECT evtname FROM pg_event_trigger e WHERE NOT EXISTS (SELECT 1 FROM pg_depend d "
+        "WHERE d.classid = 'pg_event_trigger'::regclass AND d.objid = e.oid AND d.deptype = "
+        "'e')");
     if (!event_triggers.ok()) return event_triggers.status();
     for (const auto& r : *event_triggers) {
       PGDEDUP_RETURN_IF_ERROR(c->Exec("DROP EVENT TRIGGER " + c->QuoteIdent(*r[0])));

@@ -33,6 +33,14 @@ class TempDatabase {
   void Drop() {
     if (!armed_.exchange(false)) return;
     auto c = Connection::Open(maintenance_);
+    if (c.ok() && (*c)->ServerVersion() < 130000) {
+      // No WITH (FORCE) before 13: end the drill's own sessions (an interrupt comes while they
+      // still run) the way FORCE would.
+      (void)(*c)->Query(
+          "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
+          "WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid()",
+          {name_});
+    }
     Status s = c.ok() ? (*c)->Exec("DROP DATABASE IF EXISTS " + (*c)->QuoteIdent(name_) +
                                    ((*c)->ServerVersion() >= 130000 ? " WITH (FORCE)" : ""))
                       : c.status();

@@ -45,9 +45,6 @@ Status LoadTableInTransaction(repo::Repository* repo, Connection* c, const repo:
                               bool into_existing) {
   std::string qualified = QualifiedName(c, s);
   auto load = [&]() -> Status {
-    if (truncate) {
-      PGDEDUP_RETURN_IF_ERROR(c->Exec("TRUNCATE ONLY " + qualified));
-    }
     std::vector<Row> triggers;  // (name, mode) of the user triggers enabled before the load
     if (into_existing && !truncate) {
       // Found empty before the restore began: still empty, and kept so until the commit.
@@ -64,8 +61,13 @@ Status LoadTableInTransaction(repo::Repository* repo, Connection* c, const repo:
     }
     if (into_existing) {
       auto found = c->Query(
-          "SELECT tgname, tgenabled FROM pg_catalog.pg_trigger WHERE tgrelid = $1::regclass "
-          "AND NOT tgisinternal AND tgenabled <> 'D' ORDER BY tgname",
+          std::string("SELECT tgname, tgenabled FROM pg_catalog.pg_trigger WHERE tgrelid = "
+                      "$1::regclass AND tgenabled <> 'D' AND ") +
+              // 13 and 14 mark a partition's clone of its parent's trigger internal.
+              (c->ServerVersion() >= 130000 && c->ServerVersion() < 150000
+                   ? "(NOT tgisinternal OR tgparentid <> 0)"
+                   : "NOT tgisinternal") +
+              " ORDER BY tgname",
           {qualified});
       if (!found.ok()) return found.status();
       triggers = std::move(*found);
@@ -73,6 +75,10 @@ Status LoadTableInTransaction(repo::Repository* repo, Connection* c, const repo:
         PGDEDUP_RETURN_IF_ERROR(c->Exec("ALTER TABLE ONLY " + qualified + " DISABLE TRIGGER " +
                                         c->QuoteIdent(t[0].value_or(""))));
       }
+    }
+    // After the triggers are quiet: an ON TRUNCATE trigger must not fire either.
+    if (truncate) {
+      PGDEDUP_RETURN_IF_ERROR(c->Exec("TRUNCATE ONLY " + qualified));
     }
     std::string copy =
         "COPY " + qualified + (s.columns.empty() ? "" : " (" + s.columns + ")") + " FROM STDIN";

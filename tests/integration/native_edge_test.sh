@@ -186,19 +186,22 @@ assert_contains "$LAST_STDERR" "authentication failed" "drill names the damage"
 
 # A drill stopped by SIGTERM (a cron job's timeout) drops its temporary database on the way
 # out, and ends as SIGTERM would. A psql that waits before it starts holds the drill in its
-# pre-data step, after the database is created.
+# pre-data step, after the database is created. pgdedup runs directly in the background (not
+# through pgd, a shell function), so the signal reaches it.
 cat >"$TEST_TMP/slow-psql" <<'SH'
 #!/bin/sh
+echo $$ >"$SLOW_PSQL_PID"
 i=0
 while [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 exec psql "$@"
 SH
 chmod +x "$TEST_TMP/slow-psql"
-PGDEDUP_PSQL="$TEST_TMP/slow-psql" pgd "${P[@]}" drill "$second" --db "$(pg_conninfo postgres)" \
+SLOW_PSQL_PID="$TEST_TMP/slow-psql.pid" PGDEDUP_PSQL="$TEST_TMP/slow-psql" \
+  "$PGDEDUP_BIN" "${P[@]}" drill "$second" --db "$(pg_conninfo postgres)" \
   >/dev/null 2>"$TEST_TMP/drill-term.err" &
 drill_pid=$!
 for _ in $(seq 300); do
-  [[ -n "$(psql_q postgres "SELECT 1 FROM pg_database WHERE datname LIKE 'pgdedup_drill_%'")" ]] && break
+  [[ -s "$TEST_TMP/slow-psql.pid" ]] && break
   sleep 0.1
 done
 [[ -n "$(psql_q postgres "SELECT 1 FROM pg_database WHERE datname LIKE 'pgdedup_drill_%'")" ]] ||
@@ -206,8 +209,9 @@ done
 kill -TERM "$drill_pid"
 drill_rc=0
 wait "$drill_pid" || drill_rc=$?
-pkill -f "$TEST_TMP/slow-psql" || true
+# Checked while the slow psql still waits: only the interrupt could have dropped it.
+gone=$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname LIKE 'pgdedup_drill_%'")
+kill "$(cat "$TEST_TMP/slow-psql.pid")" 2>/dev/null || true
 assert_eq "$drill_rc" 143 "a drill stopped by SIGTERM ends as SIGTERM would"
-[[ -z "$(psql_q postgres "SELECT datname FROM pg_database WHERE datname LIKE 'pgdedup_drill_%'")" ]] ||
-  fail "a drill stopped by SIGTERM left its temporary database behind"
+assert_eq "$gone" 0 "a drill stopped by SIGTERM drops its temporary database"
 pass
