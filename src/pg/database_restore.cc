@@ -297,8 +297,10 @@ Status PreflightBeforeClean(repo::Repository* repo, const repo::Manifest& m,
   step("check that the snapshot can be restored before replacing anything");
   for (const auto& s : m.streams) {
     if (s.kind == "pre-data" || s.kind == "post-data" || s.kind == "sequences") {
+      // Read whole: every chunk found and checked, so no index lookups on top.
       auto text = ReadStream(repo, s, options);
       if (!text.ok()) return text.status();
+      continue;
     }
     PGDEDUP_RETURN_IF_ERROR(repo::ForEachChunkId(repo, s, [&](const repo::Id& id) -> Status {
       auto loc = repo->index()->Lookup(id);

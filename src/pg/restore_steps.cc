@@ -40,82 +40,91 @@ Result<std::unique_ptr<Connection>> OpenLoader(const DatabaseRestoreOptions& opt
   return conn;
 }
 
+namespace {
+
+// LoadTableInTransaction without the table's name in its errors.
+Status LoadRows(repo::Repository* repo, Connection* c, const repo::StreamInfo& s,
+                const std::string& qualified, bool truncate, const DatabaseRestoreOptions& options,
+                bool into_existing) {
+  std::vector<Row> triggers;  // (name, mode) of the user triggers enabled before the load
+  if (into_existing && !truncate) {
+    // Found empty before the restore began: still empty, and kept so until the commit.
+    PGDEDUP_RETURN_IF_ERROR(
+        c->Exec("LOCK TABLE ONLY " + qualified + " IN SHARE ROW EXCLUSIVE MODE"));
+    PGDEDUP_RETURN_IF_ERROR(c->Exec("SET LOCAL row_security = off"));
+    auto any = c->Query("SELECT 1 FROM ONLY " + qualified + " LIMIT 1");
+    if (!any.ok()) return any.status();
+    if (!any->empty()) {
+      return Status::InvalidArgument(
+          "the table gained rows since the restore began: "
+          "refusing to add to them (add --clean to replace them)");
+    }
+  }
+  if (into_existing) {
+    auto found =
+        c->Query(std::string("SELECT tgname, tgenabled FROM pg_catalog.pg_trigger WHERE tgrelid = "
+                             "$1::regclass AND tgenabled <> 'D' AND ") +
+                     // 13 and 14 mark a partition's clone of its parent's trigger internal.
+                     (c->ServerVersion() >= 130000 && c->ServerVersion() < 150000
+                          ? "(NOT tgisinternal OR tgparentid <> 0)"
+                          : "NOT tgisinternal") +
+                     " ORDER BY tgname",
+                 {qualified});
+    if (!found.ok()) return found.status();
+    triggers = std::move(*found);
+    for (const Row& t : triggers) {
+      PGDEDUP_RETURN_IF_ERROR(c->Exec("ALTER TABLE ONLY " + qualified + " DISABLE TRIGGER " +
+                                      c->QuoteIdent(t[0].value_or(""))));
+    }
+  }
+  // After the triggers are quiet: an ON TRUNCATE trigger must not fire either.
+  if (truncate) {
+    PGDEDUP_RETURN_IF_ERROR(c->Exec("TRUNCATE ONLY " + qualified));
+  }
+  std::string copy =
+      "COPY " + qualified + (s.columns.empty() ? "" : " (" + s.columns + ")") + " FROM STDIN";
+  // Truncated in this transaction: the rows may be written frozen and their pages marked
+  // all-visible, so no first reader (the index builds, ANALYZE) rewrites every page to set
+  // hint bits, and no anti-wraparound VACUUM has to freeze the whole table later.
+  if (truncate) copy += " WITH (FREEZE)";
+  PGDEDUP_RETURN_IF_ERROR(c->BeginCopyIn(copy));
+  uint64_t rows = 0;
+  repo::RestoreOptions ro;
+  ro.threads = options.threads;
+  Status st = repo::RestoreStream(
+      repo, s,
+      [&](std::string_view d) {
+        rows += CountByte(d, '\n');
+        return c->WriteCopy(d);
+      },
+      ro);
+  // A stream that failed half way must not end the COPY as if it were complete.
+  Status end = c->EndCopyIn(st.ok() ? nullptr : "pgdedup: the backup stream could not be read");
+  PGDEDUP_RETURN_IF_ERROR(st);
+  PGDEDUP_RETURN_IF_ERROR(end);
+  if (rows != s.rows) {
+    return Status::Corruption("restored " + std::to_string(rows) + " rows, the manifest says " +
+                              std::to_string(s.rows));
+  }
+  for (const Row& t : triggers) {
+    const std::string mode = t[1].value_or("O");
+    const char* enable = mode == "A"   ? " ENABLE ALWAYS TRIGGER "
+                         : mode == "R" ? " ENABLE REPLICA TRIGGER "
+                                       : " ENABLE TRIGGER ";
+    PGDEDUP_RETURN_IF_ERROR(
+        c->Exec("ALTER TABLE ONLY " + qualified + enable + c->QuoteIdent(t[0].value_or(""))));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
 Status LoadTableInTransaction(repo::Repository* repo, Connection* c, const repo::StreamInfo& s,
                               bool truncate, const DatabaseRestoreOptions& options,
                               bool into_existing) {
   std::string qualified = QualifiedName(c, s);
-  auto load = [&]() -> Status {
-    std::vector<Row> triggers;  // (name, mode) of the user triggers enabled before the load
-    if (into_existing && !truncate) {
-      // Found empty before the restore began: still empty, and kept so until the commit.
-      PGDEDUP_RETURN_IF_ERROR(
-          c->Exec("LOCK TABLE ONLY " + qualified + " IN SHARE ROW EXCLUSIVE MODE"));
-      PGDEDUP_RETURN_IF_ERROR(c->Exec("SET LOCAL row_security = off"));
-      auto any = c->Query("SELECT 1 FROM ONLY " + qualified + " LIMIT 1");
-      if (!any.ok()) return any.status();
-      if (!any->empty()) {
-        return Status::InvalidArgument(
-            "the table gained rows since the restore began: "
-            "refusing to add to them (add --clean to replace them)");
-      }
-    }
-    if (into_existing) {
-      auto found = c->Query(
-          std::string("SELECT tgname, tgenabled FROM pg_catalog.pg_trigger WHERE tgrelid = "
-                      "$1::regclass AND tgenabled <> 'D' AND ") +
-              // 13 and 14 mark a partition's clone of its parent's trigger internal.
-              (c->ServerVersion() >= 130000 && c->ServerVersion() < 150000
-                   ? "(NOT tgisinternal OR tgparentid <> 0)"
-                   : "NOT tgisinternal") +
-              " ORDER BY tgname",
-          {qualified});
-      if (!found.ok()) return found.status();
-      triggers = std::move(*found);
-      for (const Row& t : triggers) {
-        PGDEDUP_RETURN_IF_ERROR(c->Exec("ALTER TABLE ONLY " + qualified + " DISABLE TRIGGER " +
-                                        c->QuoteIdent(t[0].value_or(""))));
-      }
-    }
-    // After the triggers are quiet: an ON TRUNCATE trigger must not fire either.
-    if (truncate) {
-      PGDEDUP_RETURN_IF_ERROR(c->Exec("TRUNCATE ONLY " + qualified));
-    }
-    std::string copy =
-        "COPY " + qualified + (s.columns.empty() ? "" : " (" + s.columns + ")") + " FROM STDIN";
-    // Truncated in this transaction: the rows may be written frozen and their pages marked
-    // all-visible, so no first reader (the index builds, ANALYZE) rewrites every page to set
-    // hint bits, and no anti-wraparound VACUUM has to freeze the whole table later.
-    if (truncate) copy += " WITH (FREEZE)";
-    PGDEDUP_RETURN_IF_ERROR(c->BeginCopyIn(copy));
-    uint64_t rows = 0;
-    repo::RestoreOptions ro;
-    ro.threads = options.threads;
-    Status st = repo::RestoreStream(
-        repo, s,
-        [&](std::string_view d) {
-          rows += CountByte(d, '\n');
-          return c->WriteCopy(d);
-        },
-        ro);
-    // A stream that failed half way must not end the COPY as if it were complete.
-    Status end = c->EndCopyIn(st.ok() ? nullptr : "pgdedup: the backup stream could not be read");
-    PGDEDUP_RETURN_IF_ERROR(st);
-    PGDEDUP_RETURN_IF_ERROR(end);
-    if (rows != s.rows) {
-      return Status::Corruption("restored " + std::to_string(rows) + " rows, the manifest says " +
-                                std::to_string(s.rows));
-    }
-    for (const Row& t : triggers) {
-      const std::string mode = t[1].value_or("O");
-      const char* enable = mode == "A"   ? " ENABLE ALWAYS TRIGGER "
-                           : mode == "R" ? " ENABLE REPLICA TRIGGER "
-                                         : " ENABLE TRIGGER ";
-      PGDEDUP_RETURN_IF_ERROR(
-          c->Exec("ALTER TABLE ONLY " + qualified + enable + c->QuoteIdent(t[0].value_or(""))));
-    }
-    return Status::OK();
-  };
-  return load().WithContext("table " + qualified);
+  return LoadRows(repo, c, s, qualified, truncate, options, into_existing)
+      .WithContext("table " + qualified);
 }
 
 Status LoadTable(repo::Repository* repo, Connection* c, const repo::StreamInfo& s, bool truncate,
