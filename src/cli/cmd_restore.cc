@@ -61,7 +61,13 @@ int RunRestoreDatabase(const Context& ctx, const RestoreArgs& args) {
   if (!stats.ok()) {
     // A refused target (InvalidArgument) was left as it was; anything later left it half done.
     if (!args.dry_run && stats.status().code() != StatusCode::kInvalidArgument) {
-      if (args.tables.empty()) {
+      if (args.create) {
+        // The database it created is dropped again (pg/new_database.h), and with --clean the
+        // one it was to replace is dropped only after a complete restore.
+        spdlog::error("restore of snapshot {} FAILED; no new database is left behind{}",
+                      snap->id.ShortHex(),
+                      args.clean ? ", and the database it was to replace is unchanged" : "");
+      } else if (args.tables.empty()) {
         spdlog::error("restore of snapshot {} into the database FAILED; the target is incomplete",
                       snap->id.ShortHex());
       } else {
@@ -231,9 +237,11 @@ void AddRestore(CLI::App* app, Runner* run) {
   cmd->add_option("--db", args->db,
                   "restore a native snapshot into this database (libpq conninfo or URL)");
   cmd->add_flag("--create", args->create,
-                "create the database (refused if it exists, unless --clean)");
+                "create the database (refused if it exists, unless --clean); a restore that "
+                "fails or is interrupted drops it again");
   cmd->add_flag("--clean", args->clean,
-                "with --create: drop an existing database and create it again; without "
+                "with --create: replace an existing database (the snapshot is restored into a "
+                "new database, which takes the old one's name only once it is complete); without "
                 "--create: drop every object in the target database first (one transaction); "
                 "with --table: replace the rows of tables that hold some");
   cmd->add_option("--table", args->tables,

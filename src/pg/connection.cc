@@ -29,6 +29,7 @@ std::string Trim(const char* msg) {
 
 struct Connection::Impl {
   std::unique_ptr<PGconn, ConnDeleter> conn;
+  PGcancel* cancel = nullptr;  // taken at connection time, for Cancel() from any thread
   // The COPY row being handed out by ReadCopy, and how much of it is left.
   char* copy_row = nullptr;
   int copy_len = 0;
@@ -37,6 +38,7 @@ struct Connection::Impl {
 
   ~Impl() {
     if (copy_row) PQfreemem(copy_row);
+    if (cancel) PQfreeCancel(cancel);
   }
   Status Error(const std::string& what) const {
     return Status::SourceError(what + ": " + Trim(PQerrorMessage(conn.get())));
@@ -62,6 +64,7 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo
     return Status::SourceError("cannot connect to PostgreSQL: " +
                                Trim(PQerrorMessage(impl->conn.get())));
   }
+  impl->cancel = PQgetCancel(impl->conn.get());
   std::unique_ptr<Connection> c(new Connection(std::move(impl)));
   // Dumps must not depend on the session's settings.
   PGDEDUP_RETURN_IF_ERROR(
@@ -70,6 +73,15 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo
               "SET statement_timeout = 0; SET lock_timeout = 0; "
               "SET idle_in_transaction_session_timeout = 0"));
   return c;
+}
+
+Status Connection::Cancel() {
+  if (impl_->cancel == nullptr) return Status::SourceError("this connection cannot be cancelled");
+  char err[256] = {0};
+  if (PQcancel(impl_->cancel, err, sizeof(err)) != 1) {
+    return Status::SourceError(std::string("cancelling a statement: ") + Trim(err));
+  }
+  return Status::OK();
 }
 
 Status Connection::Exec(const std::string& sql) {

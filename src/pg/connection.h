@@ -7,7 +7,7 @@
 // Every failure is a SourceError status carrying the server's message (exit code 6), a
 // password the server rejects included: it is the database's password, not the repository's.
 //
-// Thread safety: a Connection is used by one thread at a time.
+// Thread safety: a Connection is used by one thread at a time, except Cancel().
 #pragma once
 
 #include <functional>
@@ -60,6 +60,11 @@ class Connection {
 
   // server_version_num, e.g. 150018.
   int ServerVersion() const;
+
+  // Asks the server to cancel the statement this connection is running, if any (PQcancel):
+  // that statement then fails with "canceling statement due to user request". Unlike every
+  // other method, safe to call from another thread while the connection is in use.
+  Status Cancel();
 
  private:
   struct Impl;

@@ -15,6 +15,7 @@
 #include "common/system.h"
 #include "common/thread_pool.h"
 #include "pg/connection.h"
+#include "pg/new_database.h"
 #include "pg/process.h"
 #include "pg/restore_pipeline.h"
 #include "pg/restore_steps.h"
@@ -203,9 +204,37 @@ Result<std::string> TargetDatabase(const DatabaseRestoreOptions& options) {
   return (*c)->QueryValue("SELECT pg_catalog.current_database()");
 }
 
-Status PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptions& options,
-                     const std::string& dbname,
-                     const std::function<void(const std::string&)>& step) {
+// Where a restore writes, as PrepareTarget made it ready.
+struct Target {
+  std::string dbname;    // the database the restore writes into
+  std::string conninfo;  // reaches it (the --db conninfo, or that with dbname replaced)
+  // A database this restore created: dropped again unless the restore completes.
+  std::unique_ptr<NewDatabase> created;
+  // --create --clean of an existing database: the restore writes into `created`, under a name
+  // of its own; FinishTarget then drops this database and gives `created` its name.
+  std::string replaces;
+  std::string maintenance_conninfo;
+};
+
+// A connection to the server's maintenance database ("postgres", else "template1"), never to
+// `avoid` (a database about to be dropped cannot be the one connected to).
+Result<std::pair<std::unique_ptr<Connection>, std::string>> OpenMaintenance(
+    const std::string& conninfo, const std::string& avoid) {
+  Status last = Status::OK();
+  for (const char* name : {"postgres", "template1"}) {
+    if (avoid == name) continue;
+    auto mci = WithDatabase(conninfo, name);
+    if (!mci.ok()) return mci.status();
+    auto c = Connection::Open(*mci);
+    if (c.ok()) return std::make_pair(std::move(*c), *mci);
+    last = c.status();
+  }
+  return last.WithContext("connecting to a maintenance database");
+}
+
+Result<Target> PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptions& options,
+                             const std::string& dbname,
+                             const std::function<void(const std::string&)>& step) {
   if (options.schema_only && options.data_only) {
     return Status::InvalidArgument("--schema-only and --data-only exclude each other");
   }
@@ -215,6 +244,9 @@ Status PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptions& opti
   if (!options.tables.empty() && options.create) {
     return Status::InvalidArgument("--table restores into an existing database: drop --create");
   }
+  Target target;
+  target.dbname = dbname;
+  target.conninfo = options.conninfo;
   if (!options.create) {
     if (options.clean && options.data_only) {
       return Status::InvalidArgument(
@@ -222,8 +254,11 @@ Status PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptions& opti
     }
     auto c = Connection::Open(options.conninfo);
     if (!c.ok()) return c.status();
-    if (!options.tables.empty()) return Status::OK();  // checked table by table
-    if (options.data_only) return CheckTablesEmpty(c->get(), m);
+    if (!options.tables.empty()) return target;  // checked table by table
+    if (options.data_only) {
+      PGDEDUP_RETURN_IF_ERROR(CheckTablesEmpty(c->get(), m));
+      return target;
+    }
     if (options.clean) {
       auto is_template = (*c)->QueryValue(
           "SELECT datistemplate FROM pg_catalog.pg_database WHERE datname = current_database()");
@@ -232,57 +267,91 @@ Status PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptions& opti
         return Status::InvalidArgument("database \"" + dbname +
                                        "\" is a template database: refusing to empty it");
       }
-      return CleanDatabase(c->get(), dbname, options.dry_run, step);
+      PGDEDUP_RETURN_IF_ERROR(CleanDatabase(c->get(), dbname, options.dry_run, step));
+      return target;
     }
     if (options.dry_run) step("check that database \"" + dbname + "\" is empty");
-    return CheckEmpty(c->get(), dbname);
+    PGDEDUP_RETURN_IF_ERROR(CheckEmpty(c->get(), dbname));
+    return target;
   }
-  auto maintenance_conninfo = WithDatabase(options.conninfo, "postgres");
-  if (!maintenance_conninfo.ok()) return maintenance_conninfo.status();
-  auto c = Connection::Open(*maintenance_conninfo);
-  if (!c.ok()) {
-    auto t1 = WithDatabase(options.conninfo, "template1");
-    c = Connection::Open(*t1);
-    if (!c.ok()) return c.status().WithContext("connecting to a maintenance database");
-  }
-  Connection* mc = c->get();
-  auto exists = mc->Query("SELECT 1 FROM pg_database WHERE datname = $1", {dbname});
+  auto maintenance = OpenMaintenance(options.conninfo, dbname);
+  if (!maintenance.ok()) return maintenance.status();
+  Connection* mc = maintenance->first.get();
+  target.maintenance_conninfo = maintenance->second;
+  auto exists =
+      mc->Query("SELECT datistemplate FROM pg_catalog.pg_database WHERE datname = $1", {dbname});
   if (!exists.ok()) return exists.status();
-  std::string q = mc->QuoteIdent(dbname);
-  auto create_as = [&](const std::string& quoted) {
-    std::string create = "CREATE DATABASE " + quoted + " TEMPLATE template0";
-    if (!m.encoding.empty()) create += " ENCODING " + mc->QuoteLiteral(m.encoding);
-    if (!m.collate.empty()) create += " LC_COLLATE " + mc->QuoteLiteral(m.collate);
-    if (!m.ctype.empty()) create += " LC_CTYPE " + mc->QuoteLiteral(m.ctype);
-    return mc->Exec(create);
-  };
+  std::string settings = "TEMPLATE template0";
+  if (!m.encoding.empty()) settings += " ENCODING " + mc->QuoteLiteral(m.encoding);
+  if (!m.collate.empty()) settings += " LC_COLLATE " + mc->QuoteLiteral(m.collate);
+  if (!m.ctype.empty()) settings += " LC_CTYPE " + mc->QuoteLiteral(m.ctype);
+  std::string create_as = dbname;
   if (exists->empty()) {
     step("create database \"" + dbname + "\"");
-    if (options.dry_run) return Status::OK();
-    return create_as(q);
+    if (options.dry_run) return target;
+  } else {
+    if (!options.clean) {
+      return Status::InvalidArgument("database \"" + dbname +
+                                     "\" already exists: refusing to overwrite it (add --clean "
+                                     "to replace it)");
+    }
+    if ((*exists)[0][0].value_or("") == "t") {
+      return Status::InvalidArgument("database \"" + dbname +
+                                     "\" is a template database: refusing to replace it");
+    }
+    // The restore goes into a new database under a name of its own; the old one is dropped
+    // only once the new one is complete, so a restore that fails or is stopped part way
+    // leaves the old database as it was.
+    create_as = "pgdedup_restore_" + ToHex(repo::RandomBytes(8));
+    step("restore into a new database " + create_as + ", then drop \"" + dbname +
+         "\" and give the new one its name");
+    if (options.dry_run) return target;
+    target.replaces = dbname;
   }
-  if (!options.clean) {
-    return Status::InvalidArgument("database \"" + dbname +
-                                   "\" already exists: refusing to overwrite it (add --clean "
-                                   "to drop and recreate it)");
+  auto created = NewDatabase::Create(mc, target.maintenance_conninfo, create_as, settings);
+  if (!created.ok()) {
+    return created.status().WithContext(target.replaces.empty() ? "creating the database"
+                                                                : "creating the new database");
   }
-  step("drop database \"" + dbname + "\" and create it again");
-  if (options.dry_run) return Status::OK();
-  // The new database is created under another name first, so that a setting this server
-  // cannot give it (a collation it lacks, say) fails before the old one is dropped.
-  const std::string fresh = "pgdedup_restore_" + ToHex(repo::RandomBytes(8));
-  const std::string qfresh = mc->QuoteIdent(fresh);
-  PGDEDUP_RETURN_IF_ERROR(create_as(qfresh).WithContext("creating the new database"));
-  std::string force = mc->ServerVersion() >= 130000 ? " WITH (FORCE)" : "";
-  Status dropped = mc->Exec("DROP DATABASE " + q + force);
+  target.created = std::move(*created);
+  target.dbname = create_as;
+  auto conninfo = WithDatabase(options.conninfo, create_as);
+  if (!conninfo.ok()) return conninfo.status();
+  target.conninfo = *conninfo;
+  return target;
+}
+
+// After a complete restore: the database it created stays, and with --create --clean of an
+// existing database, replaces that one.
+Status FinishTarget(Target* target, const std::function<void(const std::string&)>& step) {
+  if (!target->created) return Status::OK();
+  // Kept from here: an interrupt from now on must not drop the only complete copy.
+  PGDEDUP_RETURN_IF_ERROR(target->created->Keep());
+  if (target->replaces.empty()) return Status::OK();
+  const std::string& old_name = target->replaces;
+  const std::string& new_name = target->created->name();
+  step("replace database \"" + old_name + "\" with the restored one");
+  auto maintenance = OpenMaintenance(target->maintenance_conninfo, old_name);
+  Status dropped = maintenance.status();
+  if (maintenance.ok()) {
+    Connection* mc = maintenance->first.get();
+    dropped = mc->Exec("DROP DATABASE " + mc->QuoteIdent(old_name) +
+                       (mc->ServerVersion() >= 130000 ? " WITH (FORCE)" : ""));
+  }
   if (!dropped.ok()) {
-    (void)mc->Exec("DROP DATABASE IF EXISTS " + qfresh);
-    return dropped;
+    Status gone = DropDatabase(target->maintenance_conninfo, new_name);
+    return dropped.WithContext(
+        "database \"" + old_name + "\" could not be dropped, and is unchanged; " +
+        (gone.ok() ? "the restored copy was dropped"
+                   : "the restored copy is left as " + new_name + " (" + gone.message() + ")"));
   }
-  Status renamed = mc->Exec("ALTER DATABASE " + qfresh + " RENAME TO " + q);
+  Connection* mc = maintenance->first.get();
+  Status renamed = mc->Exec("ALTER DATABASE " + mc->QuoteIdent(new_name) + " RENAME TO " +
+                            mc->QuoteIdent(old_name));
   if (!renamed.ok()) {
-    return renamed.WithContext("the old database is dropped; its replacement, still empty, is " +
-                               fresh);
+    return renamed.WithContext("the old database \"" + old_name +
+                               "\" is dropped; the restored one is complete under the name " +
+                               new_name);
   }
   return Status::OK();
 }
@@ -380,11 +449,13 @@ Result<DatabaseRestoreStats> RestoreArchive(repo::Repository* repo,
     PGDEDUP_RETURN_IF_ERROR(
         PreflightBeforeClean(repo, snapshot.manifest, options, options.pg_restore, step));
   }
-  PGDEDUP_RETURN_IF_ERROR(PrepareTarget(snapshot.manifest, options, *dbname, step));
+  auto target = PrepareTarget(snapshot.manifest, options, *dbname, step);
+  if (!target.ok()) return target.status();
   if (options.dry_run) {
     step("pg_restore of " + archive.name);
     return stats;
   }
+  options.conninfo = target->conninfo;
   auto t0 = Clock::now();
   step("pg_restore of " + archive.name);
   auto restore = Subprocess::Start(
@@ -401,12 +472,13 @@ Result<DatabaseRestoreStats> RestoreArchive(repo::Repository* repo,
   PGDEDUP_RETURN_IF_ERROR(s.WithContext(archive.name));
   stats.seconds_schema = Since(t0);
   stats.bytes = archive.size;
-  auto conn = Connection::Open(options.conninfo);
-  if (!conn.ok()) return conn.status();
   if (!snapshot.manifest.database_settings.empty()) {
     step("database settings");
-    PGDEDUP_RETURN_IF_ERROR(ApplyDatabaseSettings(conn->get(), snapshot.manifest, *dbname));
-  }
+    auto conn = Connection::Open(options.conninfo);
+    if (!conn.ok()) return conn.status();
+    PGDEDUP_RETURN_IF_ERROR(ApplyDatabaseSettings(conn->get(), snapshot.manifest, target->dbname));
+  }  // closed: a database with sessions cannot be renamed
+  PGDEDUP_RETURN_IF_ERROR(FinishTarget(&*target, step));
   return stats;
 }
 
@@ -435,15 +507,15 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
   auto step = [&](const std::string& s) {
     if (options.progress) options.progress(s);
   };
-  if (options.dry_run) {
-    PGDEDUP_RETURN_IF_ERROR(PrepareTarget(m, options, *dbname, step));
-  } else {
+  if (!options.dry_run) {
     ::signal(SIGPIPE, SIG_IGN);  // a psql that dies shows as an error, not a dead pgdedup
     if (options.clean && options.tables.empty()) {
       PGDEDUP_RETURN_IF_ERROR(PreflightBeforeClean(repo, m, options, options.psql, step));
     }
-    PGDEDUP_RETURN_IF_ERROR(PrepareTarget(m, options, *dbname, step));
   }
+  auto target = PrepareTarget(m, options, *dbname, step);
+  if (!target.ok()) return target.status();
+  options.conninfo = target->conninfo;
   if (!options.tables.empty()) return RestoreTables(repo, snapshot, options);
   DatabaseRestoreStats stats;
   if (options.dry_run) {
@@ -510,8 +582,9 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
     step("database settings");
     auto conn = Connection::Open(options.conninfo);
     if (!conn.ok()) return conn.status();
-    PGDEDUP_RETURN_IF_ERROR(ApplyDatabaseSettings(conn->get(), m, *dbname));
+    PGDEDUP_RETURN_IF_ERROR(ApplyDatabaseSettings(conn->get(), m, target->dbname));
   }
+  PGDEDUP_RETURN_IF_ERROR(FinishTarget(&*target, step));
   stats.seconds_post = std::chrono::duration<double>(Clock::now() - done->loads_done).count();
   return stats;
 }

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "pg/catalog.h"
 #include "pg/connection.h"
+#include "pg/new_database.h"
 #include "repo/backup.h"
 #include "repo/crypto.h"
 
@@ -29,21 +30,10 @@ class TempDatabase {
   void Arm() { armed_ = true; }
   ~TempDatabase() { Drop(); }
   // Drops the database once (later calls do nothing). Safe from another thread: an interrupt
-  // drops it WITH (FORCE) while the drill's own connections still use it.
+  // drops it, its sessions ended first, while the drill's own connections still use it.
   void Drop() {
     if (!armed_.exchange(false)) return;
-    auto c = Connection::Open(maintenance_);
-    if (c.ok() && (*c)->ServerVersion() < 130000) {
-      // No WITH (FORCE) before 13: end the drill's own sessions (an interrupt comes while they
-      // still run) the way FORCE would.
-      (void)(*c)->Query(
-          "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
-          "WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid()",
-          {name_});
-    }
-    Status s = c.ok() ? (*c)->Exec("DROP DATABASE IF EXISTS " + (*c)->QuoteIdent(name_) +
-                                   ((*c)->ServerVersion() >= 130000 ? " WITH (FORCE)" : ""))
-                      : c.status();
+    Status s = DropDatabase(maintenance_, name_);
     if (!s.ok()) LogWarning("could not drop the drill database " + name_ + ": " + s.message());
   }
 

@@ -152,6 +152,28 @@ assert_fails p restore latest --db "host=$PGHOST port=$PGPORT user=keeper dbname
   fail "restore --create --clean dropped a database it could not create again"
 psql_q "DROP DATABASE kept"
 psql_q "DROP ROLE keeper"
+# A restore that fails part way (a psql that works once, for pre-data, then fails) keeps the
+# database it was to replace, and leaves nothing of its own behind; so does a failed --create
+# of a new name.
+cat >"$TEST_TMP/psql-once" <<'SH'
+#!/bin/sh
+for a in "$@"; do [ "$a" = --version ] && exec psql "$@"; done
+if [ -e "$PSQL_ONCE_USED" ]; then cat >/dev/null; echo "psql-once: no second run" >&2; exit 3; fi
+: >"$PSQL_ONCE_USED"
+exec psql "$@"
+SH
+chmod +x "$TEST_TMP/psql-once"
+PSQL_ONCE_USED="$TEST_TMP/psql-once.1" PGDEDUP_PSQL="$TEST_TMP/psql-once" \
+  assert_fails p restore latest --db "$(pg_conninfo awk_restored)" --create --clean
+assert_contains "$LAST_STDERR" "no second run" "a failed --create --clean names the cause"
+assert_contains "$LAST_STDERR" "is unchanged" "a failed --create --clean says the old database stays"
+[[ -e "$TEST_TMP/psql-once.1" ]] || fail "the failing restore never reached pre-data"
+db_state awk_restored "$S/r1-after-failure"
+compare_state "$S/r1-changed" "$S/r1-after-failure" "the existing database after a failed --create --clean"
+PSQL_ONCE_USED="$TEST_TMP/psql-once.2" PGDEDUP_PSQL="$TEST_TMP/psql-once" \
+  assert_fails p restore latest --db "$(pg_conninfo awk_never)" --create
+assert_eq "$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname = 'awk_never' OR datname LIKE 'pgdedup\_restore\_%'")" 0 \
+  "databases left behind by failed --create restores"
 assert_exit 0 p restore latest --db "$(pg_conninfo awk_restored)" --create --clean
 db_state awk_restored "$S/r2"
 compare_state "$S/awk" "$S/r2" "restore --create --clean"

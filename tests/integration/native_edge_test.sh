@@ -214,4 +214,42 @@ gone=$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname LIKE 'pgd
 kill "$(cat "$TEST_TMP/slow-psql.pid")" 2>/dev/null || true
 assert_eq "$drill_rc" 143 "a drill stopped by SIGTERM ends as SIGTERM would"
 assert_eq "$gone" 0 "a drill stopped by SIGTERM drops its temporary database"
+
+# restore --create --clean stopped by SIGTERM part way: the database it was to replace is
+# untouched (it is dropped only once the new one is complete), and the new one is dropped.
+# The slow psql answers --version at once (checked before anything is created).
+psql_q "CREATE DATABASE edge_keep"
+psql_q edge_keep "CREATE TABLE precious (x int); INSERT INTO precious VALUES (42)"
+keep_oid=$(psql_q postgres "SELECT oid FROM pg_database WHERE datname = 'edge_keep'")
+cat >"$TEST_TMP/slow-psql2" <<'SH'
+#!/bin/sh
+for a in "$@"; do [ "$a" = --version ] && exec psql "$@"; done
+echo $$ >"$SLOW_PSQL_PID"
+i=0
+while [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+exec psql "$@"
+SH
+chmod +x "$TEST_TMP/slow-psql2"
+SLOW_PSQL_PID="$TEST_TMP/slow-psql2.pid" PGDEDUP_PSQL="$TEST_TMP/slow-psql2" \
+  "$PGDEDUP_BIN" "${P[@]}" restore "$second" --db "$(pg_conninfo edge_keep)" --create --clean \
+  >/dev/null 2>"$TEST_TMP/restore-term.err" &
+restore_pid=$!
+for _ in $(seq 300); do
+  [[ -s "$TEST_TMP/slow-psql2.pid" ]] && break
+  sleep 0.1
+done
+[[ -n "$(psql_q postgres "SELECT 1 FROM pg_database WHERE datname LIKE 'pgdedup\_restore\_%'")" ]] ||
+  { cat "$TEST_TMP/restore-term.err" >&2; fail "the restore never created its new database"; }
+kill -TERM "$restore_pid"
+restore_rc=0
+wait "$restore_pid" || restore_rc=$?
+gone=$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname LIKE 'pgdedup\_restore\_%'")
+kill "$(cat "$TEST_TMP/slow-psql2.pid")" 2>/dev/null || true
+assert_eq "$restore_rc" 143 "a restore stopped by SIGTERM ends as SIGTERM would"
+assert_eq "$gone" 0 "a restore --create --clean stopped by SIGTERM drops its new database"
+assert_eq "$(psql_q postgres "SELECT oid FROM pg_database WHERE datname = 'edge_keep'")" "$keep_oid" \
+  "the database an interrupted --create --clean was to replace"
+assert_eq "$(psql_q edge_keep "SELECT x FROM precious")" 42 \
+  "the rows of the database an interrupted --create --clean was to replace"
+psql_q "DROP DATABASE edge_keep"
 pass

@@ -1,0 +1,74 @@
+// NewDatabase: a database a restore creates, kept only if the restore completes.
+//
+//   auto db = NewDatabase::Create(mc, maintenance_conninfo, "shop", "TEMPLATE template0");
+//   if (!db.ok()) return db.status();
+//   ... restore into (*db)->name() ...
+//   PGDEDUP_RETURN_IF_ERROR((*db)->Keep());   // done: the database stays
+//
+// Until Keep(), the database is dropped when the object is destroyed (every error path) and on
+// SIGINT, SIGTERM or SIGHUP (common/interrupt.h), so a failed, timed-out or interrupted restore
+// leaves no half-restored database behind. An interrupt that comes while CREATE DATABASE itself
+// runs cancels it and waits for it to end, then drops the database if the server created it
+// after all. Only a database this object created is ever dropped: when CREATE DATABASE fails
+// (the name is taken, say), nothing is.
+//
+// Dropping ends the database's sessions first (WITH (FORCE) from PostgreSQL 13, and
+// pg_terminate_backend before), because the restore's own connections may still be open when an
+// interrupt comes. Only SIGKILL leaves the database behind.
+//
+// Thread safety: Create, Keep, Drop and the destructor are called by one thread; the interrupt
+// cleanup runs on the interrupt thread, synchronised with them.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common/interrupt.h"
+#include "common/result.h"
+#include "pg/connection.h"
+
+namespace pgdedup::pg {
+
+// Drops `name` if it exists, ending its sessions first, through a new connection to the
+// maintenance database (not `name` itself).
+Status DropDatabase(const std::string& maintenance_conninfo, const std::string& name);
+
+class NewDatabase {
+ public:
+  // Runs `CREATE DATABASE <name> <options>` on `maintenance` (a connection to another database
+  // of the same server, which must outlive this call). `maintenance_conninfo` reaches that
+  // database again for the drop.
+  static Result<std::unique_ptr<NewDatabase>> Create(Connection* maintenance,
+                                                     const std::string& maintenance_conninfo,
+                                                     const std::string& name,
+                                                     const std::string& options);
+  ~NewDatabase();
+  NewDatabase(const NewDatabase&) = delete;
+  NewDatabase& operator=(const NewDatabase&) = delete;
+
+  const std::string& name() const { return name_; }
+
+  // The database stays. Fails only when an interrupt has already begun dropping it: the
+  // caller must then not act as if it were there (the process is about to end).
+  Status Keep();
+  // Drops it now (nothing after Keep or a first Drop).
+  Status Drop();
+
+ private:
+  NewDatabase(std::string maintenance_conninfo, std::string name);
+  void OnInterrupted();
+
+  const std::string maintenance_conninfo_;
+  const std::string name_;
+  std::mutex mu_;
+  std::condition_variable create_done_;
+  Connection* creating_ = nullptr;  // the connection running CREATE DATABASE, while it runs
+  bool created_ = false;
+  bool settled_ = false;  // kept, or dropped (or being dropped)
+  bool kept_ = false;
+  OnInterrupt on_interrupt_;  // last: unregistered before the members it uses go
+};
+
+}  // namespace pgdedup::pg
