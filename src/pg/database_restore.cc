@@ -59,7 +59,33 @@ Status CheckEmpty(Connection* c, const std::string& dbname) {
       " UNION ALL SELECT 'foreign servers', count(*) FROM pg_catalog.pg_foreign_server"
       " UNION ALL SELECT 'subscriptions', count(*) FROM pg_catalog.pg_subscription WHERE "
       "subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())"
-      " UNION ALL SELECT 'casts', count(*) FROM pg_catalog.pg_cast WHERE oid >= 16384");
+      " UNION ALL SELECT 'casts', count(*) FROM pg_catalog.pg_cast WHERE oid >= 16384"
+      // What else lives in a schema (public included) besides relations, functions and types.
+      " UNION ALL SELECT 'collations', count(*) FROM pg_catalog.pg_collation WHERE "
+      "collnamespace IN " +
+      user_ns +
+      " UNION ALL SELECT 'operators', count(*) FROM pg_catalog.pg_operator WHERE oprnamespace IN " +
+      user_ns +
+      " UNION ALL SELECT 'operator families', count(*) FROM pg_catalog.pg_opfamily WHERE "
+      "opfnamespace IN " +
+      user_ns +
+      " UNION ALL SELECT 'conversions', count(*) FROM pg_catalog.pg_conversion WHERE "
+      "connamespace IN " +
+      user_ns +
+      " UNION ALL SELECT 'text search objects', (SELECT count(*) FROM pg_catalog.pg_ts_config "
+      "WHERE cfgnamespace IN " +
+      user_ns + ") + (SELECT count(*) FROM pg_catalog.pg_ts_dict WHERE dictnamespace IN " +
+      user_ns + ") + (SELECT count(*) FROM pg_catalog.pg_ts_parser WHERE prsnamespace IN " +
+      user_ns + ") + (SELECT count(*) FROM pg_catalog.pg_ts_template WHERE tmplnamespace IN " +
+      user_ns +
+      ")"
+      // And in the database as a whole.
+      " UNION ALL SELECT 'procedural languages', count(*) FROM pg_catalog.pg_language WHERE "
+      "lanispl AND lanname <> 'plpgsql'"
+      " UNION ALL SELECT 'access methods', count(*) FROM pg_catalog.pg_am WHERE oid >= 16384"
+      " UNION ALL SELECT 'foreign-data wrappers', count(*) FROM "
+      "pg_catalog.pg_foreign_data_wrapper"
+      " UNION ALL SELECT 'transforms', count(*) FROM pg_catalog.pg_transform");
   if (!rows.ok()) return rows.status();
   std::string found;
   for (const auto& row : *rows) {

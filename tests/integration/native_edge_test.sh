@@ -83,6 +83,19 @@ psql_q edge_lo "CREATE FUNCTION public.keep() RETURNS int LANGUAGE sql AS 'SELEC
 assert_exit 2 pgd "${P[@]}" restore "$first" --db "$(pg_conninfo edge_lo)"
 assert_contains "$LAST_STDERR" "1 schemas, 1 functions" "message for a target holding a schema and a function"
 psql_q "DROP DATABASE edge_lo"
+# Nor when public holds only a collation, an operator or a text search configuration; --clean
+# drops them with public's contents.
+psql_q "CREATE DATABASE edge_misc"
+psql_q edge_misc "CREATE COLLATION public.kept_c (LOCALE = 'C');
+  CREATE OPERATOR public.=== (LEFTARG = int, RIGHTARG = int, FUNCTION = int4eq);
+  CREATE TEXT SEARCH CONFIGURATION public.kept_ts (COPY = simple)"
+assert_exit 2 pgd "${P[@]}" restore "$first" --db "$(pg_conninfo edge_misc)"
+assert_contains "$LAST_STDERR" "1 collations, 1 operators, 1 text search objects" \
+  "message for a target holding a collation, an operator and a text search configuration"
+assert_exit 0 pgd "${P[@]}" restore "$first" --db "$(pg_conninfo edge_misc)" --clean
+assert_eq "$(psql_q edge_misc "SELECT count(*) FROM pg_collation WHERE collnamespace = 'public'::regnamespace")" 0 \
+  "collations in public after --clean"
+psql_q "DROP DATABASE edge_misc"
 assert_exit 0 pgd "${P[@]}" restore "$first" --db "$(pg_conninfo edge_dry)" --create --dry-run
 assert_contains "$LAST_STDOUT" "would restore" "--dry-run prints its plan"
 [[ -z "$(psql_q postgres "SELECT 1 FROM pg_database WHERE datname = 'edge_dry'")" ]] ||
