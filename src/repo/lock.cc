@@ -143,6 +143,8 @@ Result<std::unique_ptr<RepoLock>> RepoLock::TryAcquire(Repository* repo, bool ex
   std::unique_ptr<RepoLock> lock(new RepoLock(repo, exclusive));
   lock->created_ = Now();
   PGDEDUP_RETURN_IF_ERROR(lock->Write());
+  lock->on_interrupt_ =
+      std::make_unique<OnInterrupt>([l = lock.get()] { l->ReleaseOnInterrupt(); });
   // Two processes may have passed the first look at once; the second look sees both locks.
   auto after = Conflicts(repo, exclusive, lock->name_, /*report_stale=*/false);
   if (!after.ok()) return after.status();
@@ -183,7 +185,19 @@ void RepoLock::RefreshLoop() {
   }
 }
 
+void RepoLock::ReleaseOnInterrupt() {
+  std::lock_guard<std::mutex> l(mu_);  // not while a refresh replaces the object
+  stopping_ = true;
+  if (name_.empty()) return;
+  Status s = repo_->backend()->Delete(name_);
+  if (!s.ok()) LogWarning(s.WithContext("releasing the repository lock").ToString());
+  name_.clear();
+}
+
 RepoLock::~RepoLock() {
+  // First, so that an interrupt's cleanup no longer runs beside what follows (this waits for
+  // one that has begun; the process then ends with it).
+  on_interrupt_.reset();
   {
     std::lock_guard<std::mutex> l(mu_);
     stopping_ = true;

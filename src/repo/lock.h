@@ -6,6 +6,8 @@
 // alive) or it has not been refreshed for kStaleAfter: a backup killed by cron's timeout or the
 // OOM killer never needs a manual unlock. RemoveLocks (`pgdedup unlock`) deletes stale locks, or
 // every lock when told to (for a lock of a process on another host that is known to be gone).
+// An interrupt (SIGINT, SIGTERM, SIGHUP; common/interrupt.h) deletes the lock on the way out, so
+// that a backup stopped by a timeout does not hold up another host's prune until kStaleAfter.
 //
 //   lock (plaintext of a sealed object of type kLock) :=
 //     version:u8 | exclusive:u8 | pid:u32 | created:u64 | refreshed:u64 | hostname:lp | username:lp
@@ -20,6 +22,7 @@
 #include <string>
 #include <thread>
 
+#include "common/interrupt.h"
 #include "common/result.h"
 #include "repo/repository.h"
 
@@ -66,6 +69,7 @@ class RepoLock {
   static Result<std::unique_ptr<RepoLock>> TryAcquire(Repository* repo, bool exclusive);
   Status Write();
   void RefreshLoop();
+  void ReleaseOnInterrupt();
 
   Repository* repo_;
   bool exclusive_;
@@ -75,6 +79,7 @@ class RepoLock {
   std::condition_variable cv_;
   bool stopping_ = false;
   std::thread refresher_;
+  std::unique_ptr<OnInterrupt> on_interrupt_;  // once the lock object exists
 };
 
 }  // namespace pgdedup::repo

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Repository locks: (a) a backup killed with kill -9 while it holds its lock leaves the lock
 # behind; the next backup and `repo check` go ahead without any unlock and warn that the lock is
-# stale. (b) Two backups at once both succeed and both restore byte for byte.
+# stale; one stopped by SIGTERM deletes its lock. (b) Two backups at once both succeed and both
+# restore byte for byte.
 # (c) An exclusive lock held by another process blocks a backup with exit 5: tested with a real
 # prune in prune_locks_test.sh.
 source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
@@ -68,6 +69,29 @@ restore_cmp "$FIRST" db.sql "$TEST_TMP/first.sql"
 restore_cmp "$SECOND" db.sql "$TEST_TMP/second.sql"
 # Nothing removed the stale lock, and the commands' own locks are gone.
 assert_eq "$(ls_ids "$REPO/locks")" "$STALE" "locks/ after the commands that ran past the stale lock"
+
+# A backup stopped by SIGTERM (a cron job's timeout) deletes its lock on the way out: another
+# host would otherwise have to wait until the lock is old enough to be judged stale.
+mkfifo "$fifo"
+sleep 30 >"$fifo" &
+sleeper=$!
+"$PGDEDUP_BIN" backup --repo "$REPO" --stdin --name held.sql --cache-dir "$CACHE" \
+  <"$fifo" >/dev/null 2>"$TEST_TMP/term.err" &
+pid=$!
+for ((i = 0; i < 1000; i++)); do
+  [[ "$(ls_ids "$REPO/locks")" != "$STALE" ]] && break
+  kill -0 "$pid" 2>/dev/null || { cat "$TEST_TMP/term.err" >&2; fail "the backup holding stdin open ended"; }
+  sleep 0.01
+done
+[[ "$(ls_ids "$REPO/locks")" != "$STALE" ]] || fail "the running backup wrote no lock in locks/"
+kill -TERM "$pid"
+rc=0
+{ wait "$pid"; } 2>/dev/null || rc=$?
+assert_eq "$rc" 143 "exit status of the backup stopped by SIGTERM"
+kill "$sleeper" 2>/dev/null || true
+{ wait "$sleeper"; } 2>/dev/null || true
+rm -f "$fifo"
+assert_eq "$(ls_ids "$REPO/locks")" "$STALE" "locks/ after a backup stopped by SIGTERM"
 
 # ---- (b) two backups at once ------------------------------------------------------------------
 slow_source() { # FILE PIECES: FILE in PIECES parts with pauses between them
