@@ -62,11 +62,9 @@ int RunRestoreDatabase(const Context& ctx, const RestoreArgs& args) {
     // A refused target (InvalidArgument) was left as it was; anything later left it half done.
     if (!args.dry_run && stats.status().code() != StatusCode::kInvalidArgument) {
       if (args.create) {
-        // The database it created is dropped again (pg/new_database.h), and with --clean the
-        // one it was to replace is dropped only after a complete restore.
-        spdlog::error("restore of snapshot {} FAILED; no new database is left behind{}",
-                      snap->id.ShortHex(),
-                      args.clean ? ", and the database it was to replace is unchanged" : "");
+        // What became of the database it created, and of one it was to replace, has been
+        // said (pg/new_database.h, the error's own text).
+        spdlog::error("restore of snapshot {} FAILED", snap->id.ShortHex());
       } else if (args.tables.empty()) {
         spdlog::error("restore of snapshot {} into the database FAILED; the target is incomplete",
                       snap->id.ShortHex());

@@ -98,7 +98,8 @@ Status CheckEmpty(Connection* c, const std::string& dbname) {
     return Status::InvalidArgument("database \"" + dbname + "\" is not empty (" + found +
                                    "): refusing to restore into it. Restore into a new "
                                    "database with --create, or add --clean to drop everything in "
-                                   "it first (--create --clean drops and recreates the database)");
+                                   "it first (--create --clean replaces the database with a new "
+                                   "one)");
   }
   return Status::OK();
 }
@@ -304,8 +305,10 @@ Result<Target> PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptio
   if (!maintenance.ok()) return maintenance.status();
   Connection* mc = maintenance->first.get();
   target.maintenance_conninfo = maintenance->second;
-  auto exists =
-      mc->Query("SELECT datistemplate FROM pg_catalog.pg_database WHERE datname = $1", {dbname});
+  auto exists = mc->Query(
+      "SELECT datistemplate, pg_catalog.pg_has_role(datdba, 'MEMBER'), "
+      "pg_catalog.pg_get_userbyid(datdba) FROM pg_catalog.pg_database WHERE datname = $1",
+      {dbname});
   if (!exists.ok()) return exists.status();
   std::string settings = "TEMPLATE template0";
   if (!m.encoding.empty()) settings += " ENCODING " + mc->QuoteLiteral(m.encoding);
@@ -321,20 +324,31 @@ Result<Target> PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptio
                                      "\" already exists: refusing to overwrite it (add --clean "
                                      "to replace it)");
     }
-    if ((*exists)[0][0].value_or("") == "t") {
+    const Row& row = (*exists)[0];
+    if (row[0].value_or("") == "t") {
       return Status::InvalidArgument("database \"" + dbname +
                                      "\" is a template database: refusing to replace it");
+    }
+    // Found out now rather than after hours of restoring: only its owner may drop it.
+    if (row[1].value_or("") != "t") {
+      return Status::InvalidArgument("database \"" + dbname + "\" belongs to role " +
+                                     row[2].value_or("?") +
+                                     ": only its owner (or a superuser) can replace it");
     }
     // The restore goes into a new database under a name of its own; the old one is dropped
     // only once the new one is complete, so a restore that fails or is stopped part way
     // leaves the old database as it was.
     create_as = "pgdedup_restore_" + ToHex(repo::RandomBytes(8));
-    step("restore into a new database " + create_as + ", then drop \"" + dbname +
-         "\" and give the new one its name");
+    step(
+        "restore into a new database under a temporary name (pgdedup_restore_...), then drop "
+        "\"" +
+        dbname + "\" and give the new one its name");
     if (options.dry_run) return target;
     target.replaces = dbname;
   }
-  auto created = NewDatabase::Create(mc, target.maintenance_conninfo, create_as, settings);
+  auto created = NewDatabase::Create(
+      mc, target.maintenance_conninfo, create_as, settings,
+      target.replaces.empty() ? "" : "database \"" + dbname + "\" is unchanged");
   if (!created.ok()) {
     return created.status().WithContext(target.replaces.empty() ? "creating the database"
                                                                 : "creating the new database");
@@ -347,39 +361,84 @@ Result<Target> PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptio
   return target;
 }
 
+// Replaces database `old_name` with `new_name` (complete, owned by us): connections to the new
+// one are shut off (a session in it would make the rename fail after the drop), the old one is
+// dropped with its sessions ended, the new one takes its name and is opened again. Until the
+// drop, a failure leaves the old database as it was and the new one kept under its own name;
+// `*old_dropped` says whether the drop was done.
+Status SwapDatabases(const std::string& maintenance_conninfo, const std::string& old_name,
+                     const std::string& new_name, bool* old_dropped) {
+  *old_dropped = false;
+  auto maintenance = OpenMaintenance(maintenance_conninfo, old_name);
+  if (!maintenance.ok()) return maintenance.status();
+  Connection* mc = maintenance->first.get();
+  const std::string q_old = mc->QuoteIdent(old_name);
+  const std::string q_new = mc->QuoteIdent(new_name);
+  PGDEDUP_RETURN_IF_ERROR(mc->Exec("ALTER DATABASE " + q_new + " ALLOW_CONNECTIONS false"));
+  auto reopen = [&] { (void)mc->Exec("ALTER DATABASE " + q_new + " ALLOW_CONNECTIONS true"); };
+  // The restore's own sessions have just closed; their server processes may take a moment.
+  std::string sessions = "?";
+  for (int i = 0; i < 50; ++i) {
+    auto n = mc->QueryValue("SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE datname = $1",
+                            {new_name});
+    if (!n.ok()) {
+      reopen();
+      return n.status();
+    }
+    sessions = *n;
+    if (sessions == "0") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (sessions != "0") {
+    reopen();
+    return Status::Unavailable(sessions + " other sessions are connected to the restored database");
+  }
+  if (Status dropped = DropDatabase(maintenance_conninfo, old_name); !dropped.ok()) {
+    reopen();
+    return dropped;
+  }
+  *old_dropped = true;
+  Status renamed = mc->Exec("ALTER DATABASE " + q_new + " RENAME TO " + q_old);
+  if (!renamed.ok()) {
+    reopen();
+    return renamed.WithContext("database \"" + old_name +
+                               "\" is dropped, and the restored one is complete under the name " +
+                               new_name + ": rename it");
+  }
+  return mc->Exec("ALTER DATABASE " + q_old + " ALLOW_CONNECTIONS true")
+      .WithContext("database \"" + old_name +
+                   "\" is replaced, but it does not allow connections yet: ALTER DATABASE " +
+                   q_old + " ALLOW_CONNECTIONS true");
+}
+
 // After a complete restore: the database it created stays, and with --create --clean of an
-// existing database, replaces that one.
+// existing database, replaces that one (SwapDatabases). An interrupt before the swap begins
+// drops the new database and leaves the old one; an interrupt during the swap waits for it to
+// end, so that the name is not left without its database.
 Status FinishTarget(Target* target, const std::function<void(const std::string&)>& step) {
   if (!target->created) return Status::OK();
-  // Kept from here: an interrupt from now on must not drop the only complete copy.
+  if (target->replaces.empty()) return target->created->Keep();
+  const std::string old_name = target->replaces;
+  const std::string new_name = target->created->name();
+  std::mutex mu;
+  bool interrupted = false;
+  OnInterrupt during_swap([&] {
+    std::lock_guard<std::mutex> l(mu);  // held by the swap while it runs
+    interrupted = true;                 // before it: the new database's own cleanup drops it
+  });
+  std::lock_guard<std::mutex> l(mu);
+  if (interrupted) return Status::Unavailable("interrupted");
   PGDEDUP_RETURN_IF_ERROR(target->created->Keep());
-  if (target->replaces.empty()) return Status::OK();
-  const std::string& old_name = target->replaces;
-  const std::string& new_name = target->created->name();
   step("replace database \"" + old_name + "\" with the restored one");
-  auto maintenance = OpenMaintenance(target->maintenance_conninfo, old_name);
-  Status dropped = maintenance.status();
-  if (maintenance.ok()) {
-    Connection* mc = maintenance->first.get();
-    dropped = mc->Exec("DROP DATABASE " + mc->QuoteIdent(old_name) +
-                       (mc->ServerVersion() >= 130000 ? " WITH (FORCE)" : ""));
+  bool old_dropped = false;
+  Status s = SwapDatabases(target->maintenance_conninfo, old_name, new_name, &old_dropped);
+  if (!s.ok() && !old_dropped) {
+    return s.WithContext("database \"" + old_name +
+                         "\" could not be replaced, and is unchanged; the complete restore is "
+                         "kept as database " +
+                         new_name);
   }
-  if (!dropped.ok()) {
-    Status gone = DropDatabase(target->maintenance_conninfo, new_name);
-    return dropped.WithContext(
-        "database \"" + old_name + "\" could not be dropped, and is unchanged; " +
-        (gone.ok() ? "the restored copy was dropped"
-                   : "the restored copy is left as " + new_name + " (" + gone.message() + ")"));
-  }
-  Connection* mc = maintenance->first.get();
-  Status renamed = mc->Exec("ALTER DATABASE " + mc->QuoteIdent(new_name) + " RENAME TO " +
-                            mc->QuoteIdent(old_name));
-  if (!renamed.ok()) {
-    return renamed.WithContext("the old database \"" + old_name +
-                               "\" is dropped; the restored one is complete under the name " +
-                               new_name);
-  }
-  return Status::OK();
+  return s;
 }
 
 // Before a restore drops or empties its target: what can be checked without changing anything

@@ -16,29 +16,33 @@ constexpr auto kCancelWait = std::chrono::seconds(30);
 Status DropDatabase(const std::string& maintenance_conninfo, const std::string& name) {
   auto c = Connection::Open(maintenance_conninfo);
   if (!c.ok()) return c.status();
-  const bool force = (*c)->ServerVersion() >= 130000;
-  if (!force) {
-    // No WITH (FORCE) before 13: end the database's sessions the way FORCE would.
-    auto ended = (*c)->Query(
-        "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
-        "WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid()",
-        {name});
-    if (!ended.ok()) return ended.status();
+  const std::string quoted = (*c)->QuoteIdent(name);
+  if ((*c)->ServerVersion() >= 130000) {
+    return (*c)->Exec("DROP DATABASE IF EXISTS " + quoted + " WITH (FORCE)");
   }
-  return (*c)->Exec("DROP DATABASE IF EXISTS " + (*c)->QuoteIdent(name) +
-                    (force ? " WITH (FORCE)" : ""));
+  // No WITH (FORCE) before 13: refuse new sessions (fails harmlessly if it is not ours, or gone),
+  // then end the sessions we may end; a session of another role makes the DROP fail below.
+  (void)(*c)->Exec("ALTER DATABASE " + quoted + " ALLOW_CONNECTIONS false");
+  (void)(*c)->Query(
+      "SELECT pg_catalog.pg_terminate_backend(a.pid) FROM pg_catalog.pg_stat_activity a "
+      "WHERE a.datname = $1 AND a.pid <> pg_catalog.pg_backend_pid() AND (a.usename = "
+      "current_user OR (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user))",
+      {name});
+  return (*c)->Exec("DROP DATABASE IF EXISTS " + quoted);
 }
 
-NewDatabase::NewDatabase(std::string maintenance_conninfo, std::string name)
+NewDatabase::NewDatabase(std::string maintenance_conninfo, std::string name, std::string note)
     : maintenance_conninfo_(std::move(maintenance_conninfo)),
       name_(std::move(name)),
+      note_(std::move(note)),
       on_interrupt_([this] { OnInterrupted(); }) {}
 
 Result<std::unique_ptr<NewDatabase>> NewDatabase::Create(Connection* maintenance,
                                                          const std::string& maintenance_conninfo,
                                                          const std::string& name,
-                                                         const std::string& options) {
-  std::unique_ptr<NewDatabase> db(new NewDatabase(maintenance_conninfo, name));
+                                                         const std::string& options,
+                                                         const std::string& note) {
+  std::unique_ptr<NewDatabase> db(new NewDatabase(maintenance_conninfo, name, note));
   {
     std::lock_guard<std::mutex> l(db->mu_);
     db->creating_ = maintenance;
@@ -55,7 +59,7 @@ Result<std::unique_ptr<NewDatabase>> NewDatabase::Create(Connection* maintenance
   return db;
 }
 
-NewDatabase::~NewDatabase() { (void)Drop(); }
+NewDatabase::~NewDatabase() { Drop(); }
 
 Status NewDatabase::Keep() {
   std::lock_guard<std::mutex> l(mu_);
@@ -66,17 +70,24 @@ Status NewDatabase::Keep() {
   return Status::OK();
 }
 
-Status NewDatabase::Drop() {
+void NewDatabase::Drop() {
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (settled_ || !created_) return Status::OK();
+    if (settled_ || !created_) return;
     settled_ = true;
   }
+  DropAndReport();
+}
+
+void NewDatabase::DropAndReport() {
   Status s = DropDatabase(maintenance_conninfo_, name_);
-  if (!s.ok()) {
-    LogWarning("could not drop the database " + name_ + " this restore created: " + s.message());
+  std::string tail = note_.empty() ? "" : "; " + note_;
+  if (s.ok()) {
+    LogWarning("dropped the database " + name_ + " this restore had created" + tail);
+  } else {
+    LogWarning("could not drop the database " + name_ + " this restore had created (" +
+               s.message() + ")" + tail);
   }
-  return s;
 }
 
 void NewDatabase::OnInterrupted() {
@@ -85,17 +96,18 @@ void NewDatabase::OnInterrupted() {
     // The server would finish the CREATE after the process is gone: stop it, and wait to know
     // whether it got there first.
     (void)creating_->Cancel();
-    create_done_.wait_for(l, kCancelWait, [this] { return creating_ == nullptr; });
-    // Still running after the wait: try the drop all the same (IF EXISTS).
-    if (creating_ != nullptr) created_ = true;
+    if (!create_done_.wait_for(l, kCancelWait, [this] { return creating_ == nullptr; })) {
+      // Whether it will be created is unknown, and the name may even be another session's
+      // whose CREATE ours waits behind: not dropped, named.
+      LogWarning("CREATE DATABASE " + name_ +
+                 " had not ended 30 s after it was cancelled; if the database exists, drop it");
+      return;
+    }
   }
   if (settled_ || !created_) return;
   settled_ = true;
   l.unlock();
-  Status s = DropDatabase(maintenance_conninfo_, name_);
-  if (!s.ok()) {
-    LogWarning("could not drop the database " + name_ + " this restore created: " + s.message());
-  }
+  DropAndReport();
 }
 
 }  // namespace pgdedup::pg

@@ -12,9 +12,11 @@
 // after all. Only a database this object created is ever dropped: when CREATE DATABASE fails
 // (the name is taken, say), nothing is.
 //
-// Dropping ends the database's sessions first (WITH (FORCE) from PostgreSQL 13, and
-// pg_terminate_backend before), because the restore's own connections may still be open when an
-// interrupt comes. Only SIGKILL leaves the database behind.
+// Dropping ends the database's sessions first (WITH (FORCE) from PostgreSQL 13; before, new
+// connections are refused and our own role's sessions terminated), because the restore's own
+// connections may still be open when an interrupt comes. Only SIGKILL leaves the database
+// behind, or a CREATE DATABASE that the server has not ended 30 s after its cancel (then named
+// in a warning).
 //
 // Thread safety: Create, Keep, Drop and the destructor are called by one thread; the interrupt
 // cleanup runs on the interrupt thread, synchronised with them.
@@ -32,18 +34,20 @@
 namespace pgdedup::pg {
 
 // Drops `name` if it exists, ending its sessions first, through a new connection to the
-// maintenance database (not `name` itself).
+// maintenance database (not `name` itself). Before PostgreSQL 13 only sessions of our own role
+// (every session, for a superuser) can be ended; another role's session makes the drop fail.
 Status DropDatabase(const std::string& maintenance_conninfo, const std::string& name);
 
 class NewDatabase {
  public:
   // Runs `CREATE DATABASE <name> <options>` on `maintenance` (a connection to another database
   // of the same server, which must outlive this call). `maintenance_conninfo` reaches that
-  // database again for the drop.
+  // database again for the drop. A drop is reported with a warning, followed by `note` if any.
   static Result<std::unique_ptr<NewDatabase>> Create(Connection* maintenance,
                                                      const std::string& maintenance_conninfo,
                                                      const std::string& name,
-                                                     const std::string& options);
+                                                     const std::string& options,
+                                                     const std::string& note = "");
   ~NewDatabase();
   NewDatabase(const NewDatabase&) = delete;
   NewDatabase& operator=(const NewDatabase&) = delete;
@@ -53,15 +57,17 @@ class NewDatabase {
   // The database stays. Fails only when an interrupt has already begun dropping it: the
   // caller must then not act as if it were there (the process is about to end).
   Status Keep();
-  // Drops it now (nothing after Keep or a first Drop).
-  Status Drop();
+  // Drops it now (nothing after Keep or a first Drop), and says so in a warning.
+  void Drop();
 
  private:
-  NewDatabase(std::string maintenance_conninfo, std::string name);
+  NewDatabase(std::string maintenance_conninfo, std::string name, std::string note);
   void OnInterrupted();
+  void DropAndReport();
 
   const std::string maintenance_conninfo_;
   const std::string name_;
+  const std::string note_;
   std::mutex mu_;
   std::condition_variable create_done_;
   Connection* creating_ = nullptr;  // the connection running CREATE DATABASE, while it runs

@@ -152,6 +152,14 @@ assert_fails p restore latest --db "host=$PGHOST port=$PGPORT user=keeper dbname
   fail "restore --create --clean dropped a database it could not create again"
 psql_q "DROP DATABASE kept"
 psql_q "DROP ROLE keeper"
+# A role that may create databases but does not own this one is refused before any work (it
+# could not drop the old database at the end).
+psql_q "CREATE ROLE visitor LOGIN CREATEDB"
+assert_exit 2 p restore latest --db "host=$PGHOST port=$PGPORT user=visitor dbname=awk_restored" --create --clean
+assert_contains "$LAST_STDERR" "only its owner" "--create --clean of another role's database"
+assert_eq "$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname LIKE 'pgdedup\_restore\_%'")" 0 \
+  "databases left behind by a refused --create --clean"
+psql_q "DROP ROLE visitor"
 # A restore that fails part way (a psql that works once, for pre-data, then fails) keeps the
 # database it was to replace, and leaves nothing of its own behind; so does a failed --create
 # of a new name.

@@ -122,6 +122,15 @@ archive=$(python3 -c 'import json,sys; d=json.load(sys.stdin); assert [s["name"]
 assert_exit 0 pgd "${P[@]}" restore "$archive" --db "$(pg_conninfo edge_archive)" --create
 assert_eq "$(psql_q edge_archive "$t_q")" "$(psql_q edge "$t_q")" "table t from a pg_dump archive"
 assert_eq "$(psql_q edge_archive "$lo_q")" "$(psql_q edge "$lo_q")" "large objects from a pg_dump archive"
+# --create --clean replaces it with a new database restored from the archive.
+psql_q edge_archive "DELETE FROM t"
+archive_oid=$(psql_q postgres "SELECT oid FROM pg_database WHERE datname = 'edge_archive'")
+assert_exit 0 pgd "${P[@]}" restore "$archive" --db "$(pg_conninfo edge_archive)" --create --clean
+assert_eq "$(psql_q edge_archive "$t_q")" "$(psql_q edge "$t_q")" "table t after --create --clean from a pg_dump archive"
+[[ "$(psql_q postgres "SELECT oid FROM pg_database WHERE datname = 'edge_archive'")" != "$archive_oid" ]] ||
+  fail "--create --clean from a pg_dump archive did not replace the database"
+assert_eq "$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname LIKE 'pgdedup\_restore\_%'")" 0 \
+  "databases left behind by --create --clean from a pg_dump archive"
 assert_exit 2 pgd "${P[@]}" backup --stdin --name x --format pg_dump </dev/null
 
 # Indexes and constraints in a tablespace of their own come back there. pg_dump sets
