@@ -235,11 +235,12 @@ Result<std::string> TargetDatabase(const DatabaseRestoreOptions& options) {
 struct Target {
   std::string dbname;    // the database the restore writes into
   std::string conninfo;  // reaches it (the --db conninfo, or that with dbname replaced)
-  // A database this restore created: dropped again unless the restore completes.
+  // --create: the database this restore created under a temporary name, dropped again unless
+  // the restore completes; FinishTarget then gives it `final_name`, replacing the database of
+  // that name with --clean.
   std::unique_ptr<NewDatabase> created;
-  // --create --clean of an existing database: the restore writes into `created`, under a name
-  // of its own; FinishTarget then drops this database and gives `created` its name.
-  std::string replaces;
+  std::string final_name;
+  bool replace_existing = false;
   std::string maintenance_conninfo;
 };
 
@@ -314,10 +315,14 @@ Result<Target> PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptio
   if (!m.encoding.empty()) settings += " ENCODING " + mc->QuoteLiteral(m.encoding);
   if (!m.collate.empty()) settings += " LC_COLLATE " + mc->QuoteLiteral(m.collate);
   if (!m.ctype.empty()) settings += " LC_CTYPE " + mc->QuoteLiteral(m.ctype);
-  std::string create_as = dbname;
+  // The restore goes into a new database under a name of its own, which takes the name asked
+  // for only once the restore is complete: a restore that fails, is interrupted or is killed
+  // part way never leaves a half-restored database under that name, and with --clean the old
+  // database is dropped only then.
+  const std::string create_as = "pgdedup_restore_" + ToHex(repo::RandomBytes(8));
   if (exists->empty()) {
-    step("create database \"" + dbname + "\"");
-    if (options.dry_run) return target;
+    step("create database \"" + dbname +
+         "\" (restored under a temporary name, pgdedup_restore_..., renamed when complete)");
   } else {
     if (!options.clean) {
       return Status::InvalidArgument("database \"" + dbname +
@@ -335,24 +340,28 @@ Result<Target> PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptio
                                      row[2].value_or("?") +
                                      ": only its owner (or a superuser) can replace it");
     }
-    // The restore goes into a new database under a name of its own; the old one is dropped
-    // only once the new one is complete, so a restore that fails or is stopped part way
-    // leaves the old database as it was.
-    create_as = "pgdedup_restore_" + ToHex(repo::RandomBytes(8));
     step(
         "restore into a new database under a temporary name (pgdedup_restore_...), then drop "
         "\"" +
         dbname + "\" and give the new one its name");
-    if (options.dry_run) return target;
-    target.replaces = dbname;
+    target.replace_existing = true;
   }
+  if (options.dry_run) return target;
+  // Databases of restores that were killed (SIGKILL, a crash) are left under such names.
+  auto leftovers = mc->Query(
+      "SELECT datname FROM pg_catalog.pg_database WHERE datname LIKE 'pgdedup\\_restore\\_%' "
+      "ORDER BY 1");
+  if (leftovers.ok() && !leftovers->empty()) {
+    std::string names;
+    for (const Row& r : *leftovers) names += (names.empty() ? "" : ", ") + r[0].value_or("");
+    LogWarning("databases left by restores that did not finish (killed, or still running): " +
+               names + "; drop them once no other restore runs");
+  }
+  target.final_name = dbname;
   auto created = NewDatabase::Create(
       mc, target.maintenance_conninfo, create_as, settings,
-      target.replaces.empty() ? "" : "database \"" + dbname + "\" is unchanged");
-  if (!created.ok()) {
-    return created.status().WithContext(target.replaces.empty() ? "creating the database"
-                                                                : "creating the new database");
-  }
+      target.replace_existing ? "database \"" + dbname + "\" is unchanged" : "");
+  if (!created.ok()) return created.status().WithContext("creating the new database");
   target.created = std::move(*created);
   target.dbname = create_as;
   auto conninfo = WithDatabase(options.conninfo, create_as);
@@ -361,18 +370,18 @@ Result<Target> PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptio
   return target;
 }
 
-// Replaces database `old_name` with `new_name` (complete, owned by us): connections to the new
-// one are shut off (a session in it would make the rename fail after the drop), the old one is
-// dropped with its sessions ended, the new one takes its name and is opened again. Until the
-// drop, a failure leaves the old database as it was and the new one kept under its own name;
-// `*old_dropped` says whether the drop was done.
-Status SwapDatabases(const std::string& maintenance_conninfo, const std::string& old_name,
-                     const std::string& new_name, bool* old_dropped) {
+// Gives the complete database `new_name` (ours) the name `final_name`, replacing the database
+// of that name if `replace_existing`: connections to the new one are shut off (a session in it
+// would make the rename fail, after the drop), the old one is dropped with its sessions ended,
+// the new one renamed and opened again. Until the drop, a failure leaves the old database as it
+// was and the new one under its own name; `*old_dropped` says whether the drop was done.
+Status PutInPlace(const std::string& maintenance_conninfo, const std::string& final_name,
+                  const std::string& new_name, bool replace_existing, bool* old_dropped) {
   *old_dropped = false;
-  auto maintenance = OpenMaintenance(maintenance_conninfo, old_name);
+  auto maintenance = OpenMaintenance(maintenance_conninfo, final_name);
   if (!maintenance.ok()) return maintenance.status();
   Connection* mc = maintenance->first.get();
-  const std::string q_old = mc->QuoteIdent(old_name);
+  const std::string q_final = mc->QuoteIdent(final_name);
   const std::string q_new = mc->QuoteIdent(new_name);
   PGDEDUP_RETURN_IF_ERROR(mc->Exec("ALTER DATABASE " + q_new + " ALLOW_CONNECTIONS false"));
   auto reopen = [&] { (void)mc->Exec("ALTER DATABASE " + q_new + " ALLOW_CONNECTIONS true"); };
@@ -393,52 +402,56 @@ Status SwapDatabases(const std::string& maintenance_conninfo, const std::string&
     reopen();
     return Status::Unavailable(sessions + " other sessions are connected to the restored database");
   }
-  if (Status dropped = DropDatabase(maintenance_conninfo, old_name); !dropped.ok()) {
-    reopen();
-    return dropped;
+  if (replace_existing) {
+    if (Status dropped = DropDatabase(maintenance_conninfo, final_name); !dropped.ok()) {
+      reopen();
+      return dropped;
+    }
+    *old_dropped = true;
   }
-  *old_dropped = true;
-  Status renamed = mc->Exec("ALTER DATABASE " + q_new + " RENAME TO " + q_old);
+  Status renamed = mc->Exec("ALTER DATABASE " + q_new + " RENAME TO " + q_final);
   if (!renamed.ok()) {
     reopen();
-    return renamed.WithContext("database \"" + old_name +
-                               "\" is dropped, and the restored one is complete under the name " +
-                               new_name + ": rename it");
+    return renamed;
   }
-  return mc->Exec("ALTER DATABASE " + q_old + " ALLOW_CONNECTIONS true")
-      .WithContext("database \"" + old_name +
-                   "\" is replaced, but it does not allow connections yet: ALTER DATABASE " +
-                   q_old + " ALLOW_CONNECTIONS true");
+  return mc->Exec("ALTER DATABASE " + q_final + " ALLOW_CONNECTIONS true")
+      .WithContext("database \"" + final_name +
+                   "\" is restored, but it does not allow connections yet: ALTER DATABASE " +
+                   q_final + " ALLOW_CONNECTIONS true");
 }
 
-// After a complete restore: the database it created stays, and with --create --clean of an
-// existing database, replaces that one (SwapDatabases). An interrupt before the swap begins
-// drops the new database and leaves the old one; an interrupt during the swap waits for it to
-// end, so that the name is not left without its database.
+// After a complete restore: the database it created takes its name (PutInPlace), with --clean
+// in place of the old one. An interrupt before that begins drops the new database and leaves
+// the old one; an interrupt while it runs waits for it to end, so that the name is never left
+// without a database.
 Status FinishTarget(Target* target, const std::function<void(const std::string&)>& step) {
   if (!target->created) return Status::OK();
-  if (target->replaces.empty()) return target->created->Keep();
-  const std::string old_name = target->replaces;
+  const std::string& final_name = target->final_name;
   const std::string new_name = target->created->name();
   std::mutex mu;
   bool interrupted = false;
-  OnInterrupt during_swap([&] {
-    std::lock_guard<std::mutex> l(mu);  // held by the swap while it runs
-    interrupted = true;                 // before it: the new database's own cleanup drops it
+  OnInterrupt while_renaming([&] {
+    std::lock_guard<std::mutex> l(mu);  // held while the new database is put in place
+    interrupted = true;                 // before: the new database's own cleanup drops it
   });
   std::lock_guard<std::mutex> l(mu);
   if (interrupted) return Status::Unavailable("interrupted");
   PGDEDUP_RETURN_IF_ERROR(target->created->Keep());
-  step("replace database \"" + old_name + "\" with the restored one");
+  step(target->replace_existing ? "replace database \"" + final_name + "\" with the restored one"
+                                : "rename the restored database to \"" + final_name + "\"");
   bool old_dropped = false;
-  Status s = SwapDatabases(target->maintenance_conninfo, old_name, new_name, &old_dropped);
-  if (!s.ok() && !old_dropped) {
-    return s.WithContext("database \"" + old_name +
-                         "\" could not be replaced, and is unchanged; the complete restore is "
-                         "kept as database " +
-                         new_name);
+  Status s = PutInPlace(target->maintenance_conninfo, final_name, new_name,
+                        target->replace_existing, &old_dropped);
+  if (s.ok()) return s;
+  if (old_dropped) {
+    return s.WithContext("database \"" + final_name +
+                         "\" is dropped, and the restored one is complete under the name " +
+                         new_name + ": rename it");
   }
-  return s;
+  return s.WithContext((target->replace_existing ? "database \"" + final_name + "\" is unchanged; "
+                                                 : std::string()) +
+                       "the complete restore is kept as database " + new_name +
+                       " (rename it to \"" + final_name + "\")");
 }
 
 // Before a restore drops or empties its target: what can be checked without changing anything

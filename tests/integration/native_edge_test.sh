@@ -226,13 +226,15 @@ for _ in $(seq 300); do
   [[ -s "$TEST_TMP/slow-psql.pid" ]] && break
   sleep 0.1
 done
-[[ -n "$(psql_q postgres "SELECT 1 FROM pg_database WHERE datname LIKE 'pgdedup_drill_%'")" ]] ||
+# (The drill's restore writes under a temporary name of its own until it is complete.)
+drill_dbs="datname LIKE 'pgdedup\_drill\_%' OR datname LIKE 'pgdedup\_restore\_%'"
+[[ -n "$(psql_q postgres "SELECT 1 FROM pg_database WHERE $drill_dbs")" ]] ||
   { cat "$TEST_TMP/drill-term.err" >&2; fail "the drill never created its temporary database"; }
 kill -TERM "$drill_pid"
 drill_rc=0
 wait "$drill_pid" || drill_rc=$?
 # Checked while the slow psql still waits: only the interrupt could have dropped it.
-gone=$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname LIKE 'pgdedup_drill_%'")
+gone=$(psql_q postgres "SELECT count(*) FROM pg_database WHERE $drill_dbs")
 kill "$(cat "$TEST_TMP/slow-psql.pid")" 2>/dev/null || true
 assert_eq "$drill_rc" 143 "a drill stopped by SIGTERM ends as SIGTERM would"
 assert_eq "$gone" 0 "a drill stopped by SIGTERM drops its temporary database"
@@ -274,4 +276,29 @@ assert_eq "$(psql_q postgres "SELECT oid FROM pg_database WHERE datname = 'edge_
 assert_eq "$(psql_q edge_keep "SELECT x FROM precious")" 42 \
   "the rows of the database an interrupted --create --clean was to replace"
 psql_q "DROP DATABASE edge_keep"
+
+# kill -9 cannot be cleaned up after, but even then no half-restored database stands under the
+# name asked for: the restore writes under a temporary name, renamed only when complete. The
+# next restore names what was left.
+rm -f "$TEST_TMP/slow-psql2.pid"
+SLOW_PSQL_PID="$TEST_TMP/slow-psql2.pid" PGDEDUP_PSQL="$TEST_TMP/slow-psql2" \
+  "$PGDEDUP_BIN" "${P[@]}" restore "$second" --db "$(pg_conninfo edge_killed)" --create \
+  >/dev/null 2>"$TEST_TMP/restore-kill.err" &
+restore_pid=$!
+for _ in $(seq 300); do
+  [[ -s "$TEST_TMP/slow-psql2.pid" ]] && break
+  sleep 0.1
+done
+[[ -s "$TEST_TMP/slow-psql2.pid" ]] || { cat "$TEST_TMP/restore-kill.err" >&2; fail "the restore to kill never reached pre-data"; }
+kill -KILL "$restore_pid"
+wait "$restore_pid" 2>/dev/null || true
+kill "$(cat "$TEST_TMP/slow-psql2.pid")" 2>/dev/null || true
+assert_eq "$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname = 'edge_killed'")" 0 \
+  "databases under the asked name after a restore killed with kill -9"
+left=$(psql_q postgres "SELECT datname FROM pg_database WHERE datname LIKE 'pgdedup\_restore\_%'")
+[[ -n "$left" ]] || fail "a restore killed with kill -9 left no temporary database (was it ever created?)"
+assert_exit 0 pgd "${P[@]}" restore "$second" --db "$(pg_conninfo edge_killed)" --create
+assert_contains "$LAST_STDERR" "$left" "the next restore names the database a killed one left"
+psql_q "DROP DATABASE $left"
+psql_q "DROP DATABASE edge_killed"
 pass
