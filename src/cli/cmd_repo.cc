@@ -22,6 +22,7 @@ int RunCheck(const Context& ctx, const CheckArgs& args) {
   if (!repo.ok()) return ctx.Fail(repo.status());
   auto lock = repo::RepoLock::Acquire(repo->get(), /*exclusive=*/false);
   if (!lock.ok()) return ctx.Fail(lock.status());
+  (*lock)->DeleteOnInterrupt();  // check writes nothing to the repository
   repo::CheckOptions options;
   options.read_data = args.read_data;
   options.threads = args.jobs;

@@ -125,6 +125,7 @@ Result<Context::SnapshotReader> Context::OpenSnapshot(const std::string& spec) c
   auto lock = repo::RepoLock::Acquire(r.repo.get(), /*exclusive=*/false);
   if (!lock.ok()) return lock.status();
   r.lock = std::move(*lock);
+  r.lock->DeleteOnInterrupt();  // readers only: restore, drill
   auto snap = r.repo->FindSnapshot(spec);
   if (!snap.ok()) return snap.status();
   r.snapshot = std::move(*snap);

@@ -241,8 +241,27 @@ struct Target {
   std::unique_ptr<NewDatabase> created;
   std::string final_name;
   bool replace_existing = false;
+  std::string old_oid;  // of the database to replace, when the restore began
   std::string maintenance_conninfo;
 };
+
+// Names of the databases a restore creates, and of one it replaces while it is renamed aside.
+constexpr char kRestorePrefix[] = "pgdedup_restore_";
+constexpr char kReplacedPrefix[] = "pgdedup_replaced_";
+
+// Databases a restore leaves only when it is killed (SIGKILL, a crash) or still running.
+void WarnOfLeftovers(Connection* mc) {
+  auto found = mc->Query(
+      "SELECT datname FROM pg_catalog.pg_database WHERE left(datname, 16) = $1 OR "
+      "left(datname, 17) = $2 ORDER BY 1",
+      {kRestorePrefix, kReplacedPrefix});
+  if (!found.ok() || found->empty()) return;
+  std::string names;
+  for (const Row& r : *found) names += (names.empty() ? "" : ", ") + r[0].value_or("");
+  LogWarning("databases left by restores that were killed or still run: " + names + " (" +
+             kRestorePrefix + "*: a restore not finished, or finished but not renamed; " +
+             kReplacedPrefix + "*: a database --clean was replacing). Check them before dropping");
+}
 
 // A connection to the server's maintenance database ("postgres", else "template1"), never to
 // `avoid` (a database about to be dropped cannot be the one connected to).
@@ -308,7 +327,7 @@ Result<Target> PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptio
   target.maintenance_conninfo = maintenance->second;
   auto exists = mc->Query(
       "SELECT datistemplate, pg_catalog.pg_has_role(datdba, 'MEMBER'), "
-      "pg_catalog.pg_get_userbyid(datdba) FROM pg_catalog.pg_database WHERE datname = $1",
+      "pg_catalog.pg_get_userbyid(datdba), oid FROM pg_catalog.pg_database WHERE datname = $1",
       {dbname});
   if (!exists.ok()) return exists.status();
   std::string settings = "TEMPLATE template0";
@@ -318,13 +337,17 @@ Result<Target> PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptio
   // The restore goes into a new database under a name of its own, which takes the name asked
   // for only once the restore is complete: a restore that fails, is interrupted or is killed
   // part way never leaves a half-restored database under that name, and with --clean the old
-  // database is dropped only then.
-  const std::string create_as = "pgdedup_restore_" + ToHex(repo::RandomBytes(8));
+  // database is replaced only then.
+  const std::string create_as =
+      options.create_in_place ? dbname : kRestorePrefix + ToHex(repo::RandomBytes(8));
   if (exists->empty()) {
-    step("create database \"" + dbname +
-         "\" (restored under a temporary name, pgdedup_restore_..., renamed when complete)");
+    step("create database \"" + dbname + "\"" +
+         (options.create_in_place
+              ? std::string()
+              : " (restored under a temporary name, " + std::string(kRestorePrefix) +
+                    "..., renamed when complete)"));
   } else {
-    if (!options.clean) {
+    if (!options.clean || options.create_in_place) {
       return Status::InvalidArgument("database \"" + dbname +
                                      "\" already exists: refusing to overwrite it (add --clean "
                                      "to replace it)");
@@ -334,29 +357,19 @@ Result<Target> PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptio
       return Status::InvalidArgument("database \"" + dbname +
                                      "\" is a template database: refusing to replace it");
     }
-    // Found out now rather than after hours of restoring: only its owner may drop it.
+    // Found out now rather than after hours of restoring: only its owner may rename and drop it.
     if (row[1].value_or("") != "t") {
       return Status::InvalidArgument("database \"" + dbname + "\" belongs to role " +
                                      row[2].value_or("?") +
                                      ": only its owner (or a superuser) can replace it");
     }
-    step(
-        "restore into a new database under a temporary name (pgdedup_restore_...), then drop "
-        "\"" +
-        dbname + "\" and give the new one its name");
+    step("restore into a new database under a temporary name (" + std::string(kRestorePrefix) +
+         "...), then put it in the place of \"" + dbname + "\" and drop the old one");
     target.replace_existing = true;
+    target.old_oid = row[3].value_or("");
   }
   if (options.dry_run) return target;
-  // Databases of restores that were killed (SIGKILL, a crash) are left under such names.
-  auto leftovers = mc->Query(
-      "SELECT datname FROM pg_catalog.pg_database WHERE datname LIKE 'pgdedup\\_restore\\_%' "
-      "ORDER BY 1");
-  if (leftovers.ok() && !leftovers->empty()) {
-    std::string names;
-    for (const Row& r : *leftovers) names += (names.empty() ? "" : ", ") + r[0].value_or("");
-    LogWarning("databases left by restores that did not finish (killed, or still running): " +
-               names + "; drop them once no other restore runs");
-  }
+  WarnOfLeftovers(mc);
   target.final_name = dbname;
   auto created = NewDatabase::Create(
       mc, target.maintenance_conninfo, create_as, settings,
@@ -370,64 +383,112 @@ Result<Target> PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptio
   return target;
 }
 
-// Gives the complete database `new_name` (ours) the name `final_name`, replacing the database
-// of that name if `replace_existing`: connections to the new one are shut off (a session in it
-// would make the rename fail, after the drop), the old one is dropped with its sessions ended,
-// the new one renamed and opened again. Until the drop, a failure leaves the old database as it
-// was and the new one under its own name; `*old_dropped` says whether the drop was done.
-Status PutInPlace(const std::string& maintenance_conninfo, const std::string& final_name,
-                  const std::string& new_name, bool replace_existing, bool* old_dropped) {
-  *old_dropped = false;
-  auto maintenance = OpenMaintenance(maintenance_conninfo, final_name);
+// Waits (up to 5 s, as PostgreSQL itself does before a rename) until no client session is
+// connected to `name`; the restore's own sessions have just closed, and their server processes
+// may take a moment. Autovacuum workers do not count: a rename ends them itself.
+Status WaitForNoSessions(Connection* mc, const std::string& name) {
+  std::string sessions = "?";
+  for (int i = 0; i < 500; ++i) {
+    auto n = mc->QueryValue(
+        "SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE datname = $1 AND "
+        "backend_type = 'client backend' AND pid <> pg_catalog.pg_backend_pid()",
+        {name});
+    if (!n.ok()) return n.status();
+    sessions = *n;
+    if (sessions == "0") return Status::OK();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return Status::Unavailable(sessions + " other sessions are connected to database " + name);
+}
+
+// Gives the complete database `new_name` (ours) the name `final_name`. With `replace_existing`
+// the database of that name (which must still be the one found when the restore began, by
+// oid) is first renamed aside, its sessions ended, and dropped once the new one has its name:
+// the name is without a database only between two renames, and a database is dropped only
+// when its replacement stands. Connections to each database renamed are shut off while it is,
+// and opened again after. A failure before the new one has its name leaves the old one as it
+// was; `*in_place` says whether the new one got its name.
+Status PutInPlace(const Target& target, bool* in_place) {
+  *in_place = false;
+  const std::string& final_name = target.final_name;
+  const std::string& new_name = target.created->name();
+  auto maintenance = OpenMaintenance(target.maintenance_conninfo, final_name);
   if (!maintenance.ok()) return maintenance.status();
   Connection* mc = maintenance->first.get();
-  const std::string q_final = mc->QuoteIdent(final_name);
-  const std::string q_new = mc->QuoteIdent(new_name);
-  PGDEDUP_RETURN_IF_ERROR(mc->Exec("ALTER DATABASE " + q_new + " ALLOW_CONNECTIONS false"));
-  auto reopen = [&] { (void)mc->Exec("ALTER DATABASE " + q_new + " ALLOW_CONNECTIONS true"); };
-  // The restore's own sessions have just closed; their server processes may take a moment.
-  std::string sessions = "?";
-  for (int i = 0; i < 50; ++i) {
-    auto n = mc->QueryValue("SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE datname = $1",
-                            {new_name});
-    if (!n.ok()) {
-      reopen();
-      return n.status();
+  auto q = [mc](const std::string& n) { return mc->QuoteIdent(n); };
+  auto allow = [&](const std::string& n, bool on) {
+    return mc->Exec("ALTER DATABASE " + q(n) + " ALLOW_CONNECTIONS " + (on ? "true" : "false"));
+  };
+  PGDEDUP_RETURN_IF_ERROR(allow(new_name, false));
+  Status s = WaitForNoSessions(mc, new_name);
+  std::string aside;
+  bool old_allowed = true;
+  if (s.ok() && target.replace_existing) {
+    auto found = mc->Query(
+        "SELECT oid, datallowconn FROM pg_catalog.pg_database WHERE datname = $1", {final_name});
+    if (!found.ok()) {
+      s = found.status();
+    } else if (found->empty() || (*found)[0][0].value_or("") != target.old_oid) {
+      s = Status::Unavailable("database \"" + final_name +
+                              "\" was dropped or replaced by someone else during the restore");
+    } else {
+      old_allowed = (*found)[0][1].value_or("t") == "t";
+      aside = kReplacedPrefix + ToHex(repo::RandomBytes(8));
+      s = allow(final_name, false);
+      if (s.ok()) {
+        // Its sessions are ended as DROP DATABASE ... WITH (FORCE) would (those of roles we may
+        // signal); another's makes the rename below fail after PostgreSQL's own 5 s wait.
+        (void)mc->Query(
+            "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
+            "WHERE datname = $1 AND backend_type = 'client backend' AND "
+            "pid <> pg_catalog.pg_backend_pid() AND (usename = current_user OR "
+            "(SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user))",
+            {final_name});
+        s = mc->Exec("ALTER DATABASE " + q(final_name) + " RENAME TO " + q(aside));
+        if (!s.ok()) {
+          if (old_allowed) (void)allow(final_name, true);
+          aside.clear();
+        }
+      }
     }
-    sessions = *n;
-    if (sessions == "0") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  if (sessions != "0") {
-    reopen();
-    return Status::Unavailable(sessions + " other sessions are connected to the restored database");
-  }
-  if (replace_existing) {
-    if (Status dropped = DropDatabase(maintenance_conninfo, final_name); !dropped.ok()) {
-      reopen();
-      return dropped;
+  if (s.ok()) {
+    s = mc->Exec("ALTER DATABASE " + q(new_name) + " RENAME TO " + q(final_name));
+    if (!s.ok() && !aside.empty()) {
+      // Put the old one back as it was.
+      if (mc->Exec("ALTER DATABASE " + q(aside) + " RENAME TO " + q(final_name)).ok()) {
+        if (old_allowed) (void)allow(final_name, true);
+      } else {
+        s = s.WithContext("the old database is kept as " + aside + ": rename it back");
+      }
     }
-    *old_dropped = true;
   }
-  Status renamed = mc->Exec("ALTER DATABASE " + q_new + " RENAME TO " + q_final);
-  if (!renamed.ok()) {
-    reopen();
-    return renamed;
+  if (!s.ok()) {
+    (void)allow(new_name, true);
+    return s;
   }
-  return mc->Exec("ALTER DATABASE " + q_final + " ALLOW_CONNECTIONS true")
-      .WithContext("database \"" + final_name +
-                   "\" is restored, but it does not allow connections yet: ALTER DATABASE " +
-                   q_final + " ALLOW_CONNECTIONS true");
+  *in_place = true;
+  PGDEDUP_RETURN_IF_ERROR(
+      allow(final_name, true)
+          .WithContext("database \"" + final_name +
+                       "\" is restored, but does not allow connections yet: ALTER DATABASE " +
+                       q(final_name) + " ALLOW_CONNECTIONS true"));
+  if (!aside.empty()) {
+    Status dropped = DropDatabase(target.maintenance_conninfo, aside);
+    if (!dropped.ok()) {
+      LogWarning("database \"" + final_name + "\" is replaced, but the old one, kept as " + aside +
+                 ", could not be dropped (" + dropped.message() + "): drop it");
+    }
+  }
+  return Status::OK();
 }
 
 // After a complete restore: the database it created takes its name (PutInPlace), with --clean
 // in place of the old one. An interrupt before that begins drops the new database and leaves
-// the old one; an interrupt while it runs waits for it to end, so that the name is never left
-// without a database.
+// the old one; an interrupt while it runs waits for it to end.
 Status FinishTarget(Target* target, const std::function<void(const std::string&)>& step) {
   if (!target->created) return Status::OK();
-  const std::string& final_name = target->final_name;
-  const std::string new_name = target->created->name();
+  if (target->created->name() == target->final_name) return target->created->Keep();
   std::mutex mu;
   bool interrupted = false;
   OnInterrupt while_renaming([&] {
@@ -437,20 +498,15 @@ Status FinishTarget(Target* target, const std::function<void(const std::string&)
   std::lock_guard<std::mutex> l(mu);
   if (interrupted) return Status::Unavailable("interrupted");
   PGDEDUP_RETURN_IF_ERROR(target->created->Keep());
+  const std::string& final_name = target->final_name;
   step(target->replace_existing ? "replace database \"" + final_name + "\" with the restored one"
                                 : "rename the restored database to \"" + final_name + "\"");
-  bool old_dropped = false;
-  Status s = PutInPlace(target->maintenance_conninfo, final_name, new_name,
-                        target->replace_existing, &old_dropped);
-  if (s.ok()) return s;
-  if (old_dropped) {
-    return s.WithContext("database \"" + final_name +
-                         "\" is dropped, and the restored one is complete under the name " +
-                         new_name + ": rename it");
-  }
+  bool in_place = false;
+  Status s = PutInPlace(*target, &in_place);
+  if (s.ok() || in_place) return s;
   return s.WithContext((target->replace_existing ? "database \"" + final_name + "\" is unchanged; "
                                                  : std::string()) +
-                       "the complete restore is kept as database " + new_name +
+                       "the complete restore is kept as database " + target->created->name() +
                        " (rename it to \"" + final_name + "\")");
 }
 

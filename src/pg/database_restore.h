@@ -30,7 +30,12 @@ namespace pgdedup::pg {
 
 struct DatabaseRestoreOptions {
   std::string conninfo;  // names the target database
+  // Create the database. It is restored under a temporary name and renamed once complete
+  // (with `clean`, in place of the database of that name), unless `create_in_place`: then it
+  // is created under its own name (for a name that is itself temporary, a drill's). Either
+  // way a failed or interrupted restore drops it again.
   bool create = false;
+  bool create_in_place = false;
   bool clean = false;
   bool dry_run = false;
   // Only the schema (pre-data and post-data), or only the data (tables, sequences, large

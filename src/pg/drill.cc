@@ -71,6 +71,7 @@ Result<DrillReport> Drill(repo::Repository* repo, const repo::SnapshotRef& snaps
   DatabaseRestoreOptions ro;
   ro.conninfo = *target;
   ro.create = true;
+  ro.create_in_place = true;  // the name is temporary already
   ro.threads = options.threads;
   ro.progress = options.progress;
   auto restored = RestoreDatabase(repo, snapshot, ro);

@@ -20,15 +20,24 @@ Status DropDatabase(const std::string& maintenance_conninfo, const std::string& 
   if ((*c)->ServerVersion() >= 130000) {
     return (*c)->Exec("DROP DATABASE IF EXISTS " + quoted + " WITH (FORCE)");
   }
-  // No WITH (FORCE) before 13: refuse new sessions (fails harmlessly if it is not ours, or gone),
-  // then end the sessions we may end; a session of another role makes the DROP fail below.
-  (void)(*c)->Exec("ALTER DATABASE " + quoted + " ALLOW_CONNECTIONS false");
+  // No WITH (FORCE) before 13: refuse new sessions, end those we may end, then drop; a session
+  // of another role makes the DROP fail, and the database is then opened again as it was.
+  auto allowed =
+      (*c)->Query("SELECT datallowconn FROM pg_catalog.pg_database WHERE datname = $1", {name});
+  if (!allowed.ok()) return allowed.status();
+  if (allowed->empty()) return Status::OK();
+  const bool reopen = (*allowed)[0][0].value_or("f") == "t" &&
+                      (*c)->Exec("ALTER DATABASE " + quoted + " ALLOW_CONNECTIONS false").ok();
   (void)(*c)->Query(
-      "SELECT pg_catalog.pg_terminate_backend(a.pid) FROM pg_catalog.pg_stat_activity a "
-      "WHERE a.datname = $1 AND a.pid <> pg_catalog.pg_backend_pid() AND (a.usename = "
-      "current_user OR (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user))",
+      "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
+      "WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid() AND (usename = current_user OR "
+      "(SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user))",
       {name});
-  return (*c)->Exec("DROP DATABASE IF EXISTS " + quoted);
+  Status dropped = (*c)->Exec("DROP DATABASE IF EXISTS " + quoted);
+  if (!dropped.ok() && reopen) {
+    (void)(*c)->Exec("ALTER DATABASE " + quoted + " ALLOW_CONNECTIONS true");
+  }
+  return dropped;
 }
 
 NewDatabase::NewDatabase(std::string maintenance_conninfo, std::string name, std::string note)
@@ -45,6 +54,8 @@ Result<std::unique_ptr<NewDatabase>> NewDatabase::Create(Connection* maintenance
   std::unique_ptr<NewDatabase> db(new NewDatabase(maintenance_conninfo, name, note));
   {
     std::lock_guard<std::mutex> l(db->mu_);
+    // An interrupt that came first has ended this run's cleanups: create nothing now.
+    if (db->settled_) return Status::Unavailable("interrupted");
     db->creating_ = maintenance;
   }
   Status s = maintenance->Exec("CREATE DATABASE " + maintenance->QuoteIdent(name) +
@@ -54,7 +65,7 @@ Result<std::unique_ptr<NewDatabase>> NewDatabase::Create(Connection* maintenance
     db->creating_ = nullptr;
     db->created_ = s.ok();
   }
-  db->create_done_.notify_all();
+  db->done_.notify_all();
   if (!s.ok()) return s;  // nothing was created: the destructor drops nothing
   return db;
 }
@@ -75,8 +86,14 @@ void NewDatabase::Drop() {
     std::lock_guard<std::mutex> l(mu_);
     if (settled_ || !created_) return;
     settled_ = true;
+    dropping_ = true;
   }
   DropAndReport();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    dropping_ = false;
+  }
+  done_.notify_all();
 }
 
 void NewDatabase::DropAndReport() {
@@ -92,11 +109,16 @@ void NewDatabase::DropAndReport() {
 
 void NewDatabase::OnInterrupted() {
   std::unique_lock<std::mutex> l(mu_);
+  if (dropping_) {
+    // The drop under way must reach the server before the process ends.
+    done_.wait_for(l, kCancelWait, [this] { return !dropping_; });
+    return;
+  }
   if (creating_ != nullptr) {
     // The server would finish the CREATE after the process is gone: stop it, and wait to know
     // whether it got there first.
     (void)creating_->Cancel();
-    if (!create_done_.wait_for(l, kCancelWait, [this] { return creating_ == nullptr; })) {
+    if (!done_.wait_for(l, kCancelWait, [this] { return creating_ == nullptr; })) {
       // Whether it will be created is unknown, and the name may even be another session's
       // whose CREATE ours waits behind: not dropped, named.
       LogWarning("CREATE DATABASE " + name_ +
@@ -104,8 +126,10 @@ void NewDatabase::OnInterrupted() {
       return;
     }
   }
-  if (settled_ || !created_) return;
+  // Before CREATE began: it will not begin now.
+  const bool drop = !settled_ && created_;
   settled_ = true;
+  if (!drop) return;
   l.unlock();
   DropAndReport();
 }

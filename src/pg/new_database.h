@@ -69,11 +69,12 @@ class NewDatabase {
   const std::string name_;
   const std::string note_;
   std::mutex mu_;
-  std::condition_variable create_done_;
+  std::condition_variable done_;    // a CREATE or a drop by the owning thread ended
   Connection* creating_ = nullptr;  // the connection running CREATE DATABASE, while it runs
   bool created_ = false;
-  bool settled_ = false;  // kept, or dropped (or being dropped)
+  bool settled_ = false;  // kept, dropped (or being dropped), or interrupted before creation
   bool kept_ = false;
+  bool dropping_ = false;     // Drop() on the owning thread is under way
   OnInterrupt on_interrupt_;  // last: unregistered before the members it uses go
 };
 

@@ -143,8 +143,6 @@ Result<std::unique_ptr<RepoLock>> RepoLock::TryAcquire(Repository* repo, bool ex
   std::unique_ptr<RepoLock> lock(new RepoLock(repo, exclusive));
   lock->created_ = Now();
   PGDEDUP_RETURN_IF_ERROR(lock->Write());
-  lock->on_interrupt_ =
-      std::make_unique<OnInterrupt>([l = lock.get()] { l->ReleaseOnInterrupt(); });
   // Two processes may have passed the first look at once; the second look sees both locks.
   auto after = Conflicts(repo, exclusive, lock->name_, /*report_stale=*/false);
   if (!after.ok()) return after.status();
@@ -182,6 +180,12 @@ void RepoLock::RefreshLoop() {
   while (!cv_.wait_for(l, kRefreshInterval, [this] { return stopping_; })) {
     Status s = Write();
     if (!s.ok()) LogWarning(s.WithContext("refreshing the repository lock").ToString());
+  }
+}
+
+void RepoLock::DeleteOnInterrupt() {
+  if (!on_interrupt_) {
+    on_interrupt_ = std::make_unique<OnInterrupt>([this] { ReleaseOnInterrupt(); });
   }
 }
 

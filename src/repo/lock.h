@@ -6,8 +6,11 @@
 // alive) or it has not been refreshed for kStaleAfter: a backup killed by cron's timeout or the
 // OOM killer never needs a manual unlock. RemoveLocks (`pgdedup unlock`) deletes stale locks, or
 // every lock when told to (for a lock of a process on another host that is known to be gone).
-// An interrupt (SIGINT, SIGTERM, SIGHUP; common/interrupt.h) deletes the lock on the way out, so
-// that a backup stopped by a timeout does not hold up another host's prune until kStaleAfter.
+// A command that writes nothing to the repository (restore, drill, check) may ask for its lock
+// to be deleted by an interrupt on the way out (DeleteOnInterrupt), so that a drill stopped by a
+// timeout does not hold up another host's prune until kStaleAfter. A writer's lock stays: a
+// request it has in flight could still land after the lock is gone, while a prune that took
+// the repository trusts the lock.
 //
 //   lock (plaintext of a sealed object of type kLock) :=
 //     version:u8 | exclusive:u8 | pid:u32 | created:u64 | refreshed:u64 | hostname:lp | username:lp
@@ -56,6 +59,10 @@ class RepoLock {
 
   bool exclusive() const { return exclusive_; }
 
+  // For a command that writes nothing to the repository: an interrupt (SIGINT, SIGTERM, SIGHUP;
+  // common/interrupt.h) deletes the lock object before the process ends.
+  void DeleteOnInterrupt();
+
   // Every lock in the repository, with staleness judged now.
   static Result<std::vector<LockInfo>> List(Repository* repo);
   // Deletes the stale locks, or with `all` every lock (including live ones: only for locks of
@@ -79,7 +86,7 @@ class RepoLock {
   std::condition_variable cv_;
   bool stopping_ = false;
   std::thread refresher_;
-  std::unique_ptr<OnInterrupt> on_interrupt_;  // once the lock object exists
+  std::unique_ptr<OnInterrupt> on_interrupt_;  // set by DeleteOnInterrupt
 };
 
 }  // namespace pgdedup::repo

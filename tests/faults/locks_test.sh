@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Repository locks: (a) a backup killed with kill -9 while it holds its lock leaves the lock
 # behind; the next backup and `repo check` go ahead without any unlock and warn that the lock is
-# stale; one stopped by SIGTERM deletes its lock. (b) Two backups at once both succeed and both
-# restore byte for byte.
+# stale, and so does one stopped by SIGTERM; a restore stopped by SIGTERM deletes its lock.
+# (b) Two backups at once both succeed and both restore byte for byte.
 # (c) An exclusive lock held by another process blocks a backup with exit 5: tested with a real
 # prune in prune_locks_test.sh.
 source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
@@ -70,8 +70,8 @@ restore_cmp "$SECOND" db.sql "$TEST_TMP/second.sql"
 # Nothing removed the stale lock, and the commands' own locks are gone.
 assert_eq "$(ls_ids "$REPO/locks")" "$STALE" "locks/ after the commands that ran past the stale lock"
 
-# A backup stopped by SIGTERM (a cron job's timeout) deletes its lock on the way out: another
-# host would otherwise have to wait until the lock is old enough to be judged stale.
+# A backup stopped by SIGTERM (a cron job's timeout) keeps its lock, as a writer must (a request
+# in flight could land after the lock is gone); it is stale at once, its process being gone.
 mkfifo "$fifo"
 sleep 30 >"$fifo" &
 sleeper=$!
@@ -83,7 +83,8 @@ for ((i = 0; i < 1000; i++)); do
   kill -0 "$pid" 2>/dev/null || { cat "$TEST_TMP/term.err" >&2; fail "the backup holding stdin open ended"; }
   sleep 0.01
 done
-[[ "$(ls_ids "$REPO/locks")" != "$STALE" ]] || fail "the running backup wrote no lock in locks/"
+TERM_LOCKS=$(ls_ids "$REPO/locks")
+[[ "$TERM_LOCKS" != "$STALE" ]] || fail "the running backup wrote no lock in locks/"
 kill -TERM "$pid"
 rc=0
 { wait "$pid"; } 2>/dev/null || rc=$?
@@ -91,7 +92,34 @@ assert_eq "$rc" 143 "exit status of the backup stopped by SIGTERM"
 kill "$sleeper" 2>/dev/null || true
 { wait "$sleeper"; } 2>/dev/null || true
 rm -f "$fifo"
-assert_eq "$(ls_ids "$REPO/locks")" "$STALE" "locks/ after a backup stopped by SIGTERM"
+assert_eq "$(ls_ids "$REPO/locks")" "$TERM_LOCKS" "locks/ after a backup stopped by SIGTERM"
+assert_exit 0 pgd unlock --repo "$REPO" --cache-dir "$CACHE"
+assert_eq "$(ls_ids "$REPO/locks")" "" "locks/ after unlock"
+STALE=""
+# A restore (which writes nothing to the repository) stopped by SIGTERM deletes its lock on the
+# way out. Its output goes to a pipe nobody reads, so it blocks while holding the lock.
+mkfifo "$fifo"
+sleep 30 <"$fifo" &
+sleeper=$!
+"$PGDEDUP_BIN" restore --repo "$REPO" "$FIRST" --stream db.sql --output - --cache-dir "$CACHE" \
+  >"$fifo" 2>"$TEST_TMP/term-restore.err" &
+pid=$!
+for ((i = 0; i < 1000; i++)); do
+  [[ -n "$(ls_ids "$REPO/locks")" ]] && break
+  kill -0 "$pid" 2>/dev/null || { cat "$TEST_TMP/term-restore.err" >&2; fail "the restore into a blocked pipe ended"; }
+  sleep 0.01
+done
+[[ -n "$(ls_ids "$REPO/locks")" ]] || fail "the running restore wrote no lock in locks/"
+sleep 0.5
+kill -0 "$pid" 2>/dev/null || { cat "$TEST_TMP/term-restore.err" >&2; fail "the restore into a blocked pipe ended"; }
+kill -TERM "$pid"
+rc=0
+{ wait "$pid"; } 2>/dev/null || rc=$?
+assert_eq "$rc" 143 "exit status of the restore stopped by SIGTERM"
+kill "$sleeper" 2>/dev/null || true
+{ wait "$sleeper"; } 2>/dev/null || true
+rm -f "$fifo"
+assert_eq "$(ls_ids "$REPO/locks")" "" "locks/ after a restore stopped by SIGTERM"
 
 # ---- (b) two backups at once ------------------------------------------------------------------
 slow_source() { # FILE PIECES: FILE in PIECES parts with pauses between them
