@@ -252,8 +252,8 @@ constexpr char kReplacedPrefix[] = "pgdedup_replaced_";
 // Databases a restore leaves only when it is killed (SIGKILL, a crash) or still running.
 void WarnOfLeftovers(Connection* mc) {
   auto found = mc->Query(
-      "SELECT datname FROM pg_catalog.pg_database WHERE left(datname, 16) = $1 OR "
-      "left(datname, 17) = $2 ORDER BY 1",
+      "SELECT datname FROM pg_catalog.pg_database WHERE left(datname, length($1)) = $1 OR "
+      "left(datname, length($2)) = $2 ORDER BY 1",
       {kRestorePrefix, kReplacedPrefix});
   if (!found.ok() || found->empty()) return;
   std::string names;
