@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -326,7 +327,7 @@ Result<Target> PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptio
   Connection* mc = maintenance->first.get();
   target.maintenance_conninfo = maintenance->second;
   auto exists = mc->Query(
-      "SELECT datistemplate, pg_catalog.pg_has_role(datdba, 'MEMBER'), "
+      "SELECT datistemplate, pg_catalog.pg_has_role(datdba, 'USAGE'), "
       "pg_catalog.pg_get_userbyid(datdba), oid FROM pg_catalog.pg_database WHERE datname = $1",
       {dbname});
   if (!exists.ok()) return exists.status();
@@ -387,12 +388,13 @@ Result<Target> PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptio
 // connected to `name`; the restore's own sessions have just closed, and their server processes
 // may take a moment. Autovacuum workers do not count: a rename ends them itself.
 Status WaitForNoSessions(Connection* mc, const std::string& name) {
+  const std::string clients =
+      mc->ServerVersion() >= 100000 ? " AND backend_type = 'client backend'" : "";
   std::string sessions = "?";
   for (int i = 0; i < 500; ++i) {
-    auto n = mc->QueryValue(
-        "SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE datname = $1 AND "
-        "backend_type = 'client backend' AND pid <> pg_catalog.pg_backend_pid()",
-        {name});
+    auto n = mc->QueryValue("SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE datname = $1" +
+                                clients + " AND pid <> pg_catalog.pg_backend_pid()",
+                            {name});
     if (!n.ok()) return n.status();
     sessions = *n;
     if (sessions == "0") return Status::OK();
@@ -406,92 +408,94 @@ Status WaitForNoSessions(Connection* mc, const std::string& name) {
 // oid) is first renamed aside, its sessions ended, and dropped once the new one has its name:
 // the name is without a database only between two renames, and a database is dropped only
 // when its replacement stands. Connections to each database renamed are shut off while it is,
-// and opened again after. A failure before the new one has its name leaves the old one as it
-// was; `*in_place` says whether the new one got its name.
-Status PutInPlace(const Target& target, bool* in_place) {
-  *in_place = false;
+// and opened again after. Every failure's message says where each database is left.
+Status PutInPlace(const Target& target) {
   const std::string& final_name = target.final_name;
   const std::string& new_name = target.created->name();
+  const std::string kept = "the complete restore is kept as database " + new_name;
   auto maintenance = OpenMaintenance(target.maintenance_conninfo, final_name);
-  if (!maintenance.ok()) return maintenance.status();
+  if (!maintenance.ok()) return maintenance.status().WithContext(kept);
   Connection* mc = maintenance->first.get();
   auto q = [mc](const std::string& n) { return mc->QuoteIdent(n); };
   auto allow = [&](const std::string& n, bool on) {
     return mc->Exec("ALTER DATABASE " + q(n) + " ALLOW_CONNECTIONS " + (on ? "true" : "false"));
   };
-  PGDEDUP_RETURN_IF_ERROR(allow(new_name, false));
-  Status s = WaitForNoSessions(mc, new_name);
+  // Before the new database has its name: the old one (if any) as it was, the new one open.
+  auto unchanged = [&](const Status& s) {
+    (void)allow(new_name, true);
+    return s.WithContext((target.replace_existing
+                              ? "database \"" + final_name + "\" is not replaced; "
+                              : std::string()) +
+                         kept + " (rename it to \"" + final_name + "\")");
+  };
+  if (Status s = allow(new_name, false); !s.ok()) return unchanged(s);
+  if (Status s = WaitForNoSessions(mc, new_name); !s.ok()) return unchanged(s);
   std::string aside;
-  bool old_allowed = true;
-  if (s.ok() && target.replace_existing) {
+  if (target.replace_existing) {
     auto found = mc->Query(
         "SELECT oid, datallowconn FROM pg_catalog.pg_database WHERE datname = $1", {final_name});
-    if (!found.ok()) {
-      s = found.status();
-    } else if (found->empty() || (*found)[0][0].value_or("") != target.old_oid) {
-      s = Status::Unavailable("database \"" + final_name +
-                              "\" was dropped or replaced by someone else during the restore");
-    } else {
-      old_allowed = (*found)[0][1].value_or("t") == "t";
-      aside = kReplacedPrefix + ToHex(repo::RandomBytes(8));
-      s = allow(final_name, false);
-      if (s.ok()) {
-        // Its sessions are ended as DROP DATABASE ... WITH (FORCE) would (those of roles we may
-        // signal); another's makes the rename below fail after PostgreSQL's own 5 s wait.
-        (void)mc->Query(
-            "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
-            "WHERE datname = $1 AND backend_type = 'client backend' AND "
-            "pid <> pg_catalog.pg_backend_pid() AND (usename = current_user OR "
-            "(SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user))",
-            {final_name});
-        s = mc->Exec("ALTER DATABASE " + q(final_name) + " RENAME TO " + q(aside));
-        if (!s.ok()) {
-          if (old_allowed) (void)allow(final_name, true);
-          aside.clear();
-        }
-      }
+    if (!found.ok()) return unchanged(found.status());
+    if (found->empty() || (*found)[0][0].value_or("") != target.old_oid) {
+      return unchanged(
+          Status::Unavailable("database \"" + final_name +
+                              "\" was dropped or replaced by someone else while the restore ran"));
     }
-  }
-  if (s.ok()) {
-    s = mc->Exec("ALTER DATABASE " + q(new_name) + " RENAME TO " + q(final_name));
-    if (!s.ok() && !aside.empty()) {
-      // Put the old one back as it was.
+    const bool old_allowed = (*found)[0][1].value_or("t") == "t";
+    if (Status s = allow(final_name, false); !s.ok()) return unchanged(s);
+    // Its sessions are ended as DROP DATABASE ... WITH (FORCE) would: those of roles whose
+    // privileges we have. Another's makes the rename fail after PostgreSQL's own 5 s wait.
+    (void)mc->Query(
+        "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
+        "WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid() AND usesysid IS NOT NULL "
+        "AND pg_catalog.pg_has_role(usesysid, 'USAGE')",
+        {final_name});
+    aside = kReplacedPrefix + ToHex(repo::RandomBytes(8));
+    if (Status s = mc->Exec("ALTER DATABASE " + q(final_name) + " RENAME TO " + q(aside));
+        !s.ok()) {
+      if (old_allowed) (void)allow(final_name, true);
+      return unchanged(s);
+    }
+    Status renamed = mc->Exec("ALTER DATABASE " + q(new_name) + " RENAME TO " + q(final_name));
+    if (!renamed.ok()) {
       if (mc->Exec("ALTER DATABASE " + q(aside) + " RENAME TO " + q(final_name)).ok()) {
         if (old_allowed) (void)allow(final_name, true);
-      } else {
-        s = s.WithContext("the old database is kept as " + aside + ": rename it back");
+        return unchanged(renamed);
       }
+      (void)allow(new_name, true);
+      return renamed.WithContext("the old database is renamed " + aside +
+                                 " (connections to it are off) and could not be renamed back; " +
+                                 kept);
     }
+  } else if (Status s = mc->Exec("ALTER DATABASE " + q(new_name) + " RENAME TO " + q(final_name));
+             !s.ok()) {
+    return unchanged(s);
   }
-  if (!s.ok()) {
-    (void)allow(new_name, true);
-    return s;
-  }
-  *in_place = true;
-  PGDEDUP_RETURN_IF_ERROR(
-      allow(final_name, true)
-          .WithContext("database \"" + final_name +
-                       "\" is restored, but does not allow connections yet: ALTER DATABASE " +
-                       q(final_name) + " ALLOW_CONNECTIONS true"));
+  // The new database has its name.
+  Status opened = allow(final_name, true);
   if (!aside.empty()) {
     Status dropped = DropDatabase(target.maintenance_conninfo, aside);
     if (!dropped.ok()) {
-      LogWarning("database \"" + final_name + "\" is replaced, but the old one, kept as " + aside +
+      LogWarning("database \"" + final_name + "\" is replaced, but the old one, renamed " + aside +
                  ", could not be dropped (" + dropped.message() + "): drop it");
     }
   }
-  return Status::OK();
+  return opened.WithContext("database \"" + final_name +
+                            "\" is restored, but does not allow connections yet: ALTER DATABASE " +
+                            q(final_name) + " ALLOW_CONNECTIONS true");
 }
 
 // After a complete restore: the database it created takes its name (PutInPlace), with --clean
 // in place of the old one. An interrupt before that begins drops the new database and leaves
-// the old one; an interrupt while it runs waits for it to end.
+// the old one; an interrupt while it runs waits for it to end (and a failure is then reported
+// before the process ends).
 Status FinishTarget(Target* target, const std::function<void(const std::string&)>& step) {
   if (!target->created) return Status::OK();
   if (target->created->name() == target->final_name) return target->created->Keep();
   std::mutex mu;
+  std::atomic<bool> interrupt_waits{false};
   bool interrupted = false;
   OnInterrupt while_renaming([&] {
+    interrupt_waits = true;
     std::lock_guard<std::mutex> l(mu);  // held while the new database is put in place
     interrupted = true;                 // before: the new database's own cleanup drops it
   });
@@ -501,13 +505,10 @@ Status FinishTarget(Target* target, const std::function<void(const std::string&)
   const std::string& final_name = target->final_name;
   step(target->replace_existing ? "replace database \"" + final_name + "\" with the restored one"
                                 : "rename the restored database to \"" + final_name + "\"");
-  bool in_place = false;
-  Status s = PutInPlace(*target, &in_place);
-  if (s.ok() || in_place) return s;
-  return s.WithContext((target->replace_existing ? "database \"" + final_name + "\" is unchanged; "
-                                                 : std::string()) +
-                       "the complete restore is kept as database " + target->created->name() +
-                       " (rename it to \"" + final_name + "\")");
+  Status s = PutInPlace(*target);
+  // The process ends as soon as the lock is released: say it now.
+  if (!s.ok() && interrupt_waits) LogWarning(s.ToString());
+  return s;
 }
 
 // Before a restore drops or empties its target: what can be checked without changing anything

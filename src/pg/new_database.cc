@@ -30,8 +30,8 @@ Status DropDatabase(const std::string& maintenance_conninfo, const std::string& 
                       (*c)->Exec("ALTER DATABASE " + quoted + " ALLOW_CONNECTIONS false").ok();
   (void)(*c)->Query(
       "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
-      "WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid() AND (usename = current_user OR "
-      "(SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user))",
+      "WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid() AND usesysid IS NOT NULL AND "
+      "pg_catalog.pg_has_role(usesysid, 'USAGE')",
       {name});
   Status dropped = (*c)->Exec("DROP DATABASE IF EXISTS " + quoted);
   if (!dropped.ok() && reopen) {

@@ -13,10 +13,10 @@
 // (the name is taken, say), nothing is.
 //
 // Dropping ends the database's sessions first (WITH (FORCE) from PostgreSQL 13; before, new
-// connections are refused and our own role's sessions terminated), because the restore's own
-// connections may still be open when an interrupt comes. Only SIGKILL leaves the database
-// behind, or a CREATE DATABASE that the server has not ended 30 s after its cancel (then named
-// in a warning).
+// connections are refused and the sessions of roles whose privileges we have are terminated),
+// because the restore's own connections may still be open when an interrupt comes. Only SIGKILL
+// leaves the database behind, or a CREATE DATABASE that the server has not ended 30 s after its
+// cancel (then named in a warning).
 //
 // Thread safety: Create, Keep, Drop and the destructor are called by one thread; the interrupt
 // cleanup runs on the interrupt thread, synchronised with them.
@@ -34,8 +34,9 @@
 namespace pgdedup::pg {
 
 // Drops `name` if it exists, ending its sessions first, through a new connection to the
-// maintenance database (not `name` itself). Before PostgreSQL 13 only sessions of our own role
-// (every session, for a superuser) can be ended; another role's session makes the drop fail.
+// maintenance database (not `name` itself). Before PostgreSQL 13 only sessions of roles whose
+// privileges we have (every session, for a superuser) can be ended; another role's session makes
+// the drop fail.
 Status DropDatabase(const std::string& maintenance_conninfo, const std::string& name);
 
 class NewDatabase {
