@@ -182,7 +182,18 @@ PSQL_ONCE_USED="$TEST_TMP/psql-once.2" PGDEDUP_PSQL="$TEST_TMP/psql-once" \
   assert_fails p restore latest --db "$(pg_conninfo awk_never)" --create
 assert_eq "$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname = 'awk_never' OR datname LIKE 'pgdedup\_restore\_%'")" 0 \
   "databases left behind by failed --create restores"
+# A session left connected to the old database does not stop the replacement: it is ended, as
+# DROP DATABASE ... WITH (FORCE) would end it.
+timeout 120 psql -X -q -d awk_restored -c "SELECT pg_sleep(100)" >/dev/null 2>&1 &
+sleeper_psql=$!
+for _ in $(seq 100); do
+  [[ "$(psql_q postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = 'awk_restored' AND query LIKE '%pg_sleep%'")" == 1 ]] && break
+  sleep 0.1
+done
 assert_exit 0 p restore latest --db "$(pg_conninfo awk_restored)" --create --clean
+sleeper_rc=0
+wait "$sleeper_psql" || sleeper_rc=$?
+[[ "$sleeper_rc" != 0 && "$sleeper_rc" != 124 ]] || fail "the session in the replaced database was not ended (status $sleeper_rc)"
 db_state awk_restored "$S/r2"
 compare_state "$S/awk" "$S/r2" "restore --create --clean"
 

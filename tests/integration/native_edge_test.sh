@@ -277,6 +277,39 @@ assert_eq "$(psql_q edge_keep "SELECT x FROM precious")" 42 \
   "the rows of the database an interrupted --create --clean was to replace"
 psql_q "DROP DATABASE edge_keep"
 
+# SIGTERM while CREATE DATABASE itself waits (here on a lock another session holds on template0):
+# the CREATE is cancelled and waited for, so the server does not finish it after pgdedup is gone.
+mkfifo "$TEST_TMP/hold.fifo"
+sleep 60 >"$TEST_TMP/hold.fifo" &
+hold_keeper=$!
+psql -X -q -v ON_ERROR_STOP=1 -d postgres <"$TEST_TMP/hold.fifo" >"$TEST_TMP/hold.out" 2>&1 &
+hold_psql=$!
+exec 7>"$TEST_TMP/hold.fifo"
+echo "BEGIN; COMMENT ON DATABASE template0 IS 'held by native_edge_test'; SELECT 'held';" >&7
+for _ in $(seq 100); do grep -q held "$TEST_TMP/hold.out" && break; sleep 0.1; done
+grep -q held "$TEST_TMP/hold.out" || { cat "$TEST_TMP/hold.out" >&2; fail "could not hold a lock on template0"; }
+"$PGDEDUP_BIN" "${P[@]}" restore "$second" --db "$(pg_conninfo edge_blocked)" --create \
+  >/dev/null 2>"$TEST_TMP/restore-blocked.err" &
+restore_pid=$!
+waiting=""
+for _ in $(seq 100); do
+  waiting=$(psql_q postgres "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'CREATE DATABASE%'")
+  [[ "$waiting" == 1 ]] && break
+  sleep 0.1
+done
+assert_eq "$waiting" 1 "CREATE DATABASE sessions waiting for the held lock"
+kill -TERM "$restore_pid"
+restore_rc=0
+wait "$restore_pid" || restore_rc=$?
+echo "ROLLBACK;" >&7
+exec 7>&-
+wait "$hold_psql" || true
+kill "$hold_keeper" 2>/dev/null || true
+sleep 1  # a CREATE the server went on with would be done by now
+assert_eq "$restore_rc" 143 "a restore stopped by SIGTERM during CREATE DATABASE"
+assert_eq "$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname = 'edge_blocked' OR left(datname, 16) = 'pgdedup_restore_'")" 0 \
+  "databases after a restore stopped during CREATE DATABASE"
+
 # kill -9 cannot be cleaned up after, but even then no half-restored database stands under the
 # name asked for: the restore writes under a temporary name, renamed only when complete. The
 # next restore names what was left.
