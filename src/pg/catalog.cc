@@ -114,6 +114,29 @@ Result<DatabaseInfo> DescribeDatabase(Connection* conn) {
       "ORDER BY 1, c.ord");
   if (!settings.ok()) return settings.status().WithContext("reading the database's settings");
   for (const auto& row : *settings) d.settings.push_back(*row[0] + "\t" + *row[1]);
+  auto props = conn->Query(
+      "SELECT pg_catalog.pg_get_userbyid(datdba), "
+      "pg_catalog.shobj_description(oid, 'pg_database'), datconnlimit, datacl IS NOT NULL "
+      "FROM pg_catalog.pg_database WHERE datname = current_database()");
+  if (!props.ok()) return props.status().WithContext("reading the database's properties");
+  if (props->size() != 1) return Status::SourceError("cannot describe the current database");
+  const Row& p = (*props)[0];
+  d.owner = p[0].value_or("");
+  d.comment = p[1];
+  d.connlimit = std::stoll(p[2].value_or("-1"));
+  d.acl_explicit = p[3].value_or("f") == "t";
+  if (d.acl_explicit) {
+    auto acl = conn->Query(
+        "SELECT CASE WHEN a.grantee = 0 THEN '' ELSE pg_catalog.pg_get_userbyid(a.grantee) END, "
+        "a.privilege_type, a.is_grantable "
+        "FROM pg_catalog.pg_database d, pg_catalog.aclexplode(d.datacl) a "
+        "WHERE d.datname = current_database() ORDER BY 1, 2");
+    if (!acl.ok()) return acl.status().WithContext("reading the database's privileges");
+    for (const Row& a : *acl) {
+      d.acl.push_back(a[0].value_or("") + "\t" + a[1].value_or("") + "\t" +
+                      (a[2].value_or("f") == "t" ? "t" : "f"));
+    }
+  }
   return d;
 }
 

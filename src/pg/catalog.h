@@ -5,6 +5,7 @@
 // Thread safety: functions on one Connection, used by one thread.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,13 @@ struct DatabaseInfo {
   uint64_t size = 0;
   // "role\tname=value" from pg_db_role_setting; role empty for database-wide settings.
   std::vector<std::string> settings;
+  std::string owner;
+  std::optional<std::string> comment;
+  int64_t connlimit = -1;
+  // Privileges on the database when they are not the defaults (datacl not NULL): one
+  // "grantee\tPRIVILEGE\tt|f" per privilege, grantee empty for PUBLIC.
+  bool acl_explicit = false;
+  std::vector<std::string> acl;
 };
 
 // The COPY that reads a table the way a backup stores it: its stored columns in its order key

@@ -214,6 +214,11 @@ void DescribeInto(const DatabaseInfo& db, Connection* c, const std::string& pg_d
   manifest->ctype = db.ctype;
   manifest->database_size = db.size;
   manifest->database_settings = db.settings;
+  manifest->database_owner = db.owner;
+  manifest->database_comment = db.comment;
+  manifest->database_connlimit = db.connlimit;
+  manifest->database_acl_explicit = db.acl_explicit;
+  manifest->database_acl = db.acl;
 }
 
 }  // namespace

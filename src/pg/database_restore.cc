@@ -577,6 +577,89 @@ Status ApplyDatabaseSettings(Connection* c, const repo::Manifest& m, const std::
   return Status::OK();
 }
 
+// With --create, the database's own properties as the manifest recorded them (a manifest
+// older than them records none): its comment, connection limit and, when they were not the
+// defaults, its privileges. A privilege for a role the target server does not have is skipped
+// with a warning; the owner's own privileges go with ownership (SetDatabaseOwner).
+Status ApplyDatabaseProperties(Connection* c, const repo::Manifest& m, const std::string& dbname) {
+  const std::string db = c->QuoteIdent(dbname);
+  if (m.database_comment) {
+    PGDEDUP_RETURN_IF_ERROR(
+        c->Exec("COMMENT ON DATABASE " + db + " IS " + c->QuoteLiteral(*m.database_comment))
+            .WithContext("database comment"));
+  }
+  if (m.database_connlimit >= 0) {
+    PGDEDUP_RETURN_IF_ERROR(c->Exec("ALTER DATABASE " + db + " CONNECTION LIMIT " +
+                                    std::to_string(m.database_connlimit))
+                                .WithContext("database connection limit"));
+  }
+  if (!m.database_acl_explicit) return Status::OK();
+  PGDEDUP_RETURN_IF_ERROR(
+      c->Exec("REVOKE ALL ON DATABASE " + db + " FROM PUBLIC").WithContext("database privileges"));
+  for (const auto& entry : m.database_acl) {
+    size_t t1 = entry.find('\t');
+    size_t t2 = t1 == std::string::npos ? t1 : entry.find('\t', t1 + 1);
+    if (t2 == std::string::npos)
+      return Status::Corruption("manifest: malformed database privilege");
+    const std::string grantee = entry.substr(0, t1);
+    const std::string privilege = entry.substr(t1 + 1, t2 - t1 - 1);
+    const bool grantable = entry.substr(t2 + 1) == "t";
+    if (privilege != "CREATE" && privilege != "CONNECT" && privilege != "TEMPORARY") {
+      return Status::Corruption("manifest: unknown database privilege " + privilege);
+    }
+    if (!grantee.empty() && grantee == m.database_owner) continue;
+    Status s = c->Exec("GRANT " + privilege + " ON DATABASE " + db + " TO " +
+                       (grantee.empty() ? std::string("PUBLIC") : c->QuoteIdent(grantee)) +
+                       (grantable ? " WITH GRANT OPTION" : ""));
+    if (!s.ok()) {
+      if (grantee.empty()) return s.WithContext("database privileges");
+      LogWarning("skipping the privilege " + privilege + " on the database for role " + grantee +
+                 ": " + s.message());
+    }
+  }
+  return Status::OK();
+}
+
+// The restored database goes to the owner the backup recorded, when that is not us. Only a
+// superuser, or a member of that role, may do it: otherwise a warning says who owns it.
+void SetDatabaseOwner(const repo::Manifest& m, const Target& target) {
+  if (m.database_owner.empty() || !target.created) return;
+  auto c = Connection::Open(target.maintenance_conninfo);
+  Status s = c.status();
+  if (c.ok()) {
+    auto current = (*c)->QueryValue("SELECT current_user");
+    if (current.ok() && *current == m.database_owner) return;
+    s = (*c)->Exec("ALTER DATABASE " + (*c)->QuoteIdent(target.final_name) + " OWNER TO " +
+                   (*c)->QuoteIdent(m.database_owner));
+  }
+  if (!s.ok()) {
+    LogWarning("database \"" + target.final_name +
+               "\" is owned by the role that restored it, not " + m.database_owner +
+               " as in the backup: " + s.message());
+  }
+}
+
+// After the restore's data and schema: the database's settings (last, so that a setting such
+// as default_transaction_read_only cannot get in the restore's way) and, with --create, its
+// properties; then the database takes its name (FinishTarget) and its owner.
+Status FinishDatabase(const repo::Manifest& m, const DatabaseRestoreOptions& options,
+                      Target* target, const std::function<void(const std::string&)>& step) {
+  const bool properties = target->created != nullptr;
+  if (!m.database_settings.empty() || properties) {
+    step(properties ? "database settings and properties" : "database settings");
+    auto conn = Connection::Open(options.conninfo);
+    if (!conn.ok()) return conn.status();
+    PGDEDUP_RETURN_IF_ERROR(ApplyDatabaseSettings(conn->get(), m, target->dbname));
+    if (properties) {
+      PGDEDUP_RETURN_IF_ERROR(ApplyDatabaseProperties(conn->get(), m, target->dbname));
+    }
+  }  // closed: a database with sessions cannot be renamed
+  PGDEDUP_RETURN_IF_ERROR(FinishTarget(target, step));
+  // Not for a drill's database (created in place), which stays ours to drop.
+  if (!options.create_in_place) SetDatabaseOwner(m, *target);
+  return Status::OK();
+}
+
 // A `backup --format pg_dump` snapshot: its archive goes to pg_restore on standard input.
 Result<DatabaseRestoreStats> RestoreArchive(repo::Repository* repo,
                                             const repo::SnapshotRef& snapshot,
@@ -627,13 +710,7 @@ Result<DatabaseRestoreStats> RestoreArchive(repo::Repository* repo,
   PGDEDUP_RETURN_IF_ERROR(s.WithContext(archive.name));
   stats.seconds_schema = Since(t0);
   stats.bytes = archive.size;
-  if (!snapshot.manifest.database_settings.empty()) {
-    step("database settings");
-    auto conn = Connection::Open(options.conninfo);
-    if (!conn.ok()) return conn.status();
-    PGDEDUP_RETURN_IF_ERROR(ApplyDatabaseSettings(conn->get(), snapshot.manifest, target->dbname));
-  }  // closed: a database with sessions cannot be renamed
-  PGDEDUP_RETURN_IF_ERROR(FinishTarget(&*target, step));
+  PGDEDUP_RETURN_IF_ERROR(FinishDatabase(snapshot.manifest, options, &*target, step));
   return stats;
 }
 
@@ -732,14 +809,9 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
   stats.seconds_data = std::chrono::duration<double>(done->loads_done - t1).count();
   step("statistics (ANALYZE)");
   PGDEDUP_RETURN_IF_ERROR(AnalyzeInParallel(options, done->analyzed));
-  if (!options.data_only && !m.database_settings.empty()) {
-    // Last: a setting such as default_transaction_read_only must not get in the restore's way.
-    step("database settings");
-    auto conn = Connection::Open(options.conninfo);
-    if (!conn.ok()) return conn.status();
-    PGDEDUP_RETURN_IF_ERROR(ApplyDatabaseSettings(conn->get(), m, target->dbname));
+  if (!options.data_only) {
+    PGDEDUP_RETURN_IF_ERROR(FinishDatabase(m, options, &*target, step));
   }
-  PGDEDUP_RETURN_IF_ERROR(FinishTarget(&*target, step));
   stats.seconds_post = std::chrono::duration<double>(Clock::now() - done->loads_done).count();
   return stats;
 }

@@ -1,5 +1,6 @@
 #include "repo/manifest.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 
@@ -27,6 +28,11 @@ enum Tag : uint64_t {
   kDatabaseSize = 15,
   kTimeNsec = 16,
   kDatabaseSetting = 17,
+  kDatabaseOwner = 18,
+  kDatabaseComment = 19,
+  kDatabaseConnLimit = 20,
+  kDatabaseAclExplicit = 21,
+  kDatabaseAcl = 22,
 };
 
 enum StreamTag : uint64_t {
@@ -150,6 +156,15 @@ std::string EncodeManifest(const Manifest& m) {
     PutField(&out, kCtype, m.ctype);
     PutIntField(&out, kDatabaseSize, m.database_size);
     for (const auto& s : m.database_settings) PutField(&out, kDatabaseSetting, s);
+    if (!m.database_owner.empty()) PutField(&out, kDatabaseOwner, m.database_owner);
+    if (m.database_comment) PutField(&out, kDatabaseComment, *m.database_comment);
+    if (m.database_connlimit >= 0) {
+      PutIntField(&out, kDatabaseConnLimit, static_cast<uint64_t>(m.database_connlimit));
+    }
+    if (m.database_acl_explicit) {
+      PutIntField(&out, kDatabaseAclExplicit, 1);
+      for (const auto& a : m.database_acl) PutField(&out, kDatabaseAcl, a);
+    }
   }
   return out;
 }
@@ -216,6 +231,23 @@ Result<Manifest> DecodeManifest(std::string_view plain) {
         break;
       case kDatabaseSetting:
         m.database_settings.emplace_back(v);
+        break;
+      case kDatabaseOwner:
+        m.database_owner = std::string(v);
+        break;
+      case kDatabaseComment:
+        m.database_comment = std::string(v);
+        break;
+      case kDatabaseConnLimit:
+        ok = ParseInt(v, &n) && n <= static_cast<uint64_t>(INT32_MAX);
+        m.database_connlimit = static_cast<int64_t>(n);
+        break;
+      case kDatabaseAclExplicit:
+        ok = ParseInt(v, &n);
+        m.database_acl_explicit = n != 0;
+        break;
+      case kDatabaseAcl:
+        m.database_acl.emplace_back(v);
         break;
       case kTimeNsec:
         ok = ParseInt(v, &n) && n < 1000000000;

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,15 @@ struct Manifest {
   // The database's own settings (ALTER DATABASE ... SET, ALTER ROLE ... IN DATABASE ... SET):
   // "role\tname=value", role empty for database-wide settings.
   std::vector<std::string> database_settings;
+  // The database's own properties, for `restore --create` (absent in manifests before them):
+  // its owner, comment (nullopt: none), connection limit (-1: none), and its privileges when
+  // they are not the defaults (`database_acl`: "grantee<TAB>PRIVILEGE<TAB>t|f" per privilege
+  // granted, grantee empty for PUBLIC; `database_acl_explicit` false: the defaults).
+  std::string database_owner;
+  std::optional<std::string> database_comment;
+  int64_t database_connlimit = -1;
+  bool database_acl_explicit = false;
+  std::vector<std::string> database_acl;
 };
 
 std::string EncodeManifest(const Manifest& m);

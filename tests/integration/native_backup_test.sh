@@ -197,6 +197,32 @@ wait "$sleeper_psql" || sleeper_rc=$?
 db_state awk_restored "$S/r2"
 compare_state "$S/awk" "$S/r2" "restore --create --clean"
 
+# The database's own properties come back with --create: owner, comment, connection limit and
+# privileges (here PUBLIC may not connect, which a restore must not undo).
+psql_q "CREATE ROLE props_owner; CREATE ROLE props_reader"
+psql_q "CREATE DATABASE props OWNER props_owner"
+psql_q props "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)"
+psql_q props "COMMENT ON DATABASE props IS 'properties: kept';
+  ALTER DATABASE props CONNECTION LIMIT 33;
+  REVOKE ALL ON DATABASE props FROM PUBLIC;
+  GRANT CONNECT ON DATABASE props TO props_reader;
+  GRANT TEMPORARY ON DATABASE props TO props_reader WITH GRANT OPTION"
+props_q() {
+  psql_q postgres "SELECT pg_get_userbyid(d.datdba), shobj_description(d.oid, 'pg_database'), d.datconnlimit,
+    (SELECT string_agg(CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END
+       || ':' || a.privilege_type || ':' || a.is_grantable, ',' ORDER BY 1)
+     FROM aclexplode(d.datacl) a)
+    FROM pg_database d WHERE d.datname = '$1'"
+}
+assert_exit 0 p backup --db "$(pg_conninfo props)"
+assert_exit 0 p restore latest --db "$(pg_conninfo props_restored)" --create
+assert_eq "$(props_q props_restored)" "$(props_q props)" "the database's owner, comment, connection limit and privileges after restore --create"
+[[ "$(props_q props)" == *"props_reader:CONNECT"* && "$(props_q props)" != *"PUBLIC"* ]] ||
+  fail "the privileges of the test database are not what the test set: $(props_q props)"
+psql_q "DROP DATABASE props_restored"
+psql_q "DROP DATABASE props"
+psql_q "DROP ROLE props_owner; DROP ROLE props_reader"
+
 # --- (b) a server nobody listens on, (c) a database that does not exist: exit 6, no snapshot ----
 n_before=$(snapshot_count)
 assert_exit 6 p backup --db "host=$PGHOST port=1 user=$PGUSER dbname=awk"

@@ -120,6 +120,13 @@ TEST_CASE("manifests round-trip and skip unknown fields", "[manifest]") {
   s.chunk_count = 7;
   s.chunk_lists = {Sha256("l1"), Sha256("l2")};
   m.streams.push_back(s);
+  m.server_version = 150018;
+  m.database_settings = {"\twork_mem=64MB"};
+  m.database_owner = "shop_owner";
+  m.database_comment = "the shop";
+  m.database_connlimit = 40;
+  m.database_acl_explicit = true;
+  m.database_acl = {"app\tCONNECT\tf", "\tTEMPORARY\tf"};
   std::string enc = EncodeManifest(m);
   // A field from a newer version: tag 99 with some value, appended.
   enc +=
@@ -133,6 +140,21 @@ TEST_CASE("manifests round-trip and skip unknown fields", "[manifest]") {
   REQUIRE(dec->streams.size() == 1);
   CHECK(dec->streams[0].chunk_lists == s.chunk_lists);
   CHECK(dec->streams[0].digest == s.digest);
+  CHECK(dec->database_settings == m.database_settings);
+  CHECK(dec->database_owner == "shop_owner");
+  CHECK(dec->database_comment == m.database_comment);
+  CHECK(dec->database_connlimit == 40);
+  CHECK(dec->database_acl_explicit);
+  CHECK(dec->database_acl == m.database_acl);
+  // Defaults: no comment, no limit, default privileges.
+  Manifest plain;
+  plain.time = 1;
+  plain.server_version = 150018;
+  auto dec_plain = DecodeManifest(EncodeManifest(plain));
+  REQUIRE(dec_plain.ok());
+  CHECK_FALSE(dec_plain->database_comment.has_value());
+  CHECK(dec_plain->database_connlimit == -1);
+  CHECK_FALSE(dec_plain->database_acl_explicit);
   CHECK(FormatTime(m.time, m.utc_offset) == "2026-09-21T09:13:20-05:00");
   CHECK_FALSE(DecodeManifest(enc.substr(0, enc.size() / 2)).ok());
 }
