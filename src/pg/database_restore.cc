@@ -644,7 +644,9 @@ void SetDatabaseOwner(const repo::Manifest& m, const Target& target) {
 // properties; then the database takes its name (FinishTarget) and its owner.
 Status FinishDatabase(const repo::Manifest& m, const DatabaseRestoreOptions& options,
                       Target* target, const std::function<void(const std::string&)>& step) {
-  const bool properties = target->created != nullptr;
+  // Not for a drill's database (created in place): a connection limit or revoked privileges
+  // could keep the drill's own verification out.
+  const bool properties = target->created != nullptr && !options.create_in_place;
   if (!m.database_settings.empty() || properties) {
     step(properties ? "database settings and properties" : "database settings");
     auto conn = Connection::Open(options.conninfo);
