@@ -114,6 +114,18 @@ Result<DatabaseInfo> DescribeDatabase(Connection* conn) {
       "ORDER BY 1, c.ord");
   if (!settings.ok()) return settings.status().WithContext("reading the database's settings");
   for (const auto& row : *settings) d.settings.push_back(*row[0] + "\t" + *row[1]);
+  if (conn->ServerVersion() >= 150000) {
+    // daticulocale became datlocale (for ICU and builtin alike) in 17.
+    auto locale =
+        conn->Query(std::string("SELECT datlocprovider, COALESCE(") +
+                    (conn->ServerVersion() >= 170000 ? "datlocale" : "daticulocale") +
+                    ", '') FROM pg_catalog.pg_database WHERE datname = current_database()");
+    if (!locale.ok()) return locale.status().WithContext("reading the database's locale");
+    if (locale->size() == 1) {
+      d.locale_provider = (*locale)[0][0].value_or("");
+      d.provider_locale = (*locale)[0][1].value_or("");
+    }
+  }
   auto props = conn->Query(
       "SELECT pg_catalog.pg_get_userbyid(datdba), "
       "pg_catalog.shobj_description(oid, 'pg_database'), datconnlimit, datacl IS NOT NULL "

@@ -31,6 +31,8 @@ struct DatabaseInfo {
   std::string encoding;
   std::string collate;
   std::string ctype;
+  std::string locale_provider;  // "c", "i" or "b" from PostgreSQL 15 (empty before)
+  std::string provider_locale;  // the ICU or builtin locale
   uint64_t size = 0;
   // "role\tname=value" from pg_db_role_setting; role empty for database-wide settings.
   std::vector<std::string> settings;

@@ -335,6 +335,21 @@ Result<Target> PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptio
   if (!m.encoding.empty()) settings += " ENCODING " + mc->QuoteLiteral(m.encoding);
   if (!m.collate.empty()) settings += " LC_COLLATE " + mc->QuoteLiteral(m.collate);
   if (!m.ctype.empty()) settings += " LC_CTYPE " + mc->QuoteLiteral(m.ctype);
+  if (m.locale_provider == "i" || m.locale_provider == "b") {
+    // The default collation came from ICU (15+) or the builtin provider (17+): the same, or
+    // text would sort differently, and indexes built in the old order would not match.
+    const bool icu = m.locale_provider == "i";
+    const int needs = icu ? 150000 : 170000;
+    if (mc->ServerVersion() < needs) {
+      return Status::InvalidArgument(
+          std::string("the backed-up database uses the ") + (icu ? "ICU" : "builtin") +
+          " locale provider, which this server (version " +
+          std::to_string(mc->ServerVersion() / 10000) + ") cannot give a database");
+    }
+    settings +=
+        icu ? " LOCALE_PROVIDER icu ICU_LOCALE " : " LOCALE_PROVIDER builtin BUILTIN_LOCALE ";
+    settings += mc->QuoteLiteral(m.provider_locale);
+  }
   // The restore goes into a new database under a name of its own, which takes the name asked
   // for only once the restore is complete: a restore that fails, is interrupted or is killed
   // part way never leaves a half-restored database under that name, and with --clean the old

@@ -33,6 +33,8 @@ enum Tag : uint64_t {
   kDatabaseConnLimit = 20,
   kDatabaseAclExplicit = 21,
   kDatabaseAcl = 22,
+  kLocaleProvider = 23,
+  kProviderLocale = 24,
 };
 
 enum StreamTag : uint64_t {
@@ -156,6 +158,10 @@ std::string EncodeManifest(const Manifest& m) {
     PutField(&out, kCtype, m.ctype);
     PutIntField(&out, kDatabaseSize, m.database_size);
     for (const auto& s : m.database_settings) PutField(&out, kDatabaseSetting, s);
+    if (!m.locale_provider.empty()) {
+      PutField(&out, kLocaleProvider, m.locale_provider);
+      PutField(&out, kProviderLocale, m.provider_locale);
+    }
     if (!m.database_owner.empty()) PutField(&out, kDatabaseOwner, m.database_owner);
     if (m.database_comment) PutField(&out, kDatabaseComment, *m.database_comment);
     if (m.database_connlimit >= 0) {
@@ -231,6 +237,12 @@ Result<Manifest> DecodeManifest(std::string_view plain) {
         break;
       case kDatabaseSetting:
         m.database_settings.emplace_back(v);
+        break;
+      case kLocaleProvider:
+        m.locale_provider = std::string(v);
+        break;
+      case kProviderLocale:
+        m.provider_locale = std::string(v);
         break;
       case kDatabaseOwner:
         m.database_owner = std::string(v);

@@ -73,6 +73,10 @@ struct Manifest {
   // its owner, comment (nullopt: none), connection limit (-1: none), and its privileges when
   // they are not the defaults (`database_acl`: "grantee<TAB>PRIVILEGE<TAB>t|f" per privilege
   // granted, grantee empty for PUBLIC; `database_acl_explicit` false: the defaults).
+  // The locale provider of the database's default collation ("c" libc, "i" ICU, "b" builtin;
+  // empty: libc, or a server before 15) and that provider's locale (ICU or builtin).
+  std::string locale_provider;
+  std::string provider_locale;
   std::string database_owner;
   std::optional<std::string> database_comment;
   int64_t database_connlimit = -1;

@@ -222,6 +222,17 @@ assert_eq "$(props_q props_restored)" "$(props_q props)" "the database's owner, 
 psql_q "DROP DATABASE props_restored"
 psql_q "DROP DATABASE props"
 psql_q "DROP ROLE props_owner; DROP ROLE props_reader"
+# A database whose default collation comes from ICU gets the same provider and locale back, so
+# text sorts (and its indexes are ordered) as before.
+psql_q "CREATE DATABASE icudb TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'de-DE' LC_COLLATE 'C' LC_CTYPE 'C'"
+psql_q icudb "CREATE TABLE w (id int PRIMARY KEY, s text); INSERT INTO w VALUES (1, 'a'), (2, 'B'), (3, 'ä'), (4, 'b'); CREATE INDEX ON w (s)"
+assert_exit 0 p backup --db "$(pg_conninfo icudb)"
+assert_exit 0 p restore latest --db "$(pg_conninfo icudb_restored)" --create
+icu_q="SELECT datlocprovider, daticulocale FROM pg_database WHERE datname = "
+assert_eq "$(psql_q postgres "$icu_q 'icudb_restored'")" "i|de-DE" "locale provider and ICU locale after restore --create"
+assert_eq "$(psql_q icudb_restored "SELECT string_agg(s, ',' ORDER BY s) FROM w")" "a,ä,b,B" "text order in the restored ICU database"
+psql_q "DROP DATABASE icudb_restored"
+psql_q "DROP DATABASE icudb"
 
 # --- (b) a server nobody listens on, (c) a database that does not exist: exit 6, no snapshot ----
 n_before=$(snapshot_count)

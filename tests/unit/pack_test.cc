@@ -122,6 +122,8 @@ TEST_CASE("manifests round-trip and skip unknown fields", "[manifest]") {
   m.streams.push_back(s);
   m.server_version = 150018;
   m.database_settings = {"\twork_mem=64MB"};
+  m.locale_provider = "i";
+  m.provider_locale = "de-DE";
   m.database_owner = "shop_owner";
   m.database_comment = "the shop";
   m.database_connlimit = 40;
@@ -142,6 +144,8 @@ TEST_CASE("manifests round-trip and skip unknown fields", "[manifest]") {
   CHECK(dec->streams[0].digest == s.digest);
   CHECK(dec->database_settings == m.database_settings);
   CHECK(dec->database_owner == "shop_owner");
+  CHECK(dec->locale_provider == "i");
+  CHECK(dec->provider_locale == "de-DE");
   CHECK(dec->database_comment == m.database_comment);
   CHECK(dec->database_connlimit == 40);
   CHECK(dec->database_acl_explicit);
