@@ -30,6 +30,25 @@ assert_exit 0 pgd backup --repo "$REPO" --stdin --name db.sql --json --cache-dir
 FIRST=$(jq -r .snapshot_id "$LAST_STDOUT")
 [[ -z "$(ls_ids "$REPO/locks")" ]] || fail "a finished backup left a lock: $(ls_ids "$REPO/locks")"
 
+# lock_taken_by PID ERR WHAT: waits until locks/ holds more than $STALE (the locks known to be
+# there) while PID runs; fails, showing ERR, if PID ends first or no lock comes.
+STALE=""
+lock_taken_by() {
+  local pid=$1 err=$2 what=$3 i
+  for ((i = 0; i < 1000; i++)); do
+    [[ "$(ls_ids "$REPO/locks")" != "$STALE" ]] && return 0
+    kill -0 "$pid" 2>/dev/null || { cat "$err" >&2; fail "$what ended"; }
+    sleep 0.01
+  done
+  fail "$what wrote no lock in locks/"
+}
+# end_holder: stops the process that keeps the fifo open and removes the fifo.
+end_holder() {
+  kill "$sleeper" 2>/dev/null || true
+  { wait "$sleeper"; } 2>/dev/null || true
+  rm -f "$fifo"
+}
+
 # ---- (a) a killed backup's lock is stale ------------------------------------------------------
 fifo=$TEST_TMP/hold.fifo
 mkfifo "$fifo"
@@ -38,20 +57,11 @@ sleeper=$!
 "$PGDEDUP_BIN" backup --repo "$REPO" --stdin --name held.sql --cache-dir "$CACHE" \
   <"$fifo" >/dev/null 2>"$TEST_TMP/held.err" &
 pid=$!
-for ((i = 0; i < 1000; i++)); do
-  [[ -n "$(ls_ids "$REPO/locks")" ]] && break
-  kill -0 "$pid" 2>/dev/null || { cat "$TEST_TMP/held.err" >&2; fail "the backup holding stdin open ended"; }
-  sleep 0.01
-done
+lock_taken_by "$pid" "$TEST_TMP/held.err" "the backup holding stdin open"
 LOCKS_HELD=$(ls_ids "$REPO/locks")
-[[ -n "$LOCKS_HELD" ]] || fail "the running backup wrote no lock in locks/"
-kill -9 "$pid"
-rc=0
-{ wait "$pid"; } 2>/dev/null || rc=$?
-assert_eq "$rc" 137 "exit status of the killed backup"
-kill "$sleeper" 2>/dev/null || true
-{ wait "$sleeper"; } 2>/dev/null || true
-rm -f "$fifo"
+stop_job KILL "$pid"
+assert_eq "$STOPPED_RC" 137 "exit status of the killed backup"
+end_holder
 STALE=$(ls_ids "$REPO/locks")
 assert_eq "$STALE" "$LOCKS_HELD" "the killed backup's lock is left in locks/"
 
@@ -78,20 +88,11 @@ sleeper=$!
 "$PGDEDUP_BIN" backup --repo "$REPO" --stdin --name held.sql --cache-dir "$CACHE" \
   <"$fifo" >/dev/null 2>"$TEST_TMP/term.err" &
 pid=$!
-for ((i = 0; i < 1000; i++)); do
-  [[ "$(ls_ids "$REPO/locks")" != "$STALE" ]] && break
-  kill -0 "$pid" 2>/dev/null || { cat "$TEST_TMP/term.err" >&2; fail "the backup holding stdin open ended"; }
-  sleep 0.01
-done
+lock_taken_by "$pid" "$TEST_TMP/term.err" "the backup holding stdin open"
 TERM_LOCKS=$(ls_ids "$REPO/locks")
-[[ "$TERM_LOCKS" != "$STALE" ]] || fail "the running backup wrote no lock in locks/"
-kill -TERM "$pid"
-rc=0
-{ wait "$pid"; } 2>/dev/null || rc=$?
-assert_eq "$rc" 143 "exit status of the backup stopped by SIGTERM"
-kill "$sleeper" 2>/dev/null || true
-{ wait "$sleeper"; } 2>/dev/null || true
-rm -f "$fifo"
+stop_job TERM "$pid"
+assert_eq "$STOPPED_RC" 143 "exit status of the backup stopped by SIGTERM"
+end_holder
 assert_eq "$(ls_ids "$REPO/locks")" "$TERM_LOCKS" "locks/ after a backup stopped by SIGTERM"
 assert_exit 0 pgd unlock --repo "$REPO" --cache-dir "$CACHE"
 assert_eq "$(ls_ids "$REPO/locks")" "" "locks/ after unlock"
@@ -104,21 +105,12 @@ sleeper=$!
 "$PGDEDUP_BIN" restore --repo "$REPO" "$FIRST" --stream db.sql --output - --cache-dir "$CACHE" \
   >"$fifo" 2>"$TEST_TMP/term-restore.err" &
 pid=$!
-for ((i = 0; i < 1000; i++)); do
-  [[ -n "$(ls_ids "$REPO/locks")" ]] && break
-  kill -0 "$pid" 2>/dev/null || { cat "$TEST_TMP/term-restore.err" >&2; fail "the restore into a blocked pipe ended"; }
-  sleep 0.01
-done
-[[ -n "$(ls_ids "$REPO/locks")" ]] || fail "the running restore wrote no lock in locks/"
+lock_taken_by "$pid" "$TEST_TMP/term-restore.err" "the restore into a blocked pipe"
 sleep 0.5
 kill -0 "$pid" 2>/dev/null || { cat "$TEST_TMP/term-restore.err" >&2; fail "the restore into a blocked pipe ended"; }
-kill -TERM "$pid"
-rc=0
-{ wait "$pid"; } 2>/dev/null || rc=$?
-assert_eq "$rc" 143 "exit status of the restore stopped by SIGTERM"
-kill "$sleeper" 2>/dev/null || true
-{ wait "$sleeper"; } 2>/dev/null || true
-rm -f "$fifo"
+stop_job TERM "$pid"
+assert_eq "$STOPPED_RC" 143 "exit status of the restore stopped by SIGTERM"
+end_holder
 assert_eq "$(ls_ids "$REPO/locks")" "" "locks/ after a restore stopped by SIGTERM"
 
 # ---- (b) two backups at once ------------------------------------------------------------------

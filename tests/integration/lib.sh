@@ -32,6 +32,10 @@
 #   stop_pg                stop it (also done by the EXIT trap)
 #   pg_conninfo [DB]       print a libpq conninfo for DB (default postgres) on that server
 #   psql_q [DB] SQL        run SQL with psql (-XAtq, ON_ERROR_STOP), print the result
+#   wait_until TENTHS CMD...  run CMD every 0.1 s until it succeeds, at most TENTHS times;
+#                          returns its last status (CMD may be a function)
+#   stop_job SIG PID       send SIG to PID (a background job of this shell), wait for it, and
+#                          keep the status it ended with in $STOPPED_RC
 #   pass                   print "PASS <name>" (call it as the last line of the test)
 
 set -euo pipefail
@@ -133,6 +137,22 @@ assert_contains() {
   else
     [[ "$hay" == *"$needle"* ]] || fail "$msg: [$needle] not in [$hay]"
   fi
+}
+
+wait_until() {
+  local tenths=$1 i
+  shift
+  for ((i = 0; i < tenths; i++)); do
+    "$@" && return 0
+    sleep 0.1
+  done
+  "$@"
+}
+
+stop_job() {
+  STOPPED_RC=0
+  kill "-$1" "$2"
+  { wait "$2"; } 2>/dev/null || STOPPED_RC=$?
 }
 
 assert_exit() {

@@ -222,21 +222,16 @@ SLOW_PSQL_PID="$TEST_TMP/slow-psql.pid" PGDEDUP_PSQL="$TEST_TMP/slow-psql" \
   "$PGDEDUP_BIN" "${P[@]}" drill "$second" --db "$(pg_conninfo postgres)" \
   >/dev/null 2>"$TEST_TMP/drill-term.err" &
 drill_pid=$!
-for _ in $(seq 300); do
-  [[ -s "$TEST_TMP/slow-psql.pid" ]] && break
-  sleep 0.1
-done
+wait_until 300 test -s "$TEST_TMP/slow-psql.pid" || true
 # (The drill's restore writes under a temporary name of its own until it is complete.)
 drill_dbs="datname LIKE 'pgdedup\_drill\_%' OR datname LIKE 'pgdedup\_restore\_%'"
 [[ -n "$(psql_q postgres "SELECT 1 FROM pg_database WHERE $drill_dbs")" ]] ||
   { cat "$TEST_TMP/drill-term.err" >&2; fail "the drill never created its temporary database"; }
-kill -TERM "$drill_pid"
-drill_rc=0
-wait "$drill_pid" || drill_rc=$?
+stop_job TERM "$drill_pid"
 # Checked while the slow psql still waits: only the interrupt could have dropped it.
 gone=$(psql_q postgres "SELECT count(*) FROM pg_database WHERE $drill_dbs")
 kill "$(cat "$TEST_TMP/slow-psql.pid")" 2>/dev/null || true
-assert_eq "$drill_rc" 143 "a drill stopped by SIGTERM ends as SIGTERM would"
+assert_eq "$STOPPED_RC" 143 "a drill stopped by SIGTERM ends as SIGTERM would"
 assert_eq "$gone" 0 "a drill stopped by SIGTERM drops its temporary database"
 
 # restore --create --clean stopped by SIGTERM part way: the database it was to replace is
@@ -258,18 +253,13 @@ SLOW_PSQL_PID="$TEST_TMP/slow-psql2.pid" PGDEDUP_PSQL="$TEST_TMP/slow-psql2" \
   "$PGDEDUP_BIN" "${P[@]}" restore "$second" --db "$(pg_conninfo edge_keep)" --create --clean \
   >/dev/null 2>"$TEST_TMP/restore-term.err" &
 restore_pid=$!
-for _ in $(seq 300); do
-  [[ -s "$TEST_TMP/slow-psql2.pid" ]] && break
-  sleep 0.1
-done
+wait_until 300 test -s "$TEST_TMP/slow-psql2.pid" || true
 [[ -n "$(psql_q postgres "SELECT 1 FROM pg_database WHERE datname LIKE 'pgdedup\_restore\_%'")" ]] ||
   { cat "$TEST_TMP/restore-term.err" >&2; fail "the restore never created its new database"; }
-kill -TERM "$restore_pid"
-restore_rc=0
-wait "$restore_pid" || restore_rc=$?
+stop_job TERM "$restore_pid"
 gone=$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname LIKE 'pgdedup\_restore\_%'")
 kill "$(cat "$TEST_TMP/slow-psql2.pid")" 2>/dev/null || true
-assert_eq "$restore_rc" 143 "a restore stopped by SIGTERM ends as SIGTERM would"
+assert_eq "$STOPPED_RC" 143 "a restore stopped by SIGTERM ends as SIGTERM would"
 assert_eq "$gone" 0 "a restore --create --clean stopped by SIGTERM drops its new database"
 assert_eq "$(psql_q postgres "SELECT oid FROM pg_database WHERE datname = 'edge_keep'")" "$keep_oid" \
   "the database an interrupted --create --clean was to replace"
@@ -286,21 +276,17 @@ psql -X -q -v ON_ERROR_STOP=1 -d postgres <"$TEST_TMP/hold.fifo" >"$TEST_TMP/hol
 hold_psql=$!
 exec 7>"$TEST_TMP/hold.fifo"
 echo "BEGIN; COMMENT ON DATABASE template0 IS 'held by native_edge_test'; SELECT 'held';" >&7
-for _ in $(seq 100); do grep -q held "$TEST_TMP/hold.out" && break; sleep 0.1; done
-grep -q held "$TEST_TMP/hold.out" || { cat "$TEST_TMP/hold.out" >&2; fail "could not hold a lock on template0"; }
+wait_until 100 grep -q held "$TEST_TMP/hold.out" ||
+  { cat "$TEST_TMP/hold.out" >&2; fail "could not hold a lock on template0"; }
 "$PGDEDUP_BIN" "${P[@]}" restore "$second" --db "$(pg_conninfo edge_blocked)" --create \
   >/dev/null 2>"$TEST_TMP/restore-blocked.err" &
 restore_pid=$!
-waiting=""
-for _ in $(seq 100); do
-  waiting=$(psql_q postgres "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'CREATE DATABASE%'")
-  [[ "$waiting" == 1 ]] && break
-  sleep 0.1
-done
-assert_eq "$waiting" 1 "CREATE DATABASE sessions waiting for the held lock"
-kill -TERM "$restore_pid"
-restore_rc=0
-wait "$restore_pid" || restore_rc=$?
+create_waits() {
+  [[ "$(psql_q postgres "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'CREATE DATABASE%'")" == 1 ]]
+}
+wait_until 100 create_waits || fail "no CREATE DATABASE waits for the held lock"
+stop_job TERM "$restore_pid"
+restore_rc=$STOPPED_RC
 echo "ROLLBACK;" >&7
 exec 7>&-
 wait "$hold_psql" || true
@@ -318,13 +304,9 @@ SLOW_PSQL_PID="$TEST_TMP/slow-psql2.pid" PGDEDUP_PSQL="$TEST_TMP/slow-psql2" \
   "$PGDEDUP_BIN" "${P[@]}" restore "$second" --db "$(pg_conninfo edge_killed)" --create \
   >/dev/null 2>"$TEST_TMP/restore-kill.err" &
 restore_pid=$!
-for _ in $(seq 300); do
-  [[ -s "$TEST_TMP/slow-psql2.pid" ]] && break
-  sleep 0.1
-done
-[[ -s "$TEST_TMP/slow-psql2.pid" ]] || { cat "$TEST_TMP/restore-kill.err" >&2; fail "the restore to kill never reached pre-data"; }
-kill -KILL "$restore_pid"
-wait "$restore_pid" 2>/dev/null || true
+wait_until 300 test -s "$TEST_TMP/slow-psql2.pid" ||
+  { cat "$TEST_TMP/restore-kill.err" >&2; fail "the restore to kill never reached pre-data"; }
+stop_job KILL "$restore_pid"
 kill "$(cat "$TEST_TMP/slow-psql2.pid")" 2>/dev/null || true
 assert_eq "$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname = 'edge_killed'")" 0 \
   "databases under the asked name after a restore killed with kill -9"
