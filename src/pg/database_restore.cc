@@ -457,13 +457,8 @@ Status PutInPlace(const Target& target) {
     }
     const bool old_allowed = (*found)[0][1].value_or("t") == "t";
     if (Status s = allow(final_name, false); !s.ok()) return unchanged(s);
-    // Its sessions are ended as DROP DATABASE ... WITH (FORCE) would: those of roles whose
-    // privileges we have. Another's makes the rename fail after PostgreSQL's own 5 s wait.
-    (void)mc->Query(
-        "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
-        "WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid() AND usesysid IS NOT NULL "
-        "AND pg_catalog.pg_has_role(usesysid, 'USAGE')",
-        {final_name});
+    // A session we may not end makes the rename fail after PostgreSQL's own 5 s wait.
+    EndSessions(mc, final_name);
     aside = kReplacedPrefix + ToHex(repo::RandomBytes(8));
     if (Status s = mc->Exec("ALTER DATABASE " + q(final_name) + " RENAME TO " + q(aside));
         !s.ok()) {

@@ -13,6 +13,14 @@ constexpr auto kCancelWait = std::chrono::seconds(30);
 
 }  // namespace
 
+void EndSessions(Connection* c, const std::string& name) {
+  (void)c->Query(
+      "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
+      "WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid() AND usesysid IS NOT NULL AND "
+      "pg_catalog.pg_has_role(usesysid, 'USAGE')",
+      {name});
+}
+
 Status DropDatabase(const std::string& maintenance_conninfo, const std::string& name) {
   auto c = Connection::Open(maintenance_conninfo);
   if (!c.ok()) return c.status();
@@ -28,11 +36,7 @@ Status DropDatabase(const std::string& maintenance_conninfo, const std::string& 
   if (allowed->empty()) return Status::OK();
   const bool reopen = (*allowed)[0][0].value_or("f") == "t" &&
                       (*c)->Exec("ALTER DATABASE " + quoted + " ALLOW_CONNECTIONS false").ok();
-  (void)(*c)->Query(
-      "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
-      "WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid() AND usesysid IS NOT NULL AND "
-      "pg_catalog.pg_has_role(usesysid, 'USAGE')",
-      {name});
+  EndSessions(c->get(), name);
   Status dropped = (*c)->Exec("DROP DATABASE IF EXISTS " + quoted);
   if (!dropped.ok() && reopen) {
     (void)(*c)->Exec("ALTER DATABASE " + quoted + " ALLOW_CONNECTIONS true");

@@ -39,6 +39,11 @@ namespace pgdedup::pg {
 // the drop fail.
 Status DropDatabase(const std::string& maintenance_conninfo, const std::string& name);
 
+// Ends the sessions connected to database `name` that `c` may end (those of roles whose
+// privileges it has; every one for a superuser), as DROP DATABASE ... WITH (FORCE) would. Best
+// effort: a session it may not end is left, and whatever needs the database alone then fails.
+void EndSessions(Connection* c, const std::string& name);
+
 class NewDatabase {
  public:
   // Runs `CREATE DATABASE <name> <options>` on `maintenance` (a connection to another database

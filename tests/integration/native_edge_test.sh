@@ -209,9 +209,11 @@ assert_contains "$LAST_STDERR" "authentication failed" "drill names the damage"
 # A drill stopped by SIGTERM (a cron job's timeout) drops its temporary database on the way
 # out, and ends as SIGTERM would. A psql that waits before it starts holds the drill in its
 # pre-data step, after the database is created. pgdedup runs directly in the background (not
-# through pgd, a shell function), so the signal reaches it.
+# through pgd, a shell function), so the signal reaches it. (The slow psql answers --version at
+# once: a restore with --clean runs that before it creates anything.)
 cat >"$TEST_TMP/slow-psql" <<'SH'
 #!/bin/sh
+for a in "$@"; do [ "$a" = --version ] && exec psql "$@"; done
 echo $$ >"$SLOW_PSQL_PID"
 i=0
 while [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
@@ -236,20 +238,10 @@ assert_eq "$gone" 0 "a drill stopped by SIGTERM drops its temporary database"
 
 # restore --create --clean stopped by SIGTERM part way: the database it was to replace is
 # untouched (it is dropped only once the new one is complete), and the new one is dropped.
-# The slow psql answers --version at once (checked before anything is created).
 psql_q "CREATE DATABASE edge_keep"
 psql_q edge_keep "CREATE TABLE precious (x int); INSERT INTO precious VALUES (42)"
 keep_oid=$(psql_q postgres "SELECT oid FROM pg_database WHERE datname = 'edge_keep'")
-cat >"$TEST_TMP/slow-psql2" <<'SH'
-#!/bin/sh
-for a in "$@"; do [ "$a" = --version ] && exec psql "$@"; done
-echo $$ >"$SLOW_PSQL_PID"
-i=0
-while [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-exec psql "$@"
-SH
-chmod +x "$TEST_TMP/slow-psql2"
-SLOW_PSQL_PID="$TEST_TMP/slow-psql2.pid" PGDEDUP_PSQL="$TEST_TMP/slow-psql2" \
+SLOW_PSQL_PID="$TEST_TMP/slow-psql2.pid" PGDEDUP_PSQL="$TEST_TMP/slow-psql" \
   "$PGDEDUP_BIN" "${P[@]}" restore "$second" --db "$(pg_conninfo edge_keep)" --create --clean \
   >/dev/null 2>"$TEST_TMP/restore-term.err" &
 restore_pid=$!
@@ -300,7 +292,7 @@ assert_eq "$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname = '
 # name asked for: the restore writes under a temporary name, renamed only when complete. The
 # next restore names what was left.
 rm -f "$TEST_TMP/slow-psql2.pid"
-SLOW_PSQL_PID="$TEST_TMP/slow-psql2.pid" PGDEDUP_PSQL="$TEST_TMP/slow-psql2" \
+SLOW_PSQL_PID="$TEST_TMP/slow-psql2.pid" PGDEDUP_PSQL="$TEST_TMP/slow-psql" \
   "$PGDEDUP_BIN" "${P[@]}" restore "$second" --db "$(pg_conninfo edge_killed)" --create \
   >/dev/null 2>"$TEST_TMP/restore-kill.err" &
 restore_pid=$!
