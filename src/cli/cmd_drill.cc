@@ -17,6 +17,8 @@ struct DrillArgs {
   std::string snapshot;
   std::string db;
   int jobs = 0;
+  bool no_owner = false;
+  bool no_privileges = false;
 };
 
 int RunDrill(const Context& ctx, const DrillArgs& args) {
@@ -31,6 +33,8 @@ int RunDrill(const Context& ctx, const DrillArgs& args) {
   pg::DrillOptions options;
   options.maintenance_conninfo = args.db;
   options.threads = args.jobs;
+  options.no_owner = args.no_owner;
+  options.no_privileges = args.no_privileges;
   options.progress = [&](const std::string& step) { spdlog::debug("drill: {}", step); };
   auto start = std::chrono::steady_clock::now();
   auto report = pg::Drill(reader->repo.get(), *snap, options);
@@ -95,6 +99,11 @@ void AddDrill(CLI::App* app, Runner* run) {
                   "a database on the target server to create the temporary one from (e.g. "
                   "dbname=postgres)");
   cmd->add_option("--jobs", args->jobs, "worker threads (default: the number of cores)");
+  cmd->add_flag("--no-owner", args->no_owner,
+                "the temporary database's objects belong to the role running the drill (for a "
+                "server that lacks the source's roles; as restore --no-owner)");
+  cmd->add_flag("--no-privileges,--no-acl", args->no_privileges,
+                "restore no privileges into the temporary database (as restore --no-privileges)");
   cmd->callback([run, args] { *run = [args](const Context& c) { return RunDrill(c, *args); }; });
 }
 

@@ -31,6 +31,8 @@ struct RestoreArgs {
   bool dry_run = false;
   bool schema_only = false;
   bool data_only = false;
+  bool no_owner = false;
+  bool no_privileges = false;
   std::vector<std::string> tables;
   int jobs = 0;
 };
@@ -47,6 +49,8 @@ int RunRestoreDatabase(const Context& ctx, const RestoreArgs& args) {
   options.dry_run = args.dry_run;
   options.schema_only = args.schema_only;
   options.data_only = args.data_only;
+  options.no_owner = args.no_owner;
+  options.no_privileges = args.no_privileges;
   options.tables = args.tables;
   options.jobs = args.jobs;
   options.progress = [&](const std::string& step) {
@@ -251,6 +255,14 @@ void AddRestore(CLI::App* app, Runner* run) {
                 "with --db: only the schema (no rows, sequence values or large objects)");
   cmd->add_flag("--data-only", args->data_only,
                 "with --db: only the data, into a database that has the schema and empty tables");
+  cmd->add_flag("--no-owner", args->no_owner,
+                "with --db: objects (and with --create the database) belong to the role "
+                "restoring them, not to their owners in the backup: for a server that lacks the "
+                "source's roles (as pg_restore --no-owner). Without it, a role the schema needs "
+                "that the server lacks refuses the restore before anything changes");
+  cmd->add_flag("--no-privileges,--no-acl", args->no_privileges,
+                "with --db: restore no privileges (GRANT, REVOKE, default privileges, the "
+                "database's own), as pg_restore --no-privileges");
   cmd->add_option("--jobs", args->jobs,
                   "with --db: connections used at once to load tables (largest first) and, "
                   "as soon as a table is loaded, to build its indexes and constraints and "

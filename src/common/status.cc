@@ -46,6 +46,14 @@ Status Status::WithContext(std::string_view context) const {
   return Status(rep_->code, msg);
 }
 
+Status Status::WithDetail(std::string_view detail) const {
+  if (ok()) return Status();
+  std::string msg = rep_->message;
+  msg += "; ";
+  msg += detail;
+  return Status(rep_->code, msg);
+}
+
 const char* StatusCodeName(StatusCode code) {
   switch (code) {
     case StatusCode::kOk:

@@ -62,6 +62,8 @@ class [[nodiscard]] Status {
 
   // Returns a status with the same code and "<context>: <message>". OK stays OK.
   Status WithContext(std::string_view context) const;
+  // Returns a status with the same code and "<message>; <detail>". OK stays OK.
+  Status WithDetail(std::string_view detail) const;
 
   // Marks a status as deliberately ignored.
   void PermitUncheckedError() const {}

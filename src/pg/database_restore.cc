@@ -7,7 +7,9 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -16,6 +18,7 @@
 #include "common/system.h"
 #include "common/thread_pool.h"
 #include "pg/connection.h"
+#include "pg/dump_script.h"
 #include "pg/new_database.h"
 #include "pg/process.h"
 #include "pg/restore_pipeline.h"
@@ -589,9 +592,10 @@ Status ApplyDatabaseSettings(Connection* c, const repo::Manifest& m, const std::
 
 // With --create, the database's own properties as the manifest recorded them (a manifest
 // older than them records none): its comment, connection limit and, when they were not the
-// defaults, its privileges. A privilege for a role the target server does not have is skipped
-// with a warning; the owner's own privileges go with ownership (SetDatabaseOwner).
-Status ApplyDatabaseProperties(Connection* c, const repo::Manifest& m, const std::string& dbname) {
+// defaults and `privileges`, its privileges. A privilege for a role the target server does not have
+// is skipped with a warning; the owner's own privileges go with ownership (SetDatabaseOwner).
+Status ApplyDatabaseProperties(Connection* c, const repo::Manifest& m, const std::string& dbname,
+                               bool privileges) {
   const std::string db = c->QuoteIdent(dbname);
   if (m.database_comment) {
     PGDEDUP_RETURN_IF_ERROR(
@@ -603,7 +607,7 @@ Status ApplyDatabaseProperties(Connection* c, const repo::Manifest& m, const std
                                     std::to_string(m.database_connlimit))
                                 .WithContext("database connection limit"));
   }
-  if (!m.database_acl_explicit) return Status::OK();
+  if (!privileges || !m.database_acl_explicit) return Status::OK();
   PGDEDUP_RETURN_IF_ERROR(
       c->Exec("REVOKE ALL ON DATABASE " + db + " FROM PUBLIC").WithContext("database privileges"));
   for (const auto& entry : m.database_acl) {
@@ -663,13 +667,90 @@ Status FinishDatabase(const repo::Manifest& m, const DatabaseRestoreOptions& opt
     if (!conn.ok()) return conn.status();
     PGDEDUP_RETURN_IF_ERROR(ApplyDatabaseSettings(conn->get(), m, target->dbname));
     if (properties) {
-      PGDEDUP_RETURN_IF_ERROR(ApplyDatabaseProperties(conn->get(), m, target->dbname));
+      PGDEDUP_RETURN_IF_ERROR(
+          ApplyDatabaseProperties(conn->get(), m, target->dbname, !options.no_privileges));
     }
   }  // closed: a database with sessions cannot be renamed
   PGDEDUP_RETURN_IF_ERROR(FinishTarget(target, step));
   // Not for a drill's database (created in place), which stays ours to drop.
-  if (!options.create_in_place) SetDatabaseOwner(m, *target);
+  if (!options.create_in_place && !options.no_owner) SetDatabaseOwner(m, *target);
   return Status::OK();
+}
+
+// Refuses, before anything changes, a restore that names roles the target server lacks: in
+// the schema (owners, privileges, policies) and, with --create, as the database's owner or
+// grantees. psql would stop at the first of them part way through the schema; an operator
+// restoring onto a new server learns them all at once here, and what to do.
+Status CheckRoles(const repo::Manifest& m, const DatabaseRestoreOptions& options,
+                  const std::string& pre_sql, const std::string& post_sql) {
+  ScriptRoles roles;
+  CollectScriptRoles(ParseDumpScript(pre_sql), &roles);
+  CollectScriptRoles(ParseDumpScript(post_sql), &roles);
+  if (options.create && !options.create_in_place) {  // FinishDatabase's properties
+    if (!options.no_owner && !m.database_owner.empty()) roles.owners.insert(m.database_owner);
+    if (!options.no_privileges && m.database_acl_explicit) {
+      for (const std::string& entry : m.database_acl) {
+        std::string grantee = entry.substr(0, entry.find('\t'));
+        if (!grantee.empty()) roles.privileges.insert(grantee);
+      }
+    }
+  }
+  if (roles.owners.empty() && roles.privileges.empty() && roles.policies.empty()) {
+    return Status::OK();
+  }
+  // Roles are the server's: any database of it answers.
+  std::unique_ptr<Connection> c;
+  if (options.create) {
+    auto mc = OpenMaintenance(options.conninfo, "");
+    if (!mc.ok()) return mc.status();
+    c = std::move(mc->first);
+  } else {
+    auto tc = Connection::Open(options.conninfo);
+    if (!tc.ok()) return tc.status();
+    c = std::move(*tc);
+  }
+  auto rows = c->Query("SELECT rolname FROM pg_catalog.pg_roles");
+  if (!rows.ok()) return rows.status();
+  std::set<std::string> existing;
+  for (const Row& r : *rows) existing.insert(r[0].value_or(""));
+
+  std::map<std::string, std::vector<std::string>> missing;  // role -> what for
+  auto note = [&](const std::set<std::string>& names, const char* what) {
+    for (const std::string& n : names) {
+      if (!existing.count(n)) missing[n].push_back(what);
+    }
+  };
+  note(roles.owners, "owns objects");
+  note(roles.privileges, "privileges");
+  note(roles.policies, "a policy");
+  if (missing.empty()) return Status::OK();
+  std::string list;
+  bool owners = false, privileges = false, policies = false;
+  for (const auto& [name, whats] : missing) {
+    list += (list.empty() ? "" : ", ") + c->QuoteIdent(name) + " (";
+    for (size_t i = 0; i < whats.size(); ++i) list += (i ? ", " : "") + whats[i];
+    list += ")";
+    for (const std::string& w : whats) {
+      owners |= w == "owns objects";
+      privileges |= w == "privileges";
+      policies |= w == "a policy";
+    }
+  }
+  std::string what_to_do =
+      "create them first (on the source server, pg_dumpall --roles-only prints every role)";
+  if (owners || privileges) {
+    std::string options_text;
+    if (owners) options_text += "--no-owner (objects then belong to the role restoring them)";
+    if (privileges) {
+      options_text += std::string(owners ? " and " : "") +
+                      "--no-privileges (no GRANT, REVOKE or default privileges are restored)";
+    }
+    what_to_do += ", or restore with " + options_text;
+  }
+  if (policies) what_to_do += "; a role a policy names must exist either way";
+  return Status::InvalidArgument("the target server has no role " + list +
+                                 ", which the snapshot needs: " + what_to_do +
+                                 ". Nothing was changed");
 }
 
 // A `backup --format pg_dump` snapshot: its archive goes to pg_restore on standard input.
@@ -708,9 +789,11 @@ Result<DatabaseRestoreStats> RestoreArchive(repo::Repository* repo,
   options.conninfo = target->conninfo;
   auto t0 = Clock::now();
   step("pg_restore of " + archive.name);
-  auto restore = Subprocess::Start(
-      {options.pg_restore, "--exit-on-error", "--no-password", "--dbname=" + options.conninfo},
-      Subprocess::kWriteStdin);
+  std::vector<std::string> argv = {options.pg_restore, "--exit-on-error", "--no-password",
+                                   "--dbname=" + options.conninfo};
+  if (options.no_owner) argv.push_back("--no-owner");
+  if (options.no_privileges) argv.push_back("--no-privileges");
+  auto restore = Subprocess::Start(argv, Subprocess::kWriteStdin);
   if (!restore.ok()) return restore.status();
   repo::RestoreOptions ro;
   ro.threads = options.threads;
@@ -726,11 +809,8 @@ Result<DatabaseRestoreStats> RestoreArchive(repo::Repository* repo,
   return stats;
 }
 
-}  // namespace
-
-Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
-                                             const repo::SnapshotRef& snapshot,
-                                             const DatabaseRestoreOptions& opts) {
+Result<DatabaseRestoreStats> Restore(repo::Repository* repo, const repo::SnapshotRef& snapshot,
+                                     const DatabaseRestoreOptions& opts) {
   DatabaseRestoreOptions options = opts;
   if (const char* env = std::getenv("PGDEDUP_PSQL"); env && *env) options.psql = env;
   const repo::Manifest& m = snapshot.manifest;
@@ -757,6 +837,18 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
       PGDEDUP_RETURN_IF_ERROR(PreflightBeforeClean(repo, m, options, options.psql, step));
     }
   }
+  // The schema scripts, read before anything changes: the roles they need are checked first.
+  std::string pre_sql, post_sql;
+  if (!options.data_only && options.tables.empty()) {
+    const ScriptOmissions omit{options.no_owner, options.no_privileges};
+    auto text = ReadStream(repo, *pre, options);
+    if (!text.ok()) return text.status();
+    pre_sql = OmitFromScript(*text, omit);
+    text = ReadStream(repo, *post, options);
+    if (!text.ok()) return text.status();
+    post_sql = OmitFromScript(*text, omit);
+    PGDEDUP_RETURN_IF_ERROR(CheckRoles(m, options, pre_sql, post_sql));
+  }
   auto target = PrepareTarget(m, options, *dbname, step);
   if (!target.ok()) return target.status();
   options.conninfo = target->conninfo;
@@ -778,7 +870,7 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
   auto t0 = Clock::now();
   if (!options.data_only) {
     step("pre-data");
-    PGDEDUP_RETURN_IF_ERROR(RunSqlStream(repo, *pre, options));
+    PGDEDUP_RETURN_IF_ERROR(RunSqlText(pre_sql, pre->name, options));
   }
   stats.seconds_schema = Since(t0);
 
@@ -807,12 +899,6 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
       if (s.kind == "table") tables.push_back(&s);
     }
   }
-  std::string post_sql;
-  if (!options.data_only) {
-    auto read = ReadStream(repo, *post, options);
-    if (!read.ok()) return read.status();
-    post_sql = std::move(*read);
-  }
   auto done = LoadAndBuild(repo, tables, post_sql, options, step);
   if (!done.ok()) return done.status();
   stats.tables = done->loaded.tables;
@@ -825,6 +911,24 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
     PGDEDUP_RETURN_IF_ERROR(FinishDatabase(m, options, &*target, step));
   }
   stats.seconds_post = std::chrono::duration<double>(Clock::now() - done->loads_done).count();
+  return stats;
+}
+
+}  // namespace
+
+Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
+                                             const repo::SnapshotRef& snapshot,
+                                             const DatabaseRestoreOptions& options) {
+  auto stats = Restore(repo, snapshot, options);
+  // A role CheckRoles could not see (a statement in a form it does not read, a pg_dump
+  // archive, a restore of chosen tables): the server's own error, and what to do about it.
+  const std::string& error = stats.status().message();
+  if (!stats.ok() && error.find("role \"") != std::string::npos &&
+      error.find("\" does not exist") != std::string::npos) {
+    return stats.status().WithDetail(
+        "create the role on the target server first (pg_dumpall --roles-only on the source "
+        "server prints every role), or restore with --no-owner and --no-privileges");
+  }
   return stats;
 }
 

@@ -6,7 +6,8 @@
 //      unless `clean`, which first drops every user object in it (one transaction) — or, for
 //      `data_only`, hold every table of the snapshot, empty. With `tables`, only those tables
 //      are restored, into the existing database (table_restore.h);
-//   2. pre-data.sql through psql (ON_ERROR_STOP);
+//   2. pre-data.sql through psql (ON_ERROR_STOP), without ownership or privileges when asked
+//      (`no_owner`, `no_privileges`; the roles the schema needs are checked before step 1);
 //   3. sequences.sql and large objects; then the tables on `jobs` connections at once
 //      (restore_pipeline.h): COPY ... FROM STDIN, checking each row count against the manifest,
 //      each table's indexes and constraints built and ANALYZE run as soon as its rows are in;
@@ -44,6 +45,13 @@ struct DatabaseRestoreOptions {
   bool data_only = false;
   // Only these tables ("schema.table" or "table"), into the existing database.
   std::vector<std::string> tables;
+  // As pg_restore's --no-owner and --no-privileges, for a server without the source's roles:
+  // objects (and, with `create`, the database) belong to the role restoring them, and no
+  // privileges (GRANT, REVOKE, default privileges, the database's own) are restored.
+  // Otherwise every role the schema gives objects or privileges to, or names in a policy,
+  // must exist on the target server: the restore is refused before it changes anything.
+  bool no_owner = false;
+  bool no_privileges = false;
   // Connections loading tables at once. Default: the machine's cores.
   int jobs = 0;
   // Worker threads decoding each table's stream. Default: the machine's cores.

@@ -24,6 +24,8 @@ void ParseHeader(std::string_view entry, DumpEntry* e) {
   e->type = line.substr(type + 8, schema - type - 8);
   std::string_view s = line.substr(schema + 10, owner - schema - 10);
   e->schema = s == "-" ? "" : s;
+  std::string_view o = line.substr(owner + 9);
+  e->owner = o == "-" ? "" : o;
 }
 
 // The SQL of an entry: what follows its three header lines.
@@ -433,6 +435,151 @@ std::vector<TableName> PartitionsOf(const DumpScript& pre, const TableName& pare
     }
   }
   return out;
+}
+
+namespace {
+
+bool IsPrivilegeEntry(const DumpEntry& e) {
+  return e.type == "ACL" || e.type == "DEFAULT ACL" || e.type == "ACL LANGUAGE";
+}
+
+// Where an entry's `ALTER ... OWNER TO "owner";` line is in its text (with its newline), for
+// the owner its header names: pg_dump writes it right after the definition, so the last
+// top-level line of that form. {npos, 0} when there is none (an object without an owner, a
+// comment, a privilege entry).
+std::pair<size_t, size_t> OwnerStatement(const DumpEntry& e) {
+  constexpr size_t npos = std::string::npos;
+  if (e.owner.empty() || IsPrivilegeEntry(e)) return {npos, 0};
+  const std::string tail = " OWNER TO " + QuoteDumpIdent(e.owner) + ";";
+  size_t at = npos;
+  size_t length = 0;
+  ForEachTopLevelLine(e.text, [&](size_t offset, std::string_view line) {
+    if (line.starts_with("ALTER ") && line.ends_with(tail)) {
+      at = offset;
+      length = line.size();
+    }
+  });
+  if (at != npos && at + length < e.text.size()) length++;  // its newline
+  return {at, length};
+}
+
+// "a""b" -> a"b. REQUIRES: a whole double-quoted identifier, as ConsumeQuoted returns it.
+std::string Unquote(std::string_view quoted) {
+  std::string out;
+  for (size_t i = 1; i + 1 < quoted.size(); ++i) {
+    out += quoted[i];
+    if (quoted[i] == '"') ++i;
+  }
+  return out;
+}
+
+// The grantee or revokee of a privilege statement in pg_dump's forms: `GRANT ... TO "r";`,
+// `GRANT ... TO "r" WITH GRANT OPTION;`, `REVOKE ... FROM "r";` (ALTER DEFAULT PRIVILEGES
+// ... GRANT/REVOKE alike). Empty for PUBLIC, or when the statement does not end that way.
+std::string PrivilegeRole(std::string_view line) {
+  // The last " TO " or " FROM " outside quoted identifiers and literals.
+  size_t after = std::string_view::npos;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (c == '"' || c == '\'') {
+      size_t j = i + 1;
+      while (j < line.size() && !(line[j] == c && (j + 1 == line.size() || line[j + 1] != c))) {
+        j += line[j] == c ? 2 : 1;
+      }
+      i = j;
+    } else if (line.compare(i, 4, " TO ") == 0) {
+      after = i + 4;
+    } else if (line.compare(i, 6, " FROM ") == 0) {
+      after = i + 6;
+    }
+  }
+  if (after == std::string_view::npos) return {};
+  std::string_view rest = line.substr(after);
+  std::string_view role = ConsumeQuoted(&rest);
+  if (role.empty()) return {};
+  Consume(&rest, " WITH GRANT OPTION");
+  return rest == ";" ? Unquote(role) : std::string();
+}
+
+// The roles of a `CREATE POLICY "p" ON "s"."t" [AS RESTRICTIVE] [FOR cmd] TO "r", ... [USING
+// (...)] [WITH CHECK (...)];` line (none when it has no TO: PUBLIC).
+std::vector<std::string> PolicyRoles(std::string_view sql) {
+  if (!Consume(&sql, "CREATE POLICY ") || ConsumeQuoted(&sql).empty() || !Consume(&sql, " ON ") ||
+      ConsumeQualified(&sql).empty()) {
+    return {};
+  }
+  if (!Consume(&sql, " AS RESTRICTIVE")) Consume(&sql, " AS PERMISSIVE");
+  if (Consume(&sql, " FOR ")) {
+    bool known = false;
+    for (std::string_view cmd : {"ALL", "SELECT", "INSERT", "UPDATE", "DELETE"}) {
+      known = known || Consume(&sql, cmd);
+    }
+    if (!known) return {};
+  }
+  if (!Consume(&sql, " TO ")) return {};
+  std::vector<std::string> roles;
+  do {
+    std::string_view role = ConsumeQuoted(&sql);
+    if (role.empty()) return {};
+    roles.push_back(Unquote(role));
+  } while (Consume(&sql, ", "));
+  if (!sql.starts_with(" USING (") && !sql.starts_with(" WITH CHECK (") && !sql.starts_with(";")) {
+    return {};
+  }
+  return roles;
+}
+
+}  // namespace
+
+std::string OmitFromScript(std::string_view script, const ScriptOmissions& o) {
+  if (!o.owner && !o.privileges) return std::string(script);
+  DumpScript d = ParseDumpScript(script);
+  std::string out = d.preamble;
+  bool after_omitted = false;
+  for (const DumpEntry& e : d.entries) {
+    if (o.privileges && IsPrivilegeEntry(e)) {
+      after_omitted = true;
+      continue;
+    }
+    if (after_omitted) out += e.settings;
+    after_omitted = false;
+    auto [at, length] = o.owner ? OwnerStatement(e) : std::make_pair(std::string::npos, size_t{0});
+    if (at == std::string::npos) {
+      out += e.text;
+    } else {
+      out.append(e.text, 0, at);
+      out.append(e.text, at + length);
+    }
+  }
+  out += d.epilogue;
+  return out;
+}
+
+void CollectScriptRoles(const DumpScript& d, ScriptRoles* roles) {
+  for (const DumpEntry& e : d.entries) {
+    if (OwnerStatement(e).first != std::string::npos) roles->owners.insert(e.owner);
+    if (e.type == "POLICY") {
+      std::string_view body = Body(e);
+      while (body.starts_with("\n")) body.remove_prefix(1);
+      for (std::string& r : PolicyRoles(body)) roles->policies.insert(std::move(r));
+    }
+    if (!IsPrivilegeEntry(e)) continue;
+    ForEachTopLevelLine(Body(e), [&](size_t, std::string_view line) {
+      std::string_view rest = line;
+      if (Consume(&rest, "SET SESSION AUTHORIZATION ") ||
+          Consume(&rest, "ALTER DEFAULT PRIVILEGES FOR ROLE ")) {
+        std::string_view role = ConsumeQuoted(&rest);
+        if (!role.empty() && (rest == ";" || rest.starts_with(" "))) {
+          roles->privileges.insert(Unquote(role));
+        }
+      }
+      if (line.starts_with("GRANT ") || line.starts_with("REVOKE ") ||
+          line.starts_with("ALTER DEFAULT PRIVILEGES ")) {
+        std::string role = PrivilegeRole(line);
+        if (!role.empty()) roles->privileges.insert(std::move(role));
+      }
+    });
+  }
 }
 
 }  // namespace pgdedup::pg

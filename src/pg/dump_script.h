@@ -21,6 +21,7 @@
 // functions and types the table depends on are not included.
 #pragma once
 
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,7 @@ struct DumpEntry {
   std::string name;    // raw, as in the header
   std::string type;    // "TABLE", "SEQUENCE OWNED BY", "FK CONSTRAINT", ...
   std::string schema;  // raw; empty for "-"
+  std::string owner;   // raw; empty for "-"
   std::string text;    // the whole entry, header included
   // The session settings in force at the entry's header that pg_dump sets only when they change
   // (SET default_tablespace, default_table_access_method, search_path, SESSION AUTHORIZATION):
@@ -54,6 +56,32 @@ std::string PreambleSettings(const DumpScript& d);
 
 // An identifier as pg_dump --quote-all-identifiers writes it: "a""b".
 std::string QuoteDumpIdent(std::string_view ident);
+
+// What a restore leaves out of a script, as pg_restore's --no-owner and --no-privileges do:
+struct ScriptOmissions {
+  // each object's `ALTER ... OWNER TO "role";` (pg_dump writes it on a line of its own right
+  // after the object's definition, to the owner its header names): objects then belong to
+  // the role that restores them;
+  bool owner = false;
+  // the ACL and DEFAULT ACL entries (GRANT, REVOKE, ALTER DEFAULT PRIVILEGES).
+  bool privileges = false;
+};
+
+// The script without what `o` leaves out. An entry that follows an omitted one starts with
+// its session settings (DumpEntry::settings), which the omitted entry's text may have carried.
+std::string OmitFromScript(std::string_view script, const ScriptOmissions& o);
+
+// The roles a script needs on the server that runs it, by what for (raw names):
+struct ScriptRoles {
+  std::set<std::string> owners;      // given objects by ALTER ... OWNER TO
+  std::set<std::string> privileges;  // granted to, revoked from, granting, or whose default
+                                     // privileges are set, in ACL and DEFAULT ACL entries
+  std::set<std::string> policies;    // named by CREATE POLICY ... TO
+};
+// Adds the roles of `d` to *roles. Only statements in the exact forms pg_dump writes are
+// read; a name in any other form is left out rather than guessed (a server that lacks it
+// still stops the script, with its own error).
+void CollectScriptRoles(const DumpScript& d, ScriptRoles* roles);
 
 struct TableName {
   std::string schema;

@@ -17,10 +17,18 @@ namespace pgdedup::pg {
 
 namespace {
 
-Result<std::unique_ptr<Subprocess>> StartPsql(const DatabaseRestoreOptions& options) {
-  return Subprocess::Start({ResolveClientProgram(options.psql, /*major=*/0), "-X", "-q", "-v",
-                            "ON_ERROR_STOP=1", "--no-psqlrc", "-d", options.conninfo},
-                           Subprocess::kWriteStdin);
+Result<std::unique_ptr<Subprocess>> StartPsql(const DatabaseRestoreOptions& options,
+                                              bool single_transaction = false) {
+  std::vector<std::string> argv = {ResolveClientProgram(options.psql, /*major=*/0),
+                                   "-X",
+                                   "-q",
+                                   "-v",
+                                   "ON_ERROR_STOP=1",
+                                   "--no-psqlrc",
+                                   "-d",
+                                   options.conninfo};
+  if (single_transaction) argv.push_back("--single-transaction");
+  return Subprocess::Start(argv, Subprocess::kWriteStdin);
 }
 
 }  // namespace
@@ -180,8 +188,8 @@ Status RunSqlStream(repo::Repository* repo, const repo::StreamInfo& stream,
 }
 
 Status RunSqlText(const std::string& sql, const std::string& what,
-                  const DatabaseRestoreOptions& options) {
-  auto psql = StartPsql(options);
+                  const DatabaseRestoreOptions& options, bool single_transaction) {
+  auto psql = StartPsql(options, single_transaction);
   if (!psql.ok()) return psql.status();
   Status s = WriteFully((*psql)->fd(), sql, "to psql");
   Status waited = (*psql)->Wait();

@@ -28,11 +28,11 @@ Result<std::string> ReadStream(repo::Repository* repo, const repo::StreamInfo& s
                                const DatabaseRestoreOptions& options);
 
 // Feeds an SQL stream, or SQL text, to psql connected to the target. `what` names the script
-// in errors.
+// in errors. With `single_transaction`, the text runs as one transaction: it fails whole.
 Status RunSqlStream(repo::Repository* repo, const repo::StreamInfo& stream,
                     const DatabaseRestoreOptions& options);
 Status RunSqlText(const std::string& sql, const std::string& what,
-                  const DatabaseRestoreOptions& options);
+                  const DatabaseRestoreOptions& options, bool single_transaction = false);
 
 struct LoadStats {
   uint64_t tables = 0;

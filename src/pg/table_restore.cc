@@ -102,8 +102,9 @@ Status TableRestorer::LoadSchema() {
   if (!pre_text.ok()) return pre_text.status();
   auto post_text = ReadStream(repo_, *post, options_);
   if (!post_text.ok()) return post_text.status();
-  pre_ = ParseDumpScript(*pre_text);
-  post_ = ParseDumpScript(*post_text);
+  const ScriptOmissions omit{options_.no_owner, options_.no_privileges};
+  pre_ = ParseDumpScript(OmitFromScript(*pre_text, omit));
+  post_ = ParseDumpScript(OmitFromScript(*post_text, omit));
   return Status::OK();
 }
 
@@ -216,12 +217,16 @@ Status TableRestorer::CreateTables(Connection* c) {
       std::string script = SchemaScript(pre_, p.name.schema);
       if (exists->empty() && !script.empty()) {
         Step("create schema " + QuoteDumpIdent(p.name.schema));
-        PGDEDUP_RETURN_IF_ERROR(RunSqlText(script, "schema " + p.name.schema, options_));
+        PGDEDUP_RETURN_IF_ERROR(RunSqlText(script, "schema " + p.name.schema, options_,
+                                           /*single_transaction=*/true));
       }
     }
     Step("create table " + p.name.Quoted());
-    PGDEDUP_RETURN_IF_ERROR(
-        RunSqlText(p.objects.pre_data, "creating table " + p.name.Quoted(), options_));
+    // One transaction: a table whose creation fails part way (a GRANT to a missing role, a
+    // missing type) is not left behind without its sequences, defaults or privileges, for the
+    // next attempt to take for an existing table and load.
+    PGDEDUP_RETURN_IF_ERROR(RunSqlText(p.objects.pre_data, "creating table " + p.name.Quoted(),
+                                       options_, /*single_transaction=*/true));
   }
   return Status::OK();
 }
@@ -260,8 +265,9 @@ Status TableRestorer::FinishTables() {
   for (const Plan& p : plans_) {
     if (!p.create) continue;
     Step("indexes and constraints of " + p.name.Quoted());
-    PGDEDUP_RETURN_IF_ERROR(
-        RunSqlText(p.objects.post_data, "indexes and constraints of " + p.name.Quoted(), options_));
+    PGDEDUP_RETURN_IF_ERROR(RunSqlText(p.objects.post_data,
+                                       "indexes and constraints of " + p.name.Quoted(), options_,
+                                       /*single_transaction=*/true));
   }
   for (const Plan& p : plans_) {
     if (!p.create) continue;

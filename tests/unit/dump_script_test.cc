@@ -212,5 +212,111 @@ TEST_CASE("identifiers are quoted as pg_dump --quote-all-identifiers does") {
   CHECK((TableName{"Sales", "Ordérs"}.Quoted()) == "\"Sales\".\"Ordérs\"");
 }
 
+std::string OwnedEntry(const std::string& name, const std::string& type, const std::string& owner,
+                       const std::string& sql) {
+  return "--\n-- Name: " + name + "; Type: " + type + "; Schema: s; Owner: " + owner + "\n--\n\n" +
+         sql + "\n\n\n";
+}
+
+// What pg_dump writes for objects of a role "a""pp" (quotes in its name), with privileges for
+// "reader" and "auditor" (one granted by auditor), default privileges and a policy.
+std::string RolesScript() {
+  return kPreamble +
+         OwnedEntry(
+             "f()", "FUNCTION", "a\"pp",
+             "CREATE FUNCTION \"s\".\"f\"() RETURNS \"text\"\n    LANGUAGE \"sql\"\n    AS $$\n"
+             "ALTER TABLE \"s\".\"t\" OWNER TO \"a\"\"pp\";\n$$;\n\n"
+             "ALTER FUNCTION \"s\".\"f\"() OWNER TO \"a\"\"pp\";") +
+         "SET default_tablespace = '';\n\n" +
+         OwnedEntry("FUNCTION \"f\"()", "ACL", "a\"pp",
+                    "REVOKE ALL ON FUNCTION \"s\".\"f\"() FROM PUBLIC;\n"
+                    "GRANT ALL ON FUNCTION \"s\".\"f\"() TO \"reader\";\n"
+                    "SET SESSION AUTHORIZATION \"auditor\";\n"
+                    "GRANT SELECT ON TABLE \"s\".\"v\" TO \"x TO y\" WITH GRANT OPTION;\n"
+                    "RESET SESSION AUTHORIZATION;") +
+         "SET default_tablespace = \"fast\";\n\n" +
+         OwnedEntry("t", "TABLE", "a\"pp",
+                    "CREATE TABLE \"s\".\"t\" (\n    \"id\" integer\n);\n\n"
+                    "ALTER TABLE \"s\".\"t\" OWNER TO \"a\"\"pp\";") +
+         OwnedEntry(
+             "COLUMN \"t\".\"id\"", "COMMENT", "a\"pp",
+             "COMMENT ON COLUMN \"s\".\"t\".\"id\" IS '\nALTER TABLE x OWNER TO \"a\"\"pp\";\n"
+             "GRANT ALL ON TABLE x TO \"nobody\";';") +
+         OwnedEntry("DEFAULT PRIVILEGES FOR TABLES", "DEFAULT ACL", "a\"pp",
+                    "ALTER DEFAULT PRIVILEGES FOR ROLE \"a\"\"pp\" IN SCHEMA \"s\" GRANT SELECT ON "
+                    "TABLES  TO \"reader\";") +
+         OwnedEntry("t p", "POLICY", "a\"pp",
+                    "CREATE POLICY \"p\" ON \"s\".\"t\" AS RESTRICTIVE FOR SELECT TO \"reader\", "
+                    "\"po\"\"l\" USING ((\"id\" > 10));") +
+         OwnedEntry("t q", "POLICY", "a\"pp",
+                    "CREATE POLICY \"q\" ON \"s\".\"t\" USING ((\"id\" > 10));") +
+         kEpilogue;
+}
+
+TEST_CASE("--no-owner leaves out each object's OWNER TO line, and nothing inside literals") {
+  const std::string text = RolesScript();
+  DumpScript d = ParseDumpScript(text);
+  REQUIRE(d.entries.size() == 7);
+  CHECK(d.entries[0].owner == "a\"pp");
+  CHECK(OmitFromScript(text, {}) == text);
+  std::string out = OmitFromScript(text, {.owner = true, .privileges = false});
+  CHECK(out.find("ALTER FUNCTION \"s\".\"f\"() OWNER TO") == std::string::npos);
+  CHECK(out.find("ALTER TABLE \"s\".\"t\" OWNER TO \"a\"\"pp\";\n\n\n") == std::string::npos);
+  // The same line inside the function body and inside the comment's literal stays.
+  CHECK(out.find("AS $$\nALTER TABLE \"s\".\"t\" OWNER TO \"a\"\"pp\";\n$$;") != std::string::npos);
+  CHECK(out.find("IS '\nALTER TABLE x OWNER TO \"a\"\"pp\";\n") != std::string::npos);
+  CHECK(out.find("GRANT ALL ON FUNCTION") != std::string::npos);
+  // Nothing else changed: the two OWNER TO lines are all that is gone.
+  const std::string f_owner = "ALTER FUNCTION \"s\".\"f\"() OWNER TO \"a\"\"pp\";\n";
+  const std::string t_owner = "ALTER TABLE \"s\".\"t\" OWNER TO \"a\"\"pp\";\n";
+  CHECK(out.size() + f_owner.size() + t_owner.size() == text.size());
+}
+
+TEST_CASE("--no-privileges leaves out ACL entries, and the next entry keeps its settings") {
+  const std::string text = RolesScript();
+  std::string out = OmitFromScript(text, {.owner = false, .privileges = true});
+  CHECK(out.find("GRANT") == out.find("GRANT ALL ON TABLE x TO \"nobody\""));  // in a literal
+  CHECK(out.find("REVOKE") == std::string::npos);
+  CHECK(out.find("SESSION AUTHORIZATION") != std::string::npos);  // as a setting, RESET
+  CHECK(out.find("ALTER DEFAULT PRIVILEGES") == std::string::npos);
+  CHECK(out.find("OWNER TO \"a\"\"pp\";\n\n") != std::string::npos);
+  // The ACL entry carried the SET default_tablespace before the table: it is said again.
+  size_t table = out.find("-- Name: t; Type: TABLE");
+  REQUIRE(table != std::string::npos);
+  size_t set = out.rfind("SET default_tablespace = \"fast\";\n", table);
+  REQUIRE(set != std::string::npos);
+  CHECK(out.find("-- Name:", set) == table);
+  CHECK(ParseDumpScript(out).entries.size() == 5);
+}
+
+TEST_CASE("the roles a script needs, by what for, only from the forms pg_dump writes") {
+  ScriptRoles all;
+  CollectScriptRoles(ParseDumpScript(RolesScript()), &all);
+  CHECK(all.owners == std::set<std::string>{"a\"pp"});
+  CHECK(all.privileges == std::set<std::string>{"a\"pp", "auditor", "reader", "x TO y"});
+  CHECK(all.policies == std::set<std::string>{"po\"l", "reader"});
+
+  ScriptRoles bare;
+  CollectScriptRoles(
+      ParseDumpScript(OmitFromScript(RolesScript(), {.owner = true, .privileges = true})), &bare);
+  CHECK(bare.owners.empty());
+  CHECK(bare.privileges.empty());
+  CHECK(bare.policies == all.policies);
+
+  // Statements in other forms name no role rather than a wrong one.
+  ScriptRoles odd;
+  CollectScriptRoles(
+      ParseDumpScript(kPreamble +
+                      OwnedEntry("x", "ACL", "-",
+                                 "GRANT SELECT ON t TO reader;\nGRANT x TO \"r\" "
+                                 "GRANTED BY \"g\";\nGRANT ALL ON t TO PUBLIC;") +
+                      OwnedEntry("t p", "POLICY", "-", "CREATE POLICY p ON t TO reader;") +
+                      kEpilogue),
+      &odd);
+  CHECK(odd.owners.empty());
+  CHECK(odd.privileges.empty());
+  CHECK(odd.policies.empty());
+}
+
 }  // namespace
 }  // namespace pgdedup::pg

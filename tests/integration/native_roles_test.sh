@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Native restores onto a server that lacks the source's roles (a new server after a disaster):
+# the restore names every missing role, and what it is needed for, before it changes anything
+# (--dry-run too); --no-owner and --no-privileges restore without them (as pg_restore's -O and
+# -x), for --create, into an existing database, for --table, for a drill and for a pg_dump
+# archive; a role that a policy names must exist either way. A function body that contains
+# lines like the statements left out comes back byte for byte. A --table restore whose table
+# creation fails leaves no half-created table behind.
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+start_pg
+REPO=$TEST_TMP/repo
+CACHE=$TEST_TMP/cache
+pgd -q init --repo "$REPO" --cache-dir "$CACHE" --kdf interactive
+P=(--repo "$REPO" --cache-dir "$CACHE")
+
+# The source: a database owned by app, with objects owned by app, privileges for reader and
+# auditor (one granted by auditor, not by the owner), default privileges, a large object, a
+# policy for reader and auditor, and its own database privileges.
+psql_q postgres "CREATE ROLE app LOGIN; CREATE ROLE reader; CREATE ROLE auditor" >/dev/null
+psql_q postgres "CREATE DATABASE rdb OWNER app" >/dev/null
+psql_q rdb "CREATE SCHEMA s AUTHORIZATION app" >/dev/null
+psql_q rdb "
+  SET ROLE app;
+  CREATE TABLE s.t (id serial PRIMARY KEY, v text, n int);
+  INSERT INTO s.t (v, n) SELECT 'row ' || g, g FROM generate_series(1, 500) g;
+  CREATE VIEW s.v AS SELECT id, v FROM s.t WHERE n > 10;
+  CREATE FUNCTION s.f() RETURNS text LANGUAGE sql AS \$body\$
+SELECT 'not a statement:
+ALTER TABLE \"s\".\"t\" OWNER TO \"app\";
+GRANT ALL ON TABLE \"s\".\"t\" TO \"nobody\";'
+\$body\$;
+  GRANT SELECT ON s.t TO reader;
+  GRANT UPDATE (v) ON s.t TO auditor;
+  GRANT USAGE ON SCHEMA s TO auditor;
+  GRANT SELECT ON s.v TO auditor WITH GRANT OPTION;
+  REVOKE EXECUTE ON FUNCTION s.f() FROM PUBLIC;
+  GRANT EXECUTE ON FUNCTION s.f() TO reader;
+  SELECT lo_from_bytea(4242, 'large object'::bytea);
+  GRANT SELECT ON LARGE OBJECT 4242 TO reader;
+  ALTER DEFAULT PRIVILEGES FOR ROLE app IN SCHEMA s GRANT SELECT ON TABLES TO reader;
+  ALTER TABLE s.t ENABLE ROW LEVEL SECURITY;
+  CREATE POLICY p ON s.t TO reader, auditor USING (n > 10);
+  RESET ROLE;
+  SET ROLE auditor;
+  GRANT SELECT ON s.v TO reader;" >/dev/null
+psql_q postgres "REVOKE CONNECT ON DATABASE rdb FROM PUBLIC;
+  GRANT CONNECT ON DATABASE rdb TO reader" >/dev/null
+
+body_q="SELECT md5(prosrc) FROM pg_proc WHERE proname = 'f'"
+rows_q="SELECT count(*) || ':' || sum(n) || ':' || md5(string_agg(v, ',' ORDER BY id)) FROM s.t"
+body=$(psql_q rdb "$body_q")
+rows=$(psql_q rdb "$rows_q")
+
+assert_exit 0 pgd "${P[@]}" backup --db "$(pg_conninfo rdb)" --json
+snap=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshot_id"])' <"$LAST_STDOUT")
+assert_exit 0 pgd "${P[@]}" backup --db "$(pg_conninfo rdb)" --format pg_dump --json
+archive=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshot_id"])' <"$LAST_STDOUT")
+
+# With the roles there, everything comes back as it was.
+assert_exit 0 pgd "${P[@]}" restore "$snap" --db "$(pg_conninfo rdb_copy)" --create
+owners_q="SELECT string_agg(c.relname || '=' || c.relowner::regrole || coalesce(c.relacl::text, ''),
+  ' ' ORDER BY c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE n.nspname = 's'"
+assert_eq "$(psql_q rdb_copy "$owners_q")" "$(psql_q rdb "$owners_q")" "owners and privileges"
+
+# A new server: the same server once the roles are gone.
+psql_q postgres "DROP DATABASE rdb" >/dev/null
+psql_q postgres "DROP DATABASE rdb_copy" >/dev/null
+psql_q postgres "DROP ROLE app; DROP ROLE reader; DROP ROLE auditor" >/dev/null
+dbs_q="SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database"
+dbs_before=$(psql_q postgres "$dbs_q")
+
+# Every missing role is named, with what it is for, before anything is created.
+for dry in "" --dry-run; do
+  # shellcheck disable=SC2086  # $dry is one word or none
+  assert_exit 2 pgd "${P[@]}" restore "$snap" --db "$(pg_conninfo rdb)" --create $dry
+  assert_contains "$LAST_STDERR" 'no role "app" (owns objects, privileges), "auditor" (privileges, a policy), "reader" (privileges, a policy)'
+  assert_contains "$LAST_STDERR" "--no-owner"
+  assert_contains "$LAST_STDERR" "--no-privileges"
+  assert_contains "$LAST_STDERR" "Nothing was changed"
+  assert_eq "$(psql_q postgres "$dbs_q")" "$dbs_before" "databases after a refused restore $dry"
+done
+
+# --no-owner leaves app needed for its default privileges; a policy's roles are needed
+# whatever the options.
+assert_exit 2 pgd "${P[@]}" restore "$snap" --db "$(pg_conninfo rdb)" --create --no-owner
+assert_contains "$LAST_STDERR" 'no role "app" (privileges), "auditor" (privileges, a policy), "reader" (privileges, a policy)'
+assert_exit 2 pgd "${P[@]}" restore "$snap" --db "$(pg_conninfo rdb)" --create --no-owner --no-privileges
+assert_contains "$LAST_STDERR" 'no role "auditor" (a policy), "reader" (a policy)'
+assert_eq "$(psql_q postgres "$dbs_q")" "$dbs_before" "databases after refused restores"
+
+# With the policy's roles only: the restoring role owns everything, no privileges come back,
+# the rows and the function body do.
+psql_q postgres "CREATE ROLE reader; CREATE ROLE auditor" >/dev/null
+me=$(psql_q postgres "SELECT current_user")
+check_bare() {  # check_bare DB WHAT
+  assert_eq "$(psql_q "$1" "$rows_q")" "$rows" "$2: rows"
+  assert_eq "$(psql_q "$1" "SELECT string_agg(DISTINCT c.relowner::regrole::text, ',')
+    || ':' || count(c.relacl) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = 's'")" "$me:0" "$2: owners and privileges of the tables"
+  assert_eq "$(psql_q "$1" "SELECT polroles::regrole[]::text FROM pg_policy")" "{reader,auditor}" \
+    "$2: the policy's roles"
+}
+assert_exit 0 pgd "${P[@]}" restore "$snap" --db "$(pg_conninfo rdb)" --create --no-owner --no-privileges
+check_bare rdb "--create --no-owner --no-privileges"
+assert_eq "$(psql_q rdb "$body_q")" "$body" "the function body"
+assert_eq "$(psql_q rdb "SELECT proowner::regrole::text || ':' || (proacl IS NULL) FROM pg_proc
+  WHERE proname = 'f'")" "$me:true" "the function's owner and privileges"
+assert_eq "$(psql_q rdb "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 's'")" \
+  "$me" "the schema's owner"
+assert_eq "$(psql_q rdb "SELECT lomowner::regrole::text || ':' || (lomacl IS NULL) || ':' ||
+  convert_from(lo_get(oid), 'UTF8') FROM pg_largeobject_metadata")" "$me:true:large object" \
+  "the large object"
+assert_eq "$(psql_q rdb "SELECT count(*) FROM pg_default_acl")" 0 "default privileges"
+assert_eq "$(psql_q postgres "SELECT datdba::regrole::text || ':' || (datacl IS NULL) FROM
+  pg_database WHERE datname = 'rdb'")" "$me:true" "the database's owner and privileges"
+
+# Into an existing empty database, and one table into another.
+psql_q postgres "CREATE DATABASE rdb_into" >/dev/null
+psql_q postgres "CREATE DATABASE rdb_table" >/dev/null
+assert_exit 2 pgd "${P[@]}" restore "$snap" --db "$(pg_conninfo rdb_into)"
+assert_contains "$LAST_STDERR" 'no role "app"'
+assert_eq "$(psql_q rdb_into "SELECT count(*) FROM pg_namespace WHERE nspname = 's'")" 0 \
+  "a refused restore into an existing database changes nothing"
+assert_exit 0 pgd "${P[@]}" restore "$snap" --db "$(pg_conninfo rdb_into)" --no-owner --no-privileges
+check_bare rdb_into "into an existing database"
+psql_q rdb_table "CREATE SCHEMA s" >/dev/null
+assert_exit 6 pgd "${P[@]}" restore "$snap" --db "$(pg_conninfo rdb_table)" --table s.t
+assert_contains "$LAST_STDERR" 'role "app" does not exist'
+assert_contains "$LAST_STDERR" "or restore with --no-owner and --no-privileges"
+# The table's creation failed whole: no table is left without its sequence and default for
+# the next attempt to take for an existing one.
+assert_eq "$(psql_q rdb_table "SELECT count(*) FROM pg_class WHERE relnamespace = 's'::regnamespace")" \
+  0 "relations left by a failed --table restore"
+assert_exit 0 pgd "${P[@]}" restore "$snap" --db "$(pg_conninfo rdb_table)" --table s.t \
+  --no-owner --no-privileges
+check_bare rdb_table "--table"
+
+# A drill on such a server.
+assert_exit 2 pgd "${P[@]}" drill "$snap" --db "$(pg_conninfo postgres)"
+assert_contains "$LAST_STDERR" 'no role "app"'
+assert_exit 0 pgd "${P[@]}" drill "$snap" --db "$(pg_conninfo postgres)" --no-owner --no-privileges
+
+# A pg_dump archive: pg_restore's own error, with the way out, and then -O -x.
+assert_exit 6 pgd "${P[@]}" restore "$archive" --db "$(pg_conninfo rdb_archive)" --create
+assert_contains "$LAST_STDERR" 'role "app" does not exist'
+assert_contains "$LAST_STDERR" "or restore with --no-owner and --no-privileges"
+assert_exit 0 pgd "${P[@]}" restore "$archive" --db "$(pg_conninfo rdb_archive)" --create \
+  --no-owner --no-privileges
+check_bare rdb_archive "a pg_dump archive"
+
+pass
