@@ -677,10 +677,8 @@ Status FinishDatabase(const repo::Manifest& m, const DatabaseRestoreOptions& opt
   return Status::OK();
 }
 
-// Refuses, before anything changes, a restore that names roles the target server lacks: in
-// the schema (owners, privileges, policies) and, with --create, as the database's owner or
-// grantees. psql would stop at the first of them part way through the schema; an operator
-// restoring onto a new server learns them all at once here, and what to do.
+// Refuses, before anything changes, a restore that names roles the target server lacks
+// (CheckRolesExist): in the schema and, with --create, as the database's owner or grantees.
 Status CheckRoles(const repo::Manifest& m, const DatabaseRestoreOptions& options,
                   const std::string& pre_sql, const std::string& post_sql) {
   ScriptRoles roles;
@@ -690,8 +688,9 @@ Status CheckRoles(const repo::Manifest& m, const DatabaseRestoreOptions& options
     if (!options.no_owner && !m.database_owner.empty()) roles.owners.insert(m.database_owner);
     if (!options.no_privileges && m.database_acl_explicit) {
       for (const std::string& entry : m.database_acl) {
+        // The owner's own privileges go with ownership (ApplyDatabaseProperties skips them).
         std::string grantee = entry.substr(0, entry.find('\t'));
-        if (!grantee.empty()) roles.privileges.insert(grantee);
+        if (!grantee.empty() && grantee != m.database_owner) roles.privileges.insert(grantee);
       }
     }
   }
@@ -699,58 +698,14 @@ Status CheckRoles(const repo::Manifest& m, const DatabaseRestoreOptions& options
     return Status::OK();
   }
   // Roles are the server's: any database of it answers.
-  std::unique_ptr<Connection> c;
   if (options.create) {
     auto mc = OpenMaintenance(options.conninfo, "");
     if (!mc.ok()) return mc.status();
-    c = std::move(mc->first);
-  } else {
-    auto tc = Connection::Open(options.conninfo);
-    if (!tc.ok()) return tc.status();
-    c = std::move(*tc);
+    return CheckRolesExist(mc->first.get(), roles);
   }
-  auto rows = c->Query("SELECT rolname FROM pg_catalog.pg_roles");
-  if (!rows.ok()) return rows.status();
-  std::set<std::string> existing;
-  for (const Row& r : *rows) existing.insert(r[0].value_or(""));
-
-  std::map<std::string, std::vector<std::string>> missing;  // role -> what for
-  auto note = [&](const std::set<std::string>& names, const char* what) {
-    for (const std::string& n : names) {
-      if (!existing.count(n)) missing[n].push_back(what);
-    }
-  };
-  note(roles.owners, "owns objects");
-  note(roles.privileges, "privileges");
-  note(roles.policies, "a policy");
-  if (missing.empty()) return Status::OK();
-  std::string list;
-  bool owners = false, privileges = false, policies = false;
-  for (const auto& [name, whats] : missing) {
-    list += (list.empty() ? "" : ", ") + c->QuoteIdent(name) + " (";
-    for (size_t i = 0; i < whats.size(); ++i) list += (i ? ", " : "") + whats[i];
-    list += ")";
-    for (const std::string& w : whats) {
-      owners |= w == "owns objects";
-      privileges |= w == "privileges";
-      policies |= w == "a policy";
-    }
-  }
-  std::string what_to_do =
-      "create them first (on the source server, pg_dumpall --roles-only prints every role)";
-  if (owners || privileges) {
-    std::string options_text;
-    if (owners) options_text += "--no-owner (objects then belong to the role restoring them)";
-    if (privileges) {
-      options_text += std::string(owners ? " and " : "") +
-                      "--no-privileges (no GRANT, REVOKE or default privileges are restored)";
-    }
-    what_to_do += ", or restore with " + options_text;
-  }
-  if (policies) what_to_do += "; a role a policy names must exist either way";
-  return Status::InvalidArgument("the target server has no role " + list +
-                                 ", which the snapshot needs: " + what_to_do +
-                                 ". Nothing was changed");
+  auto c = Connection::Open(options.conninfo);
+  if (!c.ok()) return c.status();
+  return CheckRolesExist(c->get(), roles);
 }
 
 // A `backup --format pg_dump` snapshot: its archive goes to pg_restore on standard input.
@@ -809,8 +764,9 @@ Result<DatabaseRestoreStats> RestoreArchive(repo::Repository* repo,
   return stats;
 }
 
-Result<DatabaseRestoreStats> Restore(repo::Repository* repo, const repo::SnapshotRef& snapshot,
-                                     const DatabaseRestoreOptions& opts) {
+Result<DatabaseRestoreStats> RestoreSnapshot(repo::Repository* repo,
+                                             const repo::SnapshotRef& snapshot,
+                                             const DatabaseRestoreOptions& opts) {
   DatabaseRestoreOptions options = opts;
   if (const char* env = std::getenv("PGDEDUP_PSQL"); env && *env) options.psql = env;
   const repo::Manifest& m = snapshot.manifest;
@@ -919,11 +875,12 @@ Result<DatabaseRestoreStats> Restore(repo::Repository* repo, const repo::Snapsho
 Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
                                              const repo::SnapshotRef& snapshot,
                                              const DatabaseRestoreOptions& options) {
-  auto stats = Restore(repo, snapshot, options);
-  // A role CheckRoles could not see (a statement in a form it does not read, a pg_dump
-  // archive, a restore of chosen tables): the server's own error, and what to do about it.
+  auto stats = RestoreSnapshot(repo, snapshot, options);
+  // A role CheckRoles could not see (a statement in a form it does not read, a user mapping, a
+  // pg_dump archive): the server's own error from psql or pg_restore, and what to do about it.
+  // Not for a connection refused because the login role itself is missing (FATAL).
   const std::string& error = stats.status().message();
-  if (!stats.ok() && error.find("role \"") != std::string::npos &&
+  if (!stats.ok() && error.find("ERROR:  role \"") != std::string::npos &&
       error.find("\" does not exist") != std::string::npos) {
     return stats.status().WithDetail(
         "create the role on the target server first (pg_dumpall --roles-only on the source "

@@ -48,8 +48,12 @@ struct DatabaseRestoreOptions {
   // As pg_restore's --no-owner and --no-privileges, for a server without the source's roles:
   // objects (and, with `create`, the database) belong to the role restoring them, and no
   // privileges (GRANT, REVOKE, default privileges, the database's own) are restored.
-  // Otherwise every role the schema gives objects or privileges to, or names in a policy,
-  // must exist on the target server: the restore is refused before it changes anything.
+  // Otherwise every role the schema gives objects or privileges to, or names in a policy (and
+  // with `create` the database's owner and grantees), must exist on the target server: the
+  // restore, or with `tables` the creation of those tables, is refused before it changes
+  // anything. Only statements in pg_dump's own forms are read (not, say, a user mapping's
+  // role), and a pg_dump archive is left to pg_restore: there a missing role shows as the
+  // server's error, with what to do.
   bool no_owner = false;
   bool no_privileges = false;
   // Connections loading tables at once. Default: the machine's cores.

@@ -443,24 +443,28 @@ bool IsPrivilegeEntry(const DumpEntry& e) {
   return e.type == "ACL" || e.type == "DEFAULT ACL" || e.type == "ACL LANGUAGE";
 }
 
-// Where an entry's `ALTER ... OWNER TO "owner";` line is in its text (with its newline), for
-// the owner its header names: pg_dump writes it right after the definition, so the last
-// top-level line of that form. {npos, 0} when there is none (an object without an owner, a
-// comment, a privilege entry).
-std::pair<size_t, size_t> OwnerStatement(const DumpEntry& e) {
-  constexpr size_t npos = std::string::npos;
-  if (e.owner.empty() || IsPrivilegeEntry(e)) return {npos, 0};
+// A line of an entry's text: its offset and length, its newline included.
+struct LineSpan {
+  size_t at;
+  size_t length;
+};
+
+// The lines of an entry that give objects to the owner its header names: top-level lines
+// `ALTER ... OWNER TO "owner";`. pg_dump writes one after each object's definition (a
+// PostgreSQL 17 BLOB METADATA entry holds one per large object); a definition itself never
+// has such a line outside its literals. None for an entry without an owner, or a privilege
+// entry.
+std::vector<LineSpan> OwnerLines(const DumpEntry& e) {
+  std::vector<LineSpan> lines;
+  if (e.owner.empty() || IsPrivilegeEntry(e)) return lines;
   const std::string tail = " OWNER TO " + QuoteDumpIdent(e.owner) + ";";
-  size_t at = npos;
-  size_t length = 0;
   ForEachTopLevelLine(e.text, [&](size_t offset, std::string_view line) {
     if (line.starts_with("ALTER ") && line.ends_with(tail)) {
-      at = offset;
-      length = line.size();
+      const bool newline = offset + line.size() < e.text.size();
+      lines.push_back({offset, line.size() + (newline ? 1 : 0)});
     }
   });
-  if (at != npos && at + length < e.text.size()) length++;  // its newline
-  return {at, length};
+  return lines;
 }
 
 // "a""b" -> a"b. REQUIRES: a whole double-quoted identifier, as ConsumeQuoted returns it.
@@ -543,13 +547,14 @@ std::string OmitFromScript(std::string_view script, const ScriptOmissions& o) {
     }
     if (after_omitted) out += e.settings;
     after_omitted = false;
-    auto [at, length] = o.owner ? OwnerStatement(e) : std::make_pair(std::string::npos, size_t{0});
-    if (at == std::string::npos) {
-      out += e.text;
-    } else {
-      out.append(e.text, 0, at);
-      out.append(e.text, at + length);
+    size_t from = 0;
+    if (o.owner) {
+      for (const LineSpan& line : OwnerLines(e)) {
+        out.append(e.text, from, line.at - from);
+        from = line.at + line.length;
+      }
     }
+    out.append(e.text, from);
   }
   out += d.epilogue;
   return out;
@@ -557,7 +562,7 @@ std::string OmitFromScript(std::string_view script, const ScriptOmissions& o) {
 
 void CollectScriptRoles(const DumpScript& d, ScriptRoles* roles) {
   for (const DumpEntry& e : d.entries) {
-    if (OwnerStatement(e).first != std::string::npos) roles->owners.insert(e.owner);
+    if (!OwnerLines(e).empty()) roles->owners.insert(e.owner);
     if (e.type == "POLICY") {
       std::string_view body = Body(e);
       while (body.starts_with("\n")) body.remove_prefix(1);

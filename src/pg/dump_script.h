@@ -63,7 +63,7 @@ struct ScriptOmissions {
   // after the object's definition, to the owner its header names): objects then belong to
   // the role that restores them;
   bool owner = false;
-  // the ACL and DEFAULT ACL entries (GRANT, REVOKE, ALTER DEFAULT PRIVILEGES).
+  // the ACL, DEFAULT ACL and ACL LANGUAGE entries (GRANT, REVOKE, ALTER DEFAULT PRIVILEGES).
   bool privileges = false;
 };
 

@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "common/bytes.h"
@@ -149,6 +150,54 @@ const repo::StreamInfo* FindStreamOfKind(const repo::Manifest& m, const std::str
     if (s.kind == kind) return &s;
   }
   return nullptr;
+}
+
+Status CheckRolesExist(Connection* c, const ScriptRoles& roles) {
+  if (roles.owners.empty() && roles.privileges.empty() && roles.policies.empty()) {
+    return Status::OK();
+  }
+  auto rows = c->Query("SELECT rolname FROM pg_catalog.pg_roles");
+  if (!rows.ok()) return rows.status();
+  std::set<std::string> existing;
+  for (const Row& r : *rows) existing.insert(r[0].value_or(""));
+
+  enum Need : unsigned { kOwns = 1, kPrivileges = 2, kPolicy = 4 };
+  std::map<std::string, unsigned> missing;  // role -> what for (Need bits)
+  auto note = [&](const std::set<std::string>& names, Need need) {
+    for (const std::string& n : names) {
+      if (!existing.count(n)) missing[n] |= need;
+    }
+  };
+  note(roles.owners, kOwns);
+  note(roles.privileges, kPrivileges);
+  note(roles.policies, kPolicy);
+  if (missing.empty()) return Status::OK();
+  std::string list;
+  unsigned all = 0;
+  for (const auto& [name, needs] : missing) {
+    std::string what;
+    for (auto [bit, text] : {std::pair{kOwns, "owns objects"}, std::pair{kPrivileges, "privileges"},
+                             std::pair{kPolicy, "a policy"}}) {
+      if (needs & bit) what += (what.empty() ? "" : ", ") + std::string(text);
+    }
+    list += (list.empty() ? "" : ", ") + c->QuoteIdent(name) + " (" + what + ")";
+    all |= needs;
+  }
+  std::string what_to_do =
+      "create them first (on the source server, pg_dumpall --roles-only prints every role)";
+  if (all & (kOwns | kPrivileges)) {
+    std::string flags;
+    if (all & kOwns) flags += "--no-owner (objects then belong to the role restoring them)";
+    if (all & kPrivileges) {
+      flags += std::string((all & kOwns) ? " and " : "") +
+               "--no-privileges (no GRANT, REVOKE or default privileges are restored)";
+    }
+    what_to_do += ", or restore with " + flags;
+  }
+  if (all & kPolicy) what_to_do += "; a role a policy names must exist either way";
+  return Status::InvalidArgument("the target server has no role " + list +
+                                 ", which the snapshot needs: " + what_to_do +
+                                 ". Nothing was changed");
 }
 
 std::string QualifiedName(Connection* c, const repo::StreamInfo& s) {

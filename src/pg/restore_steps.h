@@ -16,6 +16,7 @@
 #include "common/result.h"
 #include "pg/connection.h"
 #include "pg/database_restore.h"
+#include "pg/dump_script.h"
 #include "repo/repository.h"
 
 namespace pgdedup::pg {
@@ -85,6 +86,14 @@ Status ForEachOnConnections(const DatabaseRestoreOptions& options, size_t count,
 // first.
 Status AnalyzeInParallel(const DatabaseRestoreOptions& options,
                          const std::set<std::pair<std::string, std::string>>& done = {});
+
+// OK when the server `c` is connected to has every role in `roles`; otherwise InvalidArgument
+// naming each missing role and what it is for, and what to do: create them, or restore with
+// --no-owner (for owners) and --no-privileges (for privileges); a policy's roles must exist
+// either way. Called before a restore changes anything: psql would stop at the first missing
+// role part way through the schema, and an operator restoring onto a new server learns them
+// all at once here.
+Status CheckRolesExist(Connection* c, const ScriptRoles& roles);
 
 // The qualified, quoted name of a table stream: "schema"."table".
 std::string QualifiedName(Connection* c, const repo::StreamInfo& s);

@@ -288,6 +288,23 @@ Result<DatabaseRestoreStats> TableRestorer::Run() {
   Connection* c = conn->get();
   for (Plan& p : plans_) PGDEDUP_RETURN_IF_ERROR(Inspect(c, &p));
 
+  // The roles what is to be created needs, checked before anything is: a missing one would
+  // stop the creation part way, with some tables made and others not.
+  ScriptRoles roles;
+  std::set<std::string> schemas;
+  for (const Plan& p : plans_) {
+    if (!p.create) continue;
+    CollectScriptRoles(ParseDumpScript(p.objects.pre_data), &roles);
+    CollectScriptRoles(ParseDumpScript(p.objects.post_data), &roles);
+    if (!schemas.insert(p.name.schema).second) continue;
+    auto exists = c->Query("SELECT 1 FROM pg_namespace WHERE nspname = $1", {p.name.schema});
+    if (!exists.ok()) return exists.status();
+    if (exists->empty()) {
+      CollectScriptRoles(ParseDumpScript(SchemaScript(pre_, p.name.schema)), &roles);
+    }
+  }
+  PGDEDUP_RETURN_IF_ERROR(CheckRolesExist(c, roles));
+
   DatabaseRestoreStats stats;
   std::vector<const repo::StreamInfo*> loads;
   std::set<const repo::StreamInfo*> truncate;

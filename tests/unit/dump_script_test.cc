@@ -248,6 +248,10 @@ std::string RolesScript() {
          OwnedEntry("t p", "POLICY", "a\"pp",
                     "CREATE POLICY \"p\" ON \"s\".\"t\" AS RESTRICTIVE FOR SELECT TO \"reader\", "
                     "\"po\"\"l\" USING ((\"id\" > 10));") +
+         OwnedEntry("BLOBS", "BLOB METADATA", "a\"pp",
+                    "SELECT pg_catalog.lo_create('16400');\nSELECT pg_catalog.lo_create('16401');\n"
+                    "\nALTER LARGE OBJECT 16400 OWNER TO \"a\"\"pp\";\n"
+                    "ALTER LARGE OBJECT 16401 OWNER TO \"a\"\"pp\";") +
          OwnedEntry("t q", "POLICY", "a\"pp",
                     "CREATE POLICY \"q\" ON \"s\".\"t\" USING ((\"id\" > 10));") +
          kEpilogue;
@@ -256,7 +260,7 @@ std::string RolesScript() {
 TEST_CASE("--no-owner leaves out each object's OWNER TO line, and nothing inside literals") {
   const std::string text = RolesScript();
   DumpScript d = ParseDumpScript(text);
-  REQUIRE(d.entries.size() == 7);
+  REQUIRE(d.entries.size() == 8);
   CHECK(d.entries[0].owner == "a\"pp");
   CHECK(OmitFromScript(text, {}) == text);
   std::string out = OmitFromScript(text, {.owner = true, .privileges = false});
@@ -266,10 +270,14 @@ TEST_CASE("--no-owner leaves out each object's OWNER TO line, and nothing inside
   CHECK(out.find("AS $$\nALTER TABLE \"s\".\"t\" OWNER TO \"a\"\"pp\";\n$$;") != std::string::npos);
   CHECK(out.find("IS '\nALTER TABLE x OWNER TO \"a\"\"pp\";\n") != std::string::npos);
   CHECK(out.find("GRANT ALL ON FUNCTION") != std::string::npos);
-  // Nothing else changed: the two OWNER TO lines are all that is gone.
+  // Every large object of a BLOB METADATA entry is left to the restoring role.
+  CHECK(out.find("ALTER LARGE OBJECT") == std::string::npos);
+  CHECK(out.find("lo_create('16401');") != std::string::npos);
+  // Nothing else changed: the four OWNER TO lines are all that is gone.
   const std::string f_owner = "ALTER FUNCTION \"s\".\"f\"() OWNER TO \"a\"\"pp\";\n";
   const std::string t_owner = "ALTER TABLE \"s\".\"t\" OWNER TO \"a\"\"pp\";\n";
-  CHECK(out.size() + f_owner.size() + t_owner.size() == text.size());
+  const std::string lo_owner = "ALTER LARGE OBJECT 16400 OWNER TO \"a\"\"pp\";\n";
+  CHECK(out.size() + f_owner.size() + t_owner.size() + 2 * lo_owner.size() == text.size());
 }
 
 TEST_CASE("--no-privileges leaves out ACL entries, and the next entry keeps its settings") {
@@ -286,7 +294,7 @@ TEST_CASE("--no-privileges leaves out ACL entries, and the next entry keeps its 
   size_t set = out.rfind("SET default_tablespace = \"fast\";\n", table);
   REQUIRE(set != std::string::npos);
   CHECK(out.find("-- Name:", set) == table);
-  CHECK(ParseDumpScript(out).entries.size() == 5);
+  CHECK(ParseDumpScript(out).entries.size() == 6);
 }
 
 TEST_CASE("the roles a script needs, by what for, only from the forms pg_dump writes") {
