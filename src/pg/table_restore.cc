@@ -87,12 +87,21 @@ class TableRestorer {
   Status CreateTables(Connection* c);
   Status SetSequences(Connection* c);
   Status FinishTables();
+  // Everything after the checks: create, load, set sequences, finish, ANALYZE.
+  Status Apply(Connection* c, const std::vector<const repo::StreamInfo*>& loads,
+               const std::set<const repo::StreamInfo*>& truncate, DatabaseRestoreStats* stats);
+  // After a failure: drops the tables (and schemas) this restore created, so that none is left
+  // half made (without its rows, indexes or policies) for a later attempt to take for an
+  // existing table. Returns what it could not drop (empty when everything went).
+  std::string DropCreated(Connection* c);
 
   repo::Repository* repo_;
   const repo::Manifest& m_;
   const DatabaseRestoreOptions& options_;
   DumpScript pre_, post_;
-  std::vector<Plan> plans_;  // parents before their partitions
+  std::vector<Plan> plans_;                // parents before their partitions
+  std::vector<TableName> created_tables_;  // by this restore, in order
+  std::vector<std::string> created_schemas_;
 };
 
 Status TableRestorer::LoadSchema() {
@@ -219,6 +228,7 @@ Status TableRestorer::CreateTables(Connection* c) {
         Step("create schema " + QuoteDumpIdent(p.name.schema));
         PGDEDUP_RETURN_IF_ERROR(RunSqlText(script, "schema " + p.name.schema, options_,
                                            /*single_transaction=*/true));
+        created_schemas_.push_back(p.name.schema);
       }
     }
     Step("create table " + p.name.Quoted());
@@ -227,8 +237,23 @@ Status TableRestorer::CreateTables(Connection* c) {
     // next attempt to take for an existing table and load.
     PGDEDUP_RETURN_IF_ERROR(RunSqlText(p.objects.pre_data, "creating table " + p.name.Quoted(),
                                        options_, /*single_transaction=*/true));
+    created_tables_.push_back(p.name);
   }
   return Status::OK();
+}
+
+std::string TableRestorer::DropCreated(Connection* c) {
+  std::string left;
+  // Partitions before their parents; a table's own sequences go with it.
+  for (auto t = created_tables_.rbegin(); t != created_tables_.rend(); ++t) {
+    Status s = c->Exec("DROP TABLE IF EXISTS " + t->Quoted());
+    if (!s.ok()) left += (left.empty() ? "" : ", ") + t->Quoted() + " (" + s.message() + ")";
+  }
+  for (auto n = created_schemas_.rbegin(); n != created_schemas_.rend(); ++n) {
+    Status s = c->Exec("DROP SCHEMA IF EXISTS " + QuoteDumpIdent(*n));
+    if (!s.ok()) left += (left.empty() ? "" : ", ") + QuoteDumpIdent(*n) + " (" + s.message() + ")";
+  }
+  return left;
 }
 
 // The setval lines of sequences.sql for the restored tables' sequences.
@@ -329,11 +354,22 @@ Result<DatabaseRestoreStats> TableRestorer::Run() {
     return stats;
   }
   ::signal(SIGPIPE, SIG_IGN);
+  Status applied = Apply(c, loads, truncate, &stats);
+  if (applied.ok()) return stats;
+  if (created_tables_.empty() && created_schemas_.empty()) return applied;
+  std::string left = DropCreated(c);
+  return applied.WithDetail(left.empty()
+                                ? "the tables this restore had created were dropped again"
+                                : "could not drop again what this restore had created: " + left);
+}
 
+Status TableRestorer::Apply(Connection* c, const std::vector<const repo::StreamInfo*>& loads,
+                            const std::set<const repo::StreamInfo*>& truncate,
+                            DatabaseRestoreStats* stats) {
   auto t0 = std::chrono::steady_clock::now();
   PGDEDUP_RETURN_IF_ERROR(CreateTables(c));
   auto t1 = std::chrono::steady_clock::now();
-  stats.seconds_schema = std::chrono::duration<double>(t1 - t0).count();
+  stats->seconds_schema = std::chrono::duration<double>(t1 - t0).count();
   if (!loads.empty() && !truncate.empty()) {
     // Rows are replaced (--clean): every table chosen, every partition of a partitioned one,
     // in one transaction on one connection, so that a failure leaves all of them as they were
@@ -348,9 +384,9 @@ Result<DatabaseRestoreStats> TableRestorer::Run() {
       st = LoadTableInTransaction(repo_, lc, *t, truncate.count(t) > 0, options_,
                                   /*into_existing=*/true);
       if (!st.ok()) break;
-      stats.tables++;
-      stats.rows += t->rows;
-      stats.bytes += t->size;
+      stats->tables++;
+      stats->rows += t->rows;
+      stats->bytes += t->size;
     }
     if (st.ok()) st = lc->Exec("COMMIT");
     if (!st.ok()) {
@@ -362,20 +398,21 @@ Result<DatabaseRestoreStats> TableRestorer::Run() {
     auto loaded =
         LoadTables(repo_, loads, truncate, options_, [&](const std::string& s) { Step(s); });
     if (!loaded.ok()) return loaded.status();
-    stats.tables = loaded->tables;
-    stats.rows = loaded->rows;
-    stats.bytes = loaded->bytes;
+    stats->tables = loaded->tables;
+    stats->rows = loaded->rows;
+    stats->bytes = loaded->bytes;
     PGDEDUP_RETURN_IF_ERROR(SetSequences(c));
   }
   auto t2 = std::chrono::steady_clock::now();
-  stats.seconds_data = std::chrono::duration<double>(t2 - t1).count();
+  stats->seconds_data = std::chrono::duration<double>(t2 - t1).count();
   if (!options_.data_only) PGDEDUP_RETURN_IF_ERROR(FinishTables());
   for (const Plan& p : plans_) {
     if (p.stream == nullptr || options_.schema_only) continue;
     PGDEDUP_RETURN_IF_ERROR(c->Exec("ANALYZE " + p.name.Quoted()));
   }
-  stats.seconds_post = std::chrono::duration<double>(std::chrono::steady_clock::now() - t2).count();
-  return stats;
+  stats->seconds_post =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t2).count();
+  return Status::OK();
 }
 
 }  // namespace

@@ -4,8 +4,8 @@
 # (--dry-run too); --no-owner and --no-privileges restore without them (as pg_restore's -O and
 # -x), for --create, into an existing database, for --table, for a drill and for a pg_dump
 # archive; a role that a policy names must exist either way. A function body that contains
-# lines like the statements left out comes back byte for byte. A --table restore whose table
-# creation fails leaves no half-created table behind.
+# lines like the statements left out comes back byte for byte. A --table restore that fails
+# while it creates a table, or after it created one, leaves no table it created behind.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -141,6 +141,16 @@ assert_contains "$LAST_STDERR" 'creating table "s"."t"'
 assert_eq "$(psql_q rdb_table "SELECT count(*) FROM pg_class WHERE relname = 't'")" \
   0 "a table left by a failed --table restore"
 psql_q rdb_table "DROP TABLE s.t_id_seq" >/dev/null
+# A failure after the table was created and loaded (its primary key's index meets a relation
+# of its name) drops the table again; what was there before stays.
+psql_q rdb_table "CREATE TABLE s.t_pkey (x int)" >/dev/null
+assert_exit 6 pgd "${P[@]}" restore "$snap" --db "$(pg_conninfo rdb_table)" --table s.t \
+  --no-owner --no-privileges
+assert_contains "$LAST_STDERR" 'indexes and constraints of "s"."t"'
+assert_contains "$LAST_STDERR" "the tables this restore had created were dropped again"
+assert_eq "$(psql_q rdb_table "SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class
+  WHERE relnamespace = 's'::regnamespace")" "t_pkey" "relations after a failed --table restore"
+psql_q rdb_table "DROP TABLE s.t_pkey" >/dev/null
 assert_exit 0 pgd "${P[@]}" restore "$snap" --db "$(pg_conninfo rdb_table)" --table s.t \
   --no-owner --no-privileges
 check_bare rdb_table "--table"
