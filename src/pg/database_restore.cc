@@ -423,10 +423,11 @@ Status WaitForNoSessions(Connection* mc, const std::string& name) {
 
 // Gives the complete database `new_name` (ours) the name `final_name`. With `replace_existing`
 // the database of that name (which must still be the one found when the restore began, by
-// oid) is first renamed aside, its sessions ended, and dropped once the new one has its name:
-// the name is without a database only between two renames, and a database is dropped only
-// when its replacement stands. Connections to each database renamed are shut off while it is,
-// and opened again after. Every failure's message says where each database is left.
+// oid) has its connections shut off and its sessions ended; then, in one transaction, it is
+// renamed aside, the new one takes its name and is opened to connections: the name passes from
+// one database to the other at once, and a failure, or pgdedup killed, before the commit
+// leaves both as they were. The old database is dropped only once its replacement stands.
+// Every failure's message says where each database is left.
 Status PutInPlace(const Target& target) {
   const std::string& final_name = target.final_name;
   const std::string& new_name = target.created->name();
@@ -449,6 +450,7 @@ Status PutInPlace(const Target& target) {
   if (Status s = allow(new_name, false); !s.ok()) return unchanged(s);
   if (Status s = WaitForNoSessions(mc, new_name); !s.ok()) return unchanged(s);
   std::string aside;
+  bool old_allowed = false;
   if (target.replace_existing) {
     auto found = mc->Query(
         "SELECT oid, datallowconn FROM pg_catalog.pg_database WHERE datname = $1", {final_name});
@@ -458,33 +460,42 @@ Status PutInPlace(const Target& target) {
           Status::Unavailable("database \"" + final_name +
                               "\" was dropped or replaced by someone else while the restore ran"));
     }
-    const bool old_allowed = (*found)[0][1].value_or("t") == "t";
+    old_allowed = (*found)[0][1].value_or("t") == "t";
     if (Status s = allow(final_name, false); !s.ok()) return unchanged(s);
     // A session we may not end makes the rename fail after PostgreSQL's own 5 s wait.
     EndSessions(mc, final_name);
     aside = kReplacedPrefix + ToHex(repo::RandomBytes(8));
-    if (Status s = mc->Exec("ALTER DATABASE " + q(final_name) + " RENAME TO " + q(aside));
-        !s.ok()) {
+  }
+  Status swapped = mc->Exec("BEGIN");
+  if (swapped.ok() && !aside.empty()) {
+    swapped = mc->Exec("ALTER DATABASE " + q(final_name) + " RENAME TO " + q(aside));
+  }
+  if (swapped.ok()) {
+    swapped = mc->Exec("ALTER DATABASE " + q(new_name) + " RENAME TO " + q(final_name));
+  }
+  if (swapped.ok()) swapped = allow(final_name, true);
+  if (swapped.ok()) swapped = mc->Exec("COMMIT");
+  if (!swapped.ok()) {
+    // Whether a COMMIT that failed took effect (the connection lost on the way) is what the
+    // catalog says: the new database is either still under its own name or not.
+    (void)mc->Exec("ROLLBACK");
+    auto check = OpenMaintenance(target.maintenance_conninfo, "");
+    auto still = check.ok()
+                     ? check->first->Query(
+                           "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", {new_name})
+                     : Result<std::vector<Row>>(check.status());
+    if (!still.ok()) {
+      return swapped.WithContext("could not tell whether database " + new_name +
+                                 " (the complete restore) took the name \"" + final_name + "\" (" +
+                                 still.status().message() + "): look for databases " + new_name +
+                                 (aside.empty() ? "" : " and " + aside));
+    }
+    if (!still->empty()) {
       if (old_allowed) (void)allow(final_name, true);
-      return unchanged(s);
+      return unchanged(swapped);
     }
-    Status renamed = mc->Exec("ALTER DATABASE " + q(new_name) + " RENAME TO " + q(final_name));
-    if (!renamed.ok()) {
-      if (mc->Exec("ALTER DATABASE " + q(aside) + " RENAME TO " + q(final_name)).ok()) {
-        if (old_allowed) (void)allow(final_name, true);
-        return unchanged(renamed);
-      }
-      (void)allow(new_name, true);
-      return renamed.WithContext("the old database is renamed " + aside +
-                                 " (connections to it are off) and could not be renamed back; " +
-                                 kept);
-    }
-  } else if (Status s = mc->Exec("ALTER DATABASE " + q(new_name) + " RENAME TO " + q(final_name));
-             !s.ok()) {
-    return unchanged(s);
   }
   // The new database has its name.
-  Status opened = allow(final_name, true);
   if (!aside.empty()) {
     Status dropped = DropDatabase(target.maintenance_conninfo, aside);
     if (!dropped.ok()) {
@@ -492,9 +503,7 @@ Status PutInPlace(const Target& target) {
                  ", could not be dropped (" + dropped.message() + "): drop it");
     }
   }
-  return opened.WithContext("database \"" + final_name +
-                            "\" is restored, but does not allow connections yet: ALTER DATABASE " +
-                            q(final_name) + " ALLOW_CONNECTIONS true");
+  return Status::OK();
 }
 
 // After a complete restore: the database it created takes its name (PutInPlace), with --clean

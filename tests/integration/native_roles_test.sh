@@ -168,4 +168,28 @@ assert_exit 0 pgd "${P[@]}" restore "$archive" --db "$(pg_conninfo rdb_archive)"
   --no-owner --no-privileges
 check_bare rdb_archive "a pg_dump archive"
 
+# --create --clean as a database's owner, when a session the owner may not end (a superuser's)
+# keeps the old database busy: the swap fails whole, the old database stays as it was and open
+# to connections, and the complete restore is kept under its temporary name.
+psql_q postgres "CREATE ROLE owner1 LOGIN CREATEDB" >/dev/null
+psql_q postgres "CREATE DATABASE swapdb OWNER owner1" >/dev/null
+psql_q swapdb "SET ROLE owner1; CREATE TABLE k (id int PRIMARY KEY); INSERT INTO k VALUES (1)" >/dev/null
+assert_exit 0 pgd "${P[@]}" backup --db "$(pg_conninfo swapdb)" --json
+swap_snap=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshot_id"])' <"$LAST_STDOUT")
+oid_q="SELECT oid || ':' || datallowconn FROM pg_database WHERE datname = 'swapdb'"
+swap_before=$(psql_q postgres "$oid_q")
+psql -X -q -d swapdb -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+sleeper=$!
+wait_until 100 test "$(psql_q postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = 'swapdb'
+  AND query LIKE '%pg_sleep%'")" = 1
+assert_exit 6 pgd "${P[@]}" restore "$swap_snap" --create --clean \
+  --db "host=$PGHOST port=$PGPORT user=owner1 dbname=swapdb"
+assert_contains "$LAST_STDERR" 'database "swapdb" is not replaced; the complete restore is kept as database pgdedup_restore_'
+assert_eq "$(psql_q postgres "$oid_q")" "$swap_before" "the old database, and its connections"
+kept=$(psql_q postgres "SELECT datname || ':' || datallowconn FROM pg_database
+  WHERE datname LIKE 'pgdedup_restore_%'")
+[[ "$kept" == pgdedup_restore_*:true ]] || fail "the complete restore kept, open: [$kept]"
+assert_eq "$(psql_q "${kept%:true}" "SELECT count(*) FROM k")" 1 "the kept restore's rows"
+stop_job TERM "$sleeper"
+
 pass
