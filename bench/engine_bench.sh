@@ -6,7 +6,10 @@
 # Measures, best of K runs, wall time (and so MB/s) and peak RSS of:
 #   new data   : a backup of the stream into an empty repository
 #   same again : a second backup of the same stream
-#   restore    : restoring the stream to a file
+#   restore    : restoring the stream to a file, made durable (pgdedup fsyncs the file it
+#                writes; restic does not, so its restore is followed by `sync FILE`)
+#   restore, page cache only: the same without making it durable (pgdedup --output - > FILE;
+#                restic restore alone)
 # and then the peak RSS of backing up and restoring a multi-GB stream of new data (--big-rows;
 # 0 skips it). Both tools read the same file from stdin; restic gets --stdin, pgdedup --stdin.
 # Both use their default key derivation, compression and chunking. Prints a Markdown table.
@@ -61,20 +64,30 @@ restic_init() { rm -rf "$WORK/restic" "$RESTIC_CACHE_DIR"; restic init -q --repo
 
 declare -A R
 for tool in pgdedup restic; do
-  new="" same="" rest=""
+  new="" same="" rest="" rest_cached=""
   for ((i = 0; i < RUNS; i++)); do
     if [[ $tool == pgdedup ]]; then
       pgd_init
       new+=$(measure sh -c "\"$PGDEDUP\" backup --repo \"$WORK/pgd\" --cache-dir \"$PGD_CACHE\" -q --stdin --name dump.sql < \"$WORK/dump.sql\"")$'\n'
       same+=$(measure sh -c "\"$PGDEDUP\" backup --repo \"$WORK/pgd\" --cache-dir \"$PGD_CACHE\" -q --stdin --name dump.sql < \"$WORK/dump.sql\"")$'\n'
+      sync  # earlier runs' writeback is not this run's
       rest+=$(measure "$PGDEDUP" restore --repo "$WORK/pgd" --cache-dir "$PGD_CACHE" -q latest --stream dump.sql --output "$WORK/restored.sql")$'\n'
+      cmp "$WORK/restored.sql" "$WORK/dump.sql"
+      rm -f "$WORK/restored.sql"
+      sync
+      rest_cached+=$(measure sh -c "\"$PGDEDUP\" restore --repo \"$WORK/pgd\" --cache-dir \"$PGD_CACHE\" -q latest --stream dump.sql --output - > \"$WORK/restored.sql\"")$'\n'
       cmp "$WORK/restored.sql" "$WORK/dump.sql"
     else
       restic_init
       new+=$(measure sh -c "restic backup -q --repo \"$WORK/restic\" --stdin --stdin-filename dump.sql < \"$WORK/dump.sql\"")$'\n'
       same+=$(measure sh -c "restic backup -q --repo \"$WORK/restic\" --stdin --stdin-filename dump.sql < \"$WORK/dump.sql\"")$'\n'
       rm -rf "$WORK/restic-out"
-      rest+=$(measure restic restore -q --repo "$WORK/restic" latest --target "$WORK/restic-out")$'\n'
+      sync
+      rest+=$(measure sh -c "restic restore -q --repo \"$WORK/restic\" latest --target \"$WORK/restic-out\" && sync \"$WORK/restic-out/dump.sql\"")$'\n'
+      cmp "$WORK/restic-out/dump.sql" "$WORK/dump.sql"
+      rm -rf "$WORK/restic-out"
+      sync
+      rest_cached+=$(measure restic restore -q --repo "$WORK/restic" latest --target "$WORK/restic-out")$'\n'
       cmp "$WORK/restic-out/dump.sql" "$WORK/dump.sql"
       rm -rf "$WORK/restic-out"
     fi
@@ -83,6 +96,7 @@ for tool in pgdedup restic; do
   R[$tool,new]=$(printf '%s' "$new" | best)
   R[$tool,same]=$(printf '%s' "$same" | best)
   R[$tool,restore]=$(printf '%s' "$rest" | best)
+  R[$tool,restore_cached]=$(printf '%s' "$rest_cached" | best)
 done
 
 mbps() { awk -v b="$SIZE" -v s="$1" 'BEGIN { printf "%.0f", b / s / 1e6 }'; }
@@ -93,10 +107,15 @@ echo "Input: $SIZE bytes of generated dump (gen_dump --rows $ROWS), best of $RUN
 echo
 echo "| operation | pgdedup s | pgdedup MB/s | pgdedup peak RSS | restic s | restic MB/s | restic peak RSS | pgdedup speed-up |"
 echo "|---|---|---|---|---|---|---|---|"
-for op in new same restore; do
+for op in new same restore restore_cached; do
   read -r ps pr <<<"${R[pgdedup,$op]}"
   read -r rs rr <<<"${R[restic,$op]}"
-  label=$op; [[ $op == new ]] && label="backup, new data"; [[ $op == same ]] && label="backup, same data again"
+  case $op in
+    new) label="backup, new data" ;;
+    same) label="backup, same data again" ;;
+    restore) label="restore to a file, durable (pgdedup fsyncs; restic + sync FILE)" ;;
+    restore_cached) label="restore to a file, page cache only" ;;
+  esac
   echo "| $label | $ps | $(mbps "$ps") | $((pr / 1024)) MiB | $rs | $(mbps "$rs") | $((rr / 1024)) MiB | $(ratio "$ps" "$rs") |"
 done
 
