@@ -19,6 +19,7 @@ struct DrillArgs {
   int jobs = 0;
   bool no_owner = false;
   bool no_privileges = false;
+  bool no_tablespaces = false;
 };
 
 int RunDrill(const Context& ctx, const DrillArgs& args) {
@@ -35,6 +36,7 @@ int RunDrill(const Context& ctx, const DrillArgs& args) {
   options.threads = args.jobs;
   options.no_owner = args.no_owner;
   options.no_privileges = args.no_privileges;
+  options.no_tablespaces = args.no_tablespaces;
   options.progress = [&](const std::string& step) { spdlog::debug("drill: {}", step); };
   auto start = std::chrono::steady_clock::now();
   auto report = pg::Drill(reader->repo.get(), *snap, options);
@@ -104,6 +106,9 @@ void AddDrill(CLI::App* app, Runner* run) {
                 "server that lacks the source's roles; as restore --no-owner)");
   cmd->add_flag("--no-privileges,--no-acl", args->no_privileges,
                 "restore no privileges into the temporary database (as restore --no-privileges)");
+  cmd->add_flag("--no-tablespaces", args->no_tablespaces,
+                "create the temporary database's objects in its default tablespace (for a "
+                "server that lacks the source's tablespaces; as restore --no-tablespaces)");
   cmd->callback([run, args] { *run = [args](const Context& c) { return RunDrill(c, *args); }; });
 }
 

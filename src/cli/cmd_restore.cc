@@ -33,6 +33,7 @@ struct RestoreArgs {
   bool data_only = false;
   bool no_owner = false;
   bool no_privileges = false;
+  bool no_tablespaces = false;
   std::vector<std::string> tables;
   int jobs = 0;
 };
@@ -51,6 +52,7 @@ int RunRestoreDatabase(const Context& ctx, const RestoreArgs& args) {
   options.data_only = args.data_only;
   options.no_owner = args.no_owner;
   options.no_privileges = args.no_privileges;
+  options.no_tablespaces = args.no_tablespaces;
   options.tables = args.tables;
   options.jobs = args.jobs;
   options.progress = [&](const std::string& step) {
@@ -264,6 +266,11 @@ void AddRestore(CLI::App* app, Runner* run) {
   cmd->add_flag("--no-privileges,--no-acl", args->no_privileges,
                 "with --db: restore no privileges (GRANT, REVOKE, default privileges, the "
                 "database's own), as pg_restore --no-privileges");
+  cmd->add_flag("--no-tablespaces", args->no_tablespaces,
+                "with --db: create every object in the database's default tablespace, not in "
+                "the tablespace it was in (for a server that lacks them; as pg_restore "
+                "--no-tablespaces). Without it, a tablespace the schema needs that the server "
+                "lacks refuses the restore before anything changes");
   cmd->add_option("--jobs", args->jobs,
                   "with --db: connections used at once to load tables (largest first) and, "
                   "as soon as a table is loaded, to build its indexes and constraints and "

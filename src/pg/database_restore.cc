@@ -686,13 +686,13 @@ Status FinishDatabase(const repo::Manifest& m, const DatabaseRestoreOptions& opt
   return Status::OK();
 }
 
-// Refuses, before anything changes, a restore that names roles the target server lacks
-// (CheckRolesExist): in the schema and, with --create, as the database's owner or grantees.
-Status CheckRoles(const repo::Manifest& m, const DatabaseRestoreOptions& options,
+// Refuses, before anything changes, a restore that names roles or tablespaces the target server
+// lacks (CheckServerHas): in the schema and, with --create, as the database's owner or grantees.
+Status CheckNeeds(const repo::Manifest& m, const DatabaseRestoreOptions& options,
                   const std::string& pre_sql, const std::string& post_sql) {
-  ScriptRoles roles;
-  CollectScriptRoles(ParseDumpScript(pre_sql), &roles);
-  CollectScriptRoles(ParseDumpScript(post_sql), &roles);
+  ScriptNeeds roles;
+  CollectScriptNeeds(ParseDumpScript(pre_sql), &roles);
+  CollectScriptNeeds(ParseDumpScript(post_sql), &roles);
   if (options.create && !options.create_in_place) {  // FinishDatabase's properties
     if (!options.no_owner && !m.database_owner.empty()) roles.owners.insert(m.database_owner);
     if (!options.no_privileges && m.database_acl_explicit) {
@@ -703,18 +703,19 @@ Status CheckRoles(const repo::Manifest& m, const DatabaseRestoreOptions& options
       }
     }
   }
-  if (roles.owners.empty() && roles.privileges.empty() && roles.policies.empty()) {
+  if (roles.owners.empty() && roles.privileges.empty() && roles.policies.empty() &&
+      roles.tablespaces.empty()) {
     return Status::OK();
   }
   // Roles are the server's: any database of it answers.
   if (options.create) {
     auto mc = OpenMaintenance(options.conninfo, "");
     if (!mc.ok()) return mc.status();
-    return CheckRolesExist(mc->first.get(), roles);
+    return CheckServerHas(mc->first.get(), roles);
   }
   auto c = Connection::Open(options.conninfo);
   if (!c.ok()) return c.status();
-  return CheckRolesExist(c->get(), roles);
+  return CheckServerHas(c->get(), roles);
 }
 
 // A `backup --format pg_dump` snapshot: its archive goes to pg_restore on standard input.
@@ -757,6 +758,7 @@ Result<DatabaseRestoreStats> RestoreArchive(repo::Repository* repo,
                                    "--dbname=" + options.conninfo};
   if (options.no_owner) argv.push_back("--no-owner");
   if (options.no_privileges) argv.push_back("--no-privileges");
+  if (options.no_tablespaces) argv.push_back("--no-tablespaces");
   auto restore = Subprocess::Start(argv, Subprocess::kWriteStdin);
   if (!restore.ok()) return restore.status();
   repo::RestoreOptions ro;
@@ -805,14 +807,14 @@ Result<DatabaseRestoreStats> RestoreSnapshot(repo::Repository* repo,
   // The schema scripts, read before anything changes: the roles they need are checked first.
   std::string pre_sql, post_sql;
   if (!options.data_only && options.tables.empty()) {
-    const ScriptOmissions omit{options.no_owner, options.no_privileges};
+    const ScriptOmissions omit{options.no_owner, options.no_privileges, options.no_tablespaces};
     auto text = ReadStream(repo, *pre, options);
     if (!text.ok()) return text.status();
     pre_sql = OmitFromScript(*text, omit);
     text = ReadStream(repo, *post, options);
     if (!text.ok()) return text.status();
     post_sql = OmitFromScript(*text, omit);
-    PGDEDUP_RETURN_IF_ERROR(CheckRoles(m, options, pre_sql, post_sql));
+    PGDEDUP_RETURN_IF_ERROR(CheckNeeds(m, options, pre_sql, post_sql));
   }
   auto target = PrepareTarget(m, options, *dbname, step);
   if (!target.ok()) return target.status();
@@ -885,7 +887,7 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
                                              const repo::SnapshotRef& snapshot,
                                              const DatabaseRestoreOptions& options) {
   auto stats = RestoreSnapshot(repo, snapshot, options);
-  // A role CheckRoles could not see (a statement in a form it does not read, a user mapping, a
+  // A role CheckNeeds could not see (a statement in a form it does not read, a user mapping, a
   // pg_dump archive): the server's own error from psql or pg_restore, and what to do about it.
   // Not for a connection refused because the login role itself is missing (FATAL).
   const std::string& error = stats.status().message();

@@ -56,6 +56,10 @@ struct DatabaseRestoreOptions {
   // server's error, with what to do.
   bool no_owner = false;
   bool no_privileges = false;
+  // As pg_restore's --no-tablespaces, for a server without the source's tablespaces: objects
+  // go to the database's default tablespace. Otherwise every tablespace the schema selects
+  // must exist, checked with the roles.
+  bool no_tablespaces = false;
   // Connections loading tables at once. Default: the machine's cores.
   int jobs = 0;
   // Worker threads decoding each table's stream. Default: the machine's cores.

@@ -75,6 +75,7 @@ Result<DrillReport> Drill(repo::Repository* repo, const repo::SnapshotRef& snaps
   ro.threads = options.threads;
   ro.no_owner = options.no_owner;
   ro.no_privileges = options.no_privileges;
+  ro.no_tablespaces = options.no_tablespaces;
   ro.progress = options.progress;
   auto restored = RestoreDatabase(repo, snapshot, ro);
   if (!restored.ok()) return restored.status().WithContext("drill restore");

@@ -23,6 +23,7 @@ struct DrillOptions {
   // As restore's: for a drill on a server that lacks the source's roles.
   bool no_owner = false;
   bool no_privileges = false;
+  bool no_tablespaces = false;
   std::function<void(const std::string&)> progress;
 };
 

@@ -24,7 +24,13 @@ void ParseHeader(std::string_view entry, DumpEntry* e) {
   e->type = line.substr(type + 8, schema - type - 8);
   std::string_view s = line.substr(schema + 10, owner - schema - 10);
   e->schema = s == "-" ? "" : s;
+  // An object in a tablespace has it after its owner: "; Owner: O; Tablespace: T".
   std::string_view o = line.substr(owner + 9);
+  size_t tablespace = o.find("; Tablespace: ");
+  if (tablespace != std::string_view::npos) {
+    e->tablespace = o.substr(tablespace + 14);
+    o = o.substr(0, tablespace);
+  }
   e->owner = o == "-" ? "" : o;
 }
 
@@ -533,10 +539,30 @@ std::vector<std::string> PolicyRoles(std::string_view sql) {
   return roles;
 }
 
+constexpr std::string_view kSetTablespace = "SET default_tablespace = ";
+
+// The script with every top-level `SET default_tablespace = ...;` line setting '' instead.
+std::string WithoutTablespaces(std::string_view script) {
+  std::string out;
+  size_t from = 0;
+  ForEachTopLevelLine(script, [&](size_t at, std::string_view line) {
+    if (!line.starts_with(kSetTablespace)) return;
+    out.append(script.substr(from, at - from));
+    out.append(kSetTablespace);
+    out.append("'';");
+    from = at + line.size();
+  });
+  out.append(script.substr(from));
+  return out;
+}
+
 }  // namespace
 
 std::string OmitFromScript(std::string_view script, const ScriptOmissions& o) {
-  if (!o.owner && !o.privileges) return std::string(script);
+  if (!o.owner && !o.privileges && !o.tablespaces) return std::string(script);
+  const std::string rewritten = o.tablespaces ? WithoutTablespaces(script) : std::string();
+  if (o.tablespaces) script = rewritten;
+  if (!o.owner && !o.privileges) return rewritten;
   DumpScript d = ParseDumpScript(script);
   std::string out = d.preamble;
   bool after_omitted = false;
@@ -560,8 +586,17 @@ std::string OmitFromScript(std::string_view script, const ScriptOmissions& o) {
   return out;
 }
 
-void CollectScriptRoles(const DumpScript& d, ScriptRoles* roles) {
+void CollectScriptNeeds(const DumpScript& d, ScriptNeeds* roles) {
+  auto tablespaces = [roles](std::string_view text) {
+    ForEachTopLevelLine(text, [roles](size_t, std::string_view line) {
+      if (!Consume(&line, kSetTablespace)) return;
+      std::string_view name = ConsumeQuoted(&line);
+      if (!name.empty() && line == ";") roles->tablespaces.insert(Unquote(name));
+    });
+  };
+  tablespaces(d.preamble);
   for (const DumpEntry& e : d.entries) {
+    tablespaces(e.text);
     if (!OwnerLines(e).empty()) roles->owners.insert(e.owner);
     if (e.type == "POLICY") {
       std::string_view body = Body(e);

@@ -5,7 +5,7 @@
 // pg_dump writes each object of its table of contents as
 //
 //   --
-//   -- Name: <name>; Type: <type>; Schema: <schema or ->; Owner: <owner or ->
+//   -- Name: <name>; Type: <type>; Schema: <schema or ->; Owner: <owner or ->[; Tablespace: <t>]
 //   --
 //   <SQL>
 //
@@ -29,11 +29,12 @@
 namespace pgdedup::pg {
 
 struct DumpEntry {
-  std::string name;    // raw, as in the header
-  std::string type;    // "TABLE", "SEQUENCE OWNED BY", "FK CONSTRAINT", ...
-  std::string schema;  // raw; empty for "-"
-  std::string owner;   // raw; empty for "-"
-  std::string text;    // the whole entry, header included
+  std::string name;        // raw, as in the header
+  std::string type;        // "TABLE", "SEQUENCE OWNED BY", "FK CONSTRAINT", ...
+  std::string schema;      // raw; empty for "-"
+  std::string owner;       // raw; empty for "-"
+  std::string tablespace;  // raw, when the header names one ("; Tablespace: T"); else empty
+  std::string text;        // the whole entry, header included
   // The session settings in force at the entry's header that pg_dump sets only when they change
   // (SET default_tablespace, default_table_access_method, search_path, SESSION AUTHORIZATION):
   // their last SET lines before the entry, anywhere in the script. pg_dump writes them just
@@ -57,31 +58,36 @@ std::string PreambleSettings(const DumpScript& d);
 // An identifier as pg_dump --quote-all-identifiers writes it: "a""b".
 std::string QuoteDumpIdent(std::string_view ident);
 
-// What a restore leaves out of a script, as pg_restore's --no-owner and --no-privileges do:
+// What a restore leaves out of a script, as pg_restore's --no-owner, --no-privileges and
+// --no-tablespaces do:
 struct ScriptOmissions {
   // each object's `ALTER ... OWNER TO "role";` (pg_dump writes it on a line of its own right
   // after the object's definition, to the owner its header names): objects then belong to
   // the role that restores them;
   bool owner = false;
-  // the ACL, DEFAULT ACL and ACL LANGUAGE entries (GRANT, REVOKE, ALTER DEFAULT PRIVILEGES).
+  // the ACL, DEFAULT ACL and ACL LANGUAGE entries (GRANT, REVOKE, ALTER DEFAULT PRIVILEGES);
   bool privileges = false;
+  // the tablespaces pg_dump selects with `SET default_tablespace = "t";` (each such line sets
+  // '' instead): objects then go to the database's default tablespace.
+  bool tablespaces = false;
 };
 
 // The script without what `o` leaves out. An entry that follows an omitted one starts with
 // its session settings (DumpEntry::settings), which the omitted entry's text may have carried.
 std::string OmitFromScript(std::string_view script, const ScriptOmissions& o);
 
-// The roles a script needs on the server that runs it, by what for (raw names):
-struct ScriptRoles {
-  std::set<std::string> owners;      // given objects by ALTER ... OWNER TO
-  std::set<std::string> privileges;  // granted to, revoked from, granting, or whose default
-                                     // privileges are set, in ACL and DEFAULT ACL entries
-  std::set<std::string> policies;    // named by CREATE POLICY ... TO
+// What a script needs on the server that runs it (raw names):
+struct ScriptNeeds {
+  std::set<std::string> owners;       // roles given objects by ALTER ... OWNER TO
+  std::set<std::string> privileges;   // roles granted to, revoked from, granting, or whose
+                                      // default privileges are set, in ACL and DEFAULT ACL entries
+  std::set<std::string> policies;     // roles named by CREATE POLICY ... TO
+  std::set<std::string> tablespaces;  // selected by SET default_tablespace
 };
-// Adds the roles of `d` to *roles. Only statements in the exact forms pg_dump writes are
-// read; a name in any other form is left out rather than guessed (a server that lacks it
-// still stops the script, with its own error).
-void CollectScriptRoles(const DumpScript& d, ScriptRoles* roles);
+// Adds what `d` needs to *needs. Only statements in the exact forms pg_dump writes are read; a
+// name in any other form is left out rather than guessed (a server that lacks it still stops
+// the script, with its own error).
+void CollectScriptNeeds(const DumpScript& d, ScriptNeeds* needs);
 
 struct TableName {
   std::string schema;

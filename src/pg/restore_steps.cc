@@ -152,9 +152,12 @@ const repo::StreamInfo* FindStreamOfKind(const repo::Manifest& m, const std::str
   return nullptr;
 }
 
-Status CheckRolesExist(Connection* c, const ScriptRoles& roles) {
+namespace {
+
+// What CheckServerHas says of the roles `roles` names that the server lacks; empty when none.
+Result<std::string> MissingRoles(Connection* c, const ScriptNeeds& roles) {
   if (roles.owners.empty() && roles.privileges.empty() && roles.policies.empty()) {
-    return Status::OK();
+    return std::string();
   }
   auto rows = c->Query("SELECT rolname FROM pg_catalog.pg_roles");
   if (!rows.ok()) return rows.status();
@@ -171,7 +174,7 @@ Status CheckRolesExist(Connection* c, const ScriptRoles& roles) {
   note(roles.owners, kOwns);
   note(roles.privileges, kPrivileges);
   note(roles.policies, kPolicy);
-  if (missing.empty()) return Status::OK();
+  if (missing.empty()) return std::string();
   std::string list;
   unsigned all = 0;
   for (const auto& [name, needs] : missing) {
@@ -195,9 +198,37 @@ Status CheckRolesExist(Connection* c, const ScriptRoles& roles) {
     what_to_do += ", or restore with " + flags;
   }
   if (all & kPolicy) what_to_do += "; a role a policy names must exist either way";
-  return Status::InvalidArgument("the target server has no role " + list +
-                                 ", which the snapshot needs: " + what_to_do +
-                                 ". Nothing was changed");
+  return "the target server has no role " + list + ", which the snapshot needs: " + what_to_do;
+}
+
+// What CheckServerHas says of the tablespaces `needs` names that the server lacks.
+Result<std::string> MissingTablespaces(Connection* c, const ScriptNeeds& needs) {
+  if (needs.tablespaces.empty()) return std::string();
+  auto rows = c->Query("SELECT spcname FROM pg_catalog.pg_tablespace");
+  if (!rows.ok()) return rows.status();
+  std::set<std::string> existing;
+  for (const Row& r : *rows) existing.insert(r[0].value_or(""));
+  std::string list;
+  for (const std::string& t : needs.tablespaces) {
+    if (!existing.count(t)) list += (list.empty() ? "" : ", ") + c->QuoteIdent(t);
+  }
+  if (list.empty()) return std::string();
+  return "the target server has no tablespace " + list +
+         ", which the snapshot's tables or indexes are in: create it first (CREATE TABLESPACE), "
+         "or restore with --no-tablespaces (everything then goes to the database's default "
+         "tablespace)";
+}
+
+}  // namespace
+
+Status CheckServerHas(Connection* c, const ScriptNeeds& needs) {
+  auto roles = MissingRoles(c, needs);
+  if (!roles.ok()) return roles.status();
+  auto tablespaces = MissingTablespaces(c, needs);
+  if (!tablespaces.ok()) return tablespaces.status();
+  if (roles->empty() && tablespaces->empty()) return Status::OK();
+  return Status::InvalidArgument(*roles + (roles->empty() || tablespaces->empty() ? "" : "; ") +
+                                 *tablespaces + ". Nothing was changed");
 }
 
 std::string QualifiedName(Connection* c, const repo::StreamInfo& s) {

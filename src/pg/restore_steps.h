@@ -87,13 +87,13 @@ Status ForEachOnConnections(const DatabaseRestoreOptions& options, size_t count,
 Status AnalyzeInParallel(const DatabaseRestoreOptions& options,
                          const std::set<std::pair<std::string, std::string>>& done = {});
 
-// OK when the server `c` is connected to has every role in `roles`; otherwise InvalidArgument
-// naming each missing role and what it is for, and what to do: create them, or restore with
-// --no-owner (for owners) and --no-privileges (for privileges); a policy's roles must exist
-// either way. Called before a restore changes anything: psql would stop at the first missing
-// role part way through the schema, and an operator restoring onto a new server learns them
-// all at once here.
-Status CheckRolesExist(Connection* c, const ScriptRoles& roles);
+// OK when the server `c` is connected to has every role and tablespace in `needs`; otherwise
+// InvalidArgument naming each missing one (a role with what it is for), and what to do: create
+// them, or restore with --no-owner (for owners), --no-privileges (for privileges) or
+// --no-tablespaces; a policy's roles must exist either way. Called before a restore changes
+// anything: psql would stop at the first missing one part way through the schema, and an
+// operator restoring onto a new server learns them all at once here.
+Status CheckServerHas(Connection* c, const ScriptNeeds& needs);
 
 // The qualified, quoted name of a table stream: "schema"."table".
 std::string QualifiedName(Connection* c, const repo::StreamInfo& s);

@@ -111,7 +111,7 @@ Status TableRestorer::LoadSchema() {
   if (!pre_text.ok()) return pre_text.status();
   auto post_text = ReadStream(repo_, *post, options_);
   if (!post_text.ok()) return post_text.status();
-  const ScriptOmissions omit{options_.no_owner, options_.no_privileges};
+  const ScriptOmissions omit{options_.no_owner, options_.no_privileges, options_.no_tablespaces};
   pre_ = ParseDumpScript(OmitFromScript(*pre_text, omit));
   post_ = ParseDumpScript(OmitFromScript(*post_text, omit));
   return Status::OK();
@@ -315,20 +315,20 @@ Result<DatabaseRestoreStats> TableRestorer::Run() {
 
   // The roles what is to be created needs, checked before anything is: a missing one would
   // stop the creation part way, with some tables made and others not.
-  ScriptRoles roles;
+  ScriptNeeds roles;
   std::set<std::string> schemas;
   for (const Plan& p : plans_) {
     if (!p.create) continue;
-    CollectScriptRoles(ParseDumpScript(p.objects.pre_data), &roles);
-    CollectScriptRoles(ParseDumpScript(p.objects.post_data), &roles);
+    CollectScriptNeeds(ParseDumpScript(p.objects.pre_data), &roles);
+    CollectScriptNeeds(ParseDumpScript(p.objects.post_data), &roles);
     if (!schemas.insert(p.name.schema).second) continue;
     auto exists = c->Query("SELECT 1 FROM pg_namespace WHERE nspname = $1", {p.name.schema});
     if (!exists.ok()) return exists.status();
     if (exists->empty()) {
-      CollectScriptRoles(ParseDumpScript(SchemaScript(pre_, p.name.schema)), &roles);
+      CollectScriptNeeds(ParseDumpScript(SchemaScript(pre_, p.name.schema)), &roles);
     }
   }
-  PGDEDUP_RETURN_IF_ERROR(CheckRolesExist(c, roles));
+  PGDEDUP_RETURN_IF_ERROR(CheckServerHas(c, roles));
 
   DatabaseRestoreStats stats;
   std::vector<const repo::StreamInfo*> loads;

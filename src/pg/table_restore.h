@@ -12,7 +12,7 @@
 //     transaction, so a failed load leaves the old rows in place.
 // The sequences the restored tables own are set to their values in the snapshot. Each restored
 // table is ANALYZEd. Nothing is changed before every table named has been checked (and the
-// roles the tables to create need: CheckRolesExist). Each table is created in one
+// roles the tables to create need: CheckServerHas). Each table is created in one
 // transaction, and when anything after that fails, the tables (and schemas) the restore
 // created are dropped again: none is left half made, without its rows, indexes or policies,
 // for a later attempt to take for an existing table.

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Native restores onto a server that lacks the source's roles (a new server after a disaster):
-# the restore names every missing role, and what it is needed for, before it changes anything
-# (--dry-run too); --no-owner and --no-privileges restore without them (as pg_restore's -O and
-# -x), for --create, into an existing database, for --table, for a drill and for a pg_dump
-# archive; a role that a policy names must exist either way. A function body that contains
+# Native restores onto a server that lacks the source's roles or tablespaces (a new server
+# after a disaster): the restore names every missing role, and what it is needed for, and
+# every missing tablespace, before it changes anything (--dry-run too); --no-owner,
+# --no-privileges and --no-tablespaces restore without them (as pg_restore's -O, -x and
+# --no-tablespaces), for --create, into an existing database, for --table, for a drill and for
+# a pg_dump archive; a role that a policy names must exist either way. With the tablespace
+# there, tables and indexes come back in it. --create --clean whose swap a session blocks
+# keeps the old database as it was. A function body that contains
 # lines like the statements left out comes back byte for byte. A --table restore that fails
 # while it creates a table, or after it created one, leaves no table it created behind.
 # shellcheck source=tests/integration/lib.sh
@@ -191,5 +194,49 @@ kept=$(psql_q postgres "SELECT datname || ':' || datallowconn FROM pg_database
 [[ "$kept" == pgdedup_restore_*:true ]] || fail "the complete restore kept, open: [$kept]"
 assert_eq "$(psql_q "${kept%:true}" "SELECT count(*) FROM k")" 1 "the kept restore's rows"
 stop_job TERM "$sleeper"
+psql_q postgres "DROP DATABASE \"${kept%:true}\"" >/dev/null
+
+# Tablespaces: restored where they were when the server has them; a server that lacks one is
+# refused before anything changes (with the roles it lacks, all in one message);
+# --no-tablespaces restores into the default tablespace, and --no-owner still finds the owner
+# line of an object whose header names its tablespace.
+ts_dir=$TEST_TMP/ts
+mkdir -p "$ts_dir"
+chown "$(stat -c %U "$TEST_TMP/pg/data")" "$ts_dir"
+psql_q postgres "CREATE TABLESPACE fast LOCATION '$ts_dir'" >/dev/null
+psql_q postgres "CREATE ROLE tsowner" >/dev/null
+psql_q postgres "CREATE DATABASE tsdb" >/dev/null
+psql_q tsdb "CREATE TABLE a (id int PRIMARY KEY USING INDEX TABLESPACE fast, v text) TABLESPACE fast;
+  CREATE INDEX a_v ON a (v) TABLESPACE fast;
+  CREATE TABLE p (id int, k int) PARTITION BY RANGE (id) TABLESPACE fast;
+  CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (0) TO (1000);
+  INSERT INTO a SELECT g, 'v' || g FROM generate_series(1, 300) g;
+  INSERT INTO p SELECT g, g FROM generate_series(1, 300) g;
+  ALTER TABLE a OWNER TO tsowner" >/dev/null
+assert_exit 0 pgd "${P[@]}" backup --db "$(pg_conninfo tsdb)" --json
+ts_snap=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshot_id"])' <"$LAST_STDOUT")
+ts_q="SELECT string_agg(c.relname || '=' || coalesce(t.spcname, '-'), ' ' ORDER BY c.relname)
+  FROM pg_class c LEFT JOIN pg_tablespace t ON t.oid = c.reltablespace
+  WHERE c.relnamespace = 'public'::regnamespace"
+ts_rows_q="SELECT (SELECT count(*) FROM a) || ':' || (SELECT sum(k) FROM p)"
+ts_before=$(psql_q tsdb "$ts_q")
+[[ "$ts_before" == *"a=fast"* && "$ts_before" == *"a_pkey=fast"* && "$ts_before" == *"a_v=fast"* ]] ||
+  fail "the fixture's tablespaces: [$ts_before]"
+assert_exit 0 pgd "${P[@]}" restore "$ts_snap" --db "$(pg_conninfo tsdb_copy)" --create
+assert_eq "$(psql_q tsdb_copy "$ts_q")" "$ts_before" "tablespaces after a restore"
+psql_q postgres "DROP DATABASE tsdb" >/dev/null
+psql_q postgres "DROP DATABASE tsdb_copy" >/dev/null
+psql_q postgres "DROP TABLESPACE fast" >/dev/null
+psql_q postgres "DROP ROLE tsowner" >/dev/null
+assert_exit 2 pgd "${P[@]}" restore "$ts_snap" --db "$(pg_conninfo tsdb)" --create
+assert_contains "$LAST_STDERR" 'no role "tsowner" (owns objects)'
+assert_contains "$LAST_STDERR" 'no tablespace "fast", which the snapshot'
+assert_contains "$LAST_STDERR" "--no-tablespaces"
+assert_eq "$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname LIKE 'tsdb%'
+  OR datname LIKE 'pgdedup_%'")" 0 "databases after a refused restore"
+assert_exit 0 pgd "${P[@]}" restore "$ts_snap" --db "$(pg_conninfo tsdb)" --create \
+  --no-tablespaces --no-owner
+assert_eq "$(psql_q tsdb "$ts_q")" "${ts_before//=fast/=-}" "relations in the default tablespace"
+assert_eq "$(psql_q tsdb "$ts_rows_q")" "300:45150" "rows restored without their tablespace"
 
 pass

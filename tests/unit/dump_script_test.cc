@@ -298,22 +298,22 @@ TEST_CASE("--no-privileges leaves out ACL entries, and the next entry keeps its 
 }
 
 TEST_CASE("the roles a script needs, by what for, only from the forms pg_dump writes") {
-  ScriptRoles all;
-  CollectScriptRoles(ParseDumpScript(RolesScript()), &all);
+  ScriptNeeds all;
+  CollectScriptNeeds(ParseDumpScript(RolesScript()), &all);
   CHECK(all.owners == std::set<std::string>{"a\"pp"});
   CHECK(all.privileges == std::set<std::string>{"a\"pp", "auditor", "reader", "x TO y"});
   CHECK(all.policies == std::set<std::string>{"po\"l", "reader"});
 
-  ScriptRoles bare;
-  CollectScriptRoles(
+  ScriptNeeds bare;
+  CollectScriptNeeds(
       ParseDumpScript(OmitFromScript(RolesScript(), {.owner = true, .privileges = true})), &bare);
   CHECK(bare.owners.empty());
   CHECK(bare.privileges.empty());
   CHECK(bare.policies == all.policies);
 
   // Statements in other forms name no role rather than a wrong one.
-  ScriptRoles odd;
-  CollectScriptRoles(
+  ScriptNeeds odd;
+  CollectScriptNeeds(
       ParseDumpScript(kPreamble +
                       OwnedEntry("x", "ACL", "-",
                                  "GRANT SELECT ON t TO reader;\nGRANT x TO \"r\" "
@@ -324,6 +324,40 @@ TEST_CASE("the roles a script needs, by what for, only from the forms pg_dump wr
   CHECK(odd.owners.empty());
   CHECK(odd.privileges.empty());
   CHECK(odd.policies.empty());
+}
+
+TEST_CASE("--no-tablespaces selects the default tablespace; headers name the object's") {
+  const std::string text =
+      kPreamble + "SET default_tablespace = \"fast\";\n\n" +
+      "--\n-- Name: t; Type: TABLE; Schema: s; Owner: a\"pp; Tablespace: fast\n--\n\n"
+      "CREATE TABLE \"s\".\"t\" (\n    \"v\" \"text\" DEFAULT 'x\nSET default_tablespace = "
+      "\"z\";'\n);\n"
+      "\nALTER TABLE \"s\".\"t\" OWNER TO \"a\"\"pp\";\n\n\n" +
+      "SET default_tablespace = '';\n\n" +
+      Entry("u", "TABLE", "s", "CREATE TABLE \"s\".\"u\" ();") + kEpilogue;
+  DumpScript d = ParseDumpScript(text);
+  REQUIRE(d.entries.size() == 2);
+  CHECK(d.entries[0].owner == "a\"pp");
+  CHECK(d.entries[0].tablespace == "fast");
+  CHECK(d.entries[1].tablespace.empty());
+  ScriptNeeds needs;
+  CollectScriptNeeds(d, &needs);
+  CHECK(needs.tablespaces == std::set<std::string>{"fast"});  // not "z", inside a literal
+  CHECK(needs.owners == std::set<std::string>{"a\"pp"});
+
+  std::string out =
+      OmitFromScript(text, {.owner = false, .privileges = false, .tablespaces = true});
+  CHECK(out.find("SET default_tablespace = \"fast\"") == std::string::npos);
+  CHECK(out.find("SET default_tablespace = '';\n\n--\n-- Name: t;") != std::string::npos);
+  CHECK(out.find("'x\nSET default_tablespace = \"z\";'") != std::string::npos);
+  CHECK(out.size() + std::string("\"fast\"").size() - 2 == text.size());
+  ScriptNeeds none;
+  CollectScriptNeeds(ParseDumpScript(out), &none);
+  CHECK(none.tablespaces.empty());
+  // With --no-owner too: the owner of an object in a tablespace is still read right.
+  std::string both =
+      OmitFromScript(text, {.owner = true, .privileges = false, .tablespaces = true});
+  CHECK(both.find("OWNER TO") == std::string::npos);
 }
 
 }  // namespace
