@@ -126,6 +126,11 @@ Result<DatabaseInfo> DescribeDatabase(Connection* conn) {
       d.provider_locale = (*locale)[0][1].value_or("");
     }
   }
+  auto space = conn->QueryValue(
+      "SELECT t.spcname FROM pg_catalog.pg_database d JOIN pg_catalog.pg_tablespace t "
+      "ON t.oid = d.dattablespace WHERE d.datname = pg_catalog.current_database()");
+  if (!space.ok()) return space.status().WithContext("reading the database's tablespace");
+  if (*space != "pg_default") d.tablespace = *space;
   auto props = conn->Query(
       "SELECT pg_catalog.pg_get_userbyid(datdba), "
       "pg_catalog.shobj_description(oid, 'pg_database'), datconnlimit, datacl IS NOT NULL "

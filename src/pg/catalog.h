@@ -33,6 +33,7 @@ struct DatabaseInfo {
   std::string ctype;
   std::string locale_provider;  // "c", "i" or "b" from PostgreSQL 15 (empty before)
   std::string provider_locale;  // the ICU or builtin locale
+  std::string tablespace;       // its default tablespace; empty for pg_default
   uint64_t size = 0;
   // "role\tname=value" from pg_db_role_setting; role empty for database-wide settings.
   std::vector<std::string> settings;

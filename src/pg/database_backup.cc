@@ -216,6 +216,7 @@ void DescribeInto(const DatabaseInfo& db, Connection* c, const std::string& pg_d
   manifest->database_settings = db.settings;
   manifest->locale_provider = db.locale_provider;
   manifest->provider_locale = db.provider_locale;
+  manifest->database_tablespace = db.tablespace;
   manifest->database_owner = db.owner;
   manifest->database_comment = db.comment;
   manifest->database_connlimit = db.connlimit;

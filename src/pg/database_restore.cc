@@ -353,6 +353,10 @@ Result<Target> PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptio
         icu ? " LOCALE_PROVIDER icu ICU_LOCALE " : " LOCALE_PROVIDER builtin BUILTIN_LOCALE ";
     settings += mc->QuoteLiteral(m.provider_locale);
   }
+  // Its default tablespace (CheckNeeds found it there), unless --no-tablespaces.
+  if (!m.database_tablespace.empty() && !options.no_tablespaces) {
+    settings += " TABLESPACE " + mc->QuoteIdent(m.database_tablespace);
+  }
   // The restore goes into a new database under a name of its own, which takes the name asked
   // for only once the restore is complete: a restore that fails, is interrupted or is killed
   // part way never leaves a half-restored database under that name, and with --clean the old
@@ -693,6 +697,9 @@ Status CheckNeeds(const repo::Manifest& m, const DatabaseRestoreOptions& options
   ScriptNeeds roles;
   CollectScriptNeeds(ParseDumpScript(pre_sql), &roles);
   CollectScriptNeeds(ParseDumpScript(post_sql), &roles);
+  if (options.create && !options.no_tablespaces && !m.database_tablespace.empty()) {
+    roles.tablespaces.insert(m.database_tablespace);  // CREATE DATABASE ... TABLESPACE
+  }
   if (options.create && !options.create_in_place) {  // FinishDatabase's properties
     if (!options.no_owner && !m.database_owner.empty()) roles.owners.insert(m.database_owner);
     if (!options.no_privileges && m.database_acl_explicit) {

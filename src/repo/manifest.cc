@@ -35,6 +35,7 @@ enum Tag : uint64_t {
   kDatabaseAcl = 22,
   kLocaleProvider = 23,
   kProviderLocale = 24,
+  kDatabaseTablespace = 25,
 };
 
 enum StreamTag : uint64_t {
@@ -162,6 +163,9 @@ std::string EncodeManifest(const Manifest& m) {
       PutField(&out, kLocaleProvider, m.locale_provider);
       PutField(&out, kProviderLocale, m.provider_locale);
     }
+    if (!m.database_tablespace.empty()) {
+      PutField(&out, kDatabaseTablespace, m.database_tablespace);
+    }
     if (!m.database_owner.empty()) PutField(&out, kDatabaseOwner, m.database_owner);
     if (m.database_comment) PutField(&out, kDatabaseComment, *m.database_comment);
     if (m.database_connlimit >= 0) {
@@ -243,6 +247,9 @@ Result<Manifest> DecodeManifest(std::string_view plain) {
         break;
       case kProviderLocale:
         m.provider_locale = std::string(v);
+        break;
+      case kDatabaseTablespace:
+        m.database_tablespace = std::string(v);
         break;
       case kDatabaseOwner:
         m.database_owner = std::string(v);

@@ -77,6 +77,8 @@ struct Manifest {
   // empty: libc, or a server before 15) and that provider's locale (ICU or builtin).
   std::string locale_provider;
   std::string provider_locale;
+  // The database's default tablespace (empty: pg_default).
+  std::string database_tablespace;
   std::string database_owner;
   std::optional<std::string> database_comment;
   int64_t database_connlimit = -1;

@@ -196,21 +196,25 @@ assert_eq "$(psql_q "${kept%:true}" "SELECT count(*) FROM k")" 1 "the kept resto
 stop_job TERM "$sleeper"
 psql_q postgres "DROP DATABASE \"${kept%:true}\"" >/dev/null
 
-# Tablespaces: restored where they were when the server has them; a server that lacks one is
-# refused before anything changes (with the roles it lacks, all in one message);
-# --no-tablespaces restores into the default tablespace, and --no-owner still finds the owner
-# line of an object whose header names its tablespace.
-ts_dir=$TEST_TMP/ts
-mkdir -p "$ts_dir"
-chown "$(stat -c %U "$TEST_TMP/pg/data")" "$ts_dir"
-psql_q postgres "CREATE TABLESPACE fast LOCATION '$ts_dir'" >/dev/null
+# Tablespaces: restored where they were when the server has them (the database's own default
+# tablespace too); a server that lacks them is refused before anything changes (with the roles
+# it lacks, all in one message); --no-tablespaces restores into the default tablespace, and
+# --no-owner still finds the owner line of an object whose header names its tablespace.
+server_user=$(stat -c %U "$TEST_TMP/pg/data")
+for ts in fast slow; do
+  mkdir -p "$TEST_TMP/ts-$ts"
+  chown "$server_user" "$TEST_TMP/ts-$ts"
+  psql_q postgres "CREATE TABLESPACE $ts LOCATION '$TEST_TMP/ts-$ts'" >/dev/null
+done
 psql_q postgres "CREATE ROLE tsowner" >/dev/null
-psql_q postgres "CREATE DATABASE tsdb" >/dev/null
-psql_q tsdb "CREATE TABLE a (id int PRIMARY KEY USING INDEX TABLESPACE fast, v text) TABLESPACE fast;
-  CREATE INDEX a_v ON a (v) TABLESPACE fast;
-  CREATE TABLE p (id int, k int) PARTITION BY RANGE (id) TABLESPACE fast;
+psql_q postgres "CREATE DATABASE tsdb TABLESPACE fast" >/dev/null
+psql_q tsdb "CREATE TABLE a (id int PRIMARY KEY USING INDEX TABLESPACE slow, v text) TABLESPACE slow;
+  CREATE INDEX a_v ON a (v) TABLESPACE slow;
+  CREATE TABLE b (id int PRIMARY KEY);
+  CREATE TABLE p (id int, k int) PARTITION BY RANGE (id) TABLESPACE slow;
   CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (0) TO (1000);
   INSERT INTO a SELECT g, 'v' || g FROM generate_series(1, 300) g;
+  INSERT INTO b SELECT g FROM generate_series(1, 30) g;
   INSERT INTO p SELECT g, g FROM generate_series(1, 300) g;
   ALTER TABLE a OWNER TO tsowner" >/dev/null
 assert_exit 0 pgd "${P[@]}" backup --db "$(pg_conninfo tsdb)" --json
@@ -218,25 +222,31 @@ ts_snap=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshot_id"]
 ts_q="SELECT string_agg(c.relname || '=' || coalesce(t.spcname, '-'), ' ' ORDER BY c.relname)
   FROM pg_class c LEFT JOIN pg_tablespace t ON t.oid = c.reltablespace
   WHERE c.relnamespace = 'public'::regnamespace"
-ts_rows_q="SELECT (SELECT count(*) FROM a) || ':' || (SELECT sum(k) FROM p)"
+db_ts_q="SELECT t.spcname FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace
+  WHERE d.datname = current_database()"
+ts_rows_q="SELECT (SELECT count(*) FROM a) || ':' || (SELECT count(*) FROM b) || ':' ||
+  (SELECT sum(k) FROM p)"
 ts_before=$(psql_q tsdb "$ts_q")
-[[ "$ts_before" == *"a=fast"* && "$ts_before" == *"a_pkey=fast"* && "$ts_before" == *"a_v=fast"* ]] ||
+[[ "$ts_before" == *"a=slow"* && "$ts_before" == *"a_pkey=slow"* && "$ts_before" == *"b=-"* ]] ||
   fail "the fixture's tablespaces: [$ts_before]"
 assert_exit 0 pgd "${P[@]}" restore "$ts_snap" --db "$(pg_conninfo tsdb_copy)" --create
 assert_eq "$(psql_q tsdb_copy "$ts_q")" "$ts_before" "tablespaces after a restore"
+assert_eq "$(psql_q tsdb_copy "$db_ts_q")" "fast" "the database's tablespace after a restore"
 psql_q postgres "DROP DATABASE tsdb" >/dev/null
 psql_q postgres "DROP DATABASE tsdb_copy" >/dev/null
 psql_q postgres "DROP TABLESPACE fast" >/dev/null
+psql_q postgres "DROP TABLESPACE slow" >/dev/null
 psql_q postgres "DROP ROLE tsowner" >/dev/null
 assert_exit 2 pgd "${P[@]}" restore "$ts_snap" --db "$(pg_conninfo tsdb)" --create
 assert_contains "$LAST_STDERR" 'no role "tsowner" (owns objects)'
-assert_contains "$LAST_STDERR" 'no tablespace "fast", which the snapshot'
+assert_contains "$LAST_STDERR" 'no tablespace "fast", "slow", which the snapshot'
 assert_contains "$LAST_STDERR" "--no-tablespaces"
 assert_eq "$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname LIKE 'tsdb%'
   OR datname LIKE 'pgdedup_%'")" 0 "databases after a refused restore"
 assert_exit 0 pgd "${P[@]}" restore "$ts_snap" --db "$(pg_conninfo tsdb)" --create \
   --no-tablespaces --no-owner
-assert_eq "$(psql_q tsdb "$ts_q")" "${ts_before//=fast/=-}" "relations in the default tablespace"
-assert_eq "$(psql_q tsdb "$ts_rows_q")" "300:45150" "rows restored without their tablespace"
+assert_eq "$(psql_q tsdb "$ts_q")" "${ts_before//=slow/=-}" "relations in the default tablespace"
+assert_eq "$(psql_q tsdb "$db_ts_q")" "pg_default" "the database's tablespace"
+assert_eq "$(psql_q tsdb "$ts_rows_q")" "300:30:45150" "rows restored without their tablespace"
 
 pass

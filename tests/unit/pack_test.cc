@@ -124,6 +124,7 @@ TEST_CASE("manifests round-trip and skip unknown fields", "[manifest]") {
   m.database_settings = {"\twork_mem=64MB"};
   m.locale_provider = "i";
   m.provider_locale = "de-DE";
+  m.database_tablespace = "fast disks";
   m.database_owner = "shop_owner";
   m.database_comment = "the shop";
   m.database_connlimit = 40;
@@ -146,6 +147,7 @@ TEST_CASE("manifests round-trip and skip unknown fields", "[manifest]") {
   CHECK(dec->database_owner == "shop_owner");
   CHECK(dec->locale_provider == "i");
   CHECK(dec->provider_locale == "de-DE");
+  CHECK(dec->database_tablespace == "fast disks");
   CHECK(dec->database_comment == m.database_comment);
   CHECK(dec->database_connlimit == 40);
   CHECK(dec->database_acl_explicit);
@@ -159,6 +161,7 @@ TEST_CASE("manifests round-trip and skip unknown fields", "[manifest]") {
   CHECK_FALSE(dec_plain->database_comment.has_value());
   CHECK(dec_plain->database_connlimit == -1);
   CHECK_FALSE(dec_plain->database_acl_explicit);
+  CHECK(dec_plain->database_tablespace.empty());
   CHECK(FormatTime(m.time, m.utc_offset) == "2026-09-21T09:13:20-05:00");
   CHECK_FALSE(DecodeManifest(enc.substr(0, enc.size() / 2)).ok());
 }
