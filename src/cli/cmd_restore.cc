@@ -76,9 +76,9 @@ int RunRestoreDatabase(const Context& ctx, const RestoreArgs& args) {
                       snap->id.ShortHex());
       } else {
         spdlog::error(
-            "restore of tables from snapshot {} FAILED; the tables it created are dropped "
-            "again, and of the tables that existed only those whose load completed hold the "
-            "restored rows",
+            "restore of tables from snapshot {} FAILED; the tables it created are said above, "
+            "and of the tables that existed only those whose load completed hold the restored "
+            "rows",
             snap->id.ShortHex());
       }
     }

@@ -430,7 +430,10 @@ Status WaitForNoSessions(Connection* mc, const std::string& name) {
 // oid) has its connections shut off and its sessions ended; then, in one transaction, it is
 // renamed aside, the new one takes its name and is opened to connections: the name passes from
 // one database to the other at once, and a failure, or pgdedup killed, before the commit
-// leaves both as they were. The old database is dropped only once its replacement stands.
+// leaves both under their names (killed outright, the old one with its connections still
+// off). The old database is dropped only once its replacement stands. A failed swap is read
+// back from the catalog on a fresh connection, after the swap's session has ended (a COMMIT
+// whose answer was lost may have taken effect), and both databases are opened again there.
 // Every failure's message says where each database is left.
 Status PutInPlace(const Target& target) {
   const std::string& final_name = target.final_name;
@@ -470,6 +473,12 @@ Status PutInPlace(const Target& target) {
     EndSessions(mc, final_name);
     aside = kReplacedPrefix + ToHex(repo::RandomBytes(8));
   }
+  // The swap's own session, to be ended before its outcome is read should its COMMIT be lost.
+  auto swap_pid = mc->QueryValue("SELECT pg_catalog.pg_backend_pid()");
+  if (!swap_pid.ok()) {
+    if (old_allowed) (void)allow(final_name, true);
+    return unchanged(swap_pid.status());
+  }
   Status swapped = mc->Exec("BEGIN");
   if (swapped.ok() && !aside.empty()) {
     swapped = mc->Exec("ALTER DATABASE " + q(final_name) + " RENAME TO " + q(aside));
@@ -480,23 +489,52 @@ Status PutInPlace(const Target& target) {
   if (swapped.ok()) swapped = allow(final_name, true);
   if (swapped.ok()) swapped = mc->Exec("COMMIT");
   if (!swapped.ok()) {
-    // Whether a COMMIT that failed took effect (the connection lost on the way) is what the
-    // catalog says: the new database is either still under its own name or not.
     (void)mc->Exec("ROLLBACK");
+    // What happened is read on a fresh connection (the swap's may be gone), once the swap's
+    // session has ended: a COMMIT whose answer was lost may still be under way. The new
+    // database is then either still under its own name (nothing changed) or not.
+    bool replaced = false;
     auto check = OpenMaintenance(target.maintenance_conninfo, "");
-    auto still = check.ok()
-                     ? check->first->Query(
-                           "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", {new_name})
-                     : Result<std::vector<Row>>(check.status());
-    if (!still.ok()) {
-      return swapped.WithContext("could not tell whether database " + new_name +
-                                 " (the complete restore) took the name \"" + final_name + "\" (" +
-                                 still.status().message() + "): look for databases " + new_name +
-                                 (aside.empty() ? "" : " and " + aside));
+    Status unknown = check.status();  // why the outcome could not be read
+    if (check.ok()) {
+      Connection* cc = check->first.get();
+      (void)cc->Exec("SELECT pg_catalog.pg_terminate_backend(" + *swap_pid + ")");
+      for (int i = 0; i < 1000; ++i) {
+        auto alive =
+            cc->Query("SELECT 1 FROM pg_catalog.pg_stat_activity WHERE pid = $1", {*swap_pid});
+        if (!alive.ok() || alive->empty()) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      auto still = cc->Query("SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", {new_name});
+      if (still.ok() && still->empty()) {
+        replaced = true;
+      } else if (still.ok()) {
+        // Not replaced: both databases open to connections again, as they were.
+        std::string off;
+        auto reopen = [&](const std::string& n) {
+          if (!cc->Exec("ALTER DATABASE " + cc->QuoteIdent(n) + " ALLOW_CONNECTIONS true").ok()) {
+            off += (off.empty() ? "" : ", ") + n;
+          }
+        };
+        if (old_allowed) reopen(final_name);
+        reopen(new_name);
+        return swapped.WithContext(
+            (target.replace_existing ? "database \"" + final_name + "\" is not replaced; "
+                                     : std::string()) +
+            kept + " (rename it to \"" + final_name + "\")" +
+            (off.empty() ? std::string()
+                         : "; connections are still off for " + off +
+                               " (ALTER DATABASE ... ALLOW_CONNECTIONS true)"));
+      } else {
+        unknown = still.status();
+      }
     }
-    if (!still->empty()) {
-      if (old_allowed) (void)allow(final_name, true);
-      return unchanged(swapped);
+    if (!replaced) {
+      return swapped.WithContext(
+          "could not tell whether database " + new_name +
+          " (the complete restore) took the name \"" + final_name + "\" (" + unknown.message() +
+          "): look for databases " + new_name + (aside.empty() ? "" : " and " + aside) +
+          " (connections to them may be off: ALTER DATABASE ... ALLOW_CONNECTIONS true)");
     }
   }
   // The new database has its name.
@@ -694,35 +732,35 @@ Status FinishDatabase(const repo::Manifest& m, const DatabaseRestoreOptions& opt
 // lacks (CheckServerHas): in the schema and, with --create, as the database's owner or grantees.
 Status CheckNeeds(const repo::Manifest& m, const DatabaseRestoreOptions& options,
                   const std::string& pre_sql, const std::string& post_sql) {
-  ScriptNeeds roles;
-  CollectScriptNeeds(ParseDumpScript(pre_sql), &roles);
-  CollectScriptNeeds(ParseDumpScript(post_sql), &roles);
+  ScriptNeeds needs;
+  CollectScriptNeeds(ParseDumpScript(pre_sql), &needs);
+  CollectScriptNeeds(ParseDumpScript(post_sql), &needs);
   if (options.create && !options.no_tablespaces && !m.database_tablespace.empty()) {
-    roles.tablespaces.insert(m.database_tablespace);  // CREATE DATABASE ... TABLESPACE
+    needs.tablespaces.insert(m.database_tablespace);  // CREATE DATABASE ... TABLESPACE
   }
   if (options.create && !options.create_in_place) {  // FinishDatabase's properties
-    if (!options.no_owner && !m.database_owner.empty()) roles.owners.insert(m.database_owner);
+    if (!options.no_owner && !m.database_owner.empty()) needs.owners.insert(m.database_owner);
     if (!options.no_privileges && m.database_acl_explicit) {
       for (const std::string& entry : m.database_acl) {
         // The owner's own privileges go with ownership (ApplyDatabaseProperties skips them).
         std::string grantee = entry.substr(0, entry.find('\t'));
-        if (!grantee.empty() && grantee != m.database_owner) roles.privileges.insert(grantee);
+        if (!grantee.empty() && grantee != m.database_owner) needs.privileges.insert(grantee);
       }
     }
   }
-  if (roles.owners.empty() && roles.privileges.empty() && roles.policies.empty() &&
-      roles.tablespaces.empty()) {
+  if (needs.owners.empty() && needs.privileges.empty() && needs.policies.empty() &&
+      needs.tablespaces.empty()) {
     return Status::OK();
   }
   // Roles are the server's: any database of it answers.
   if (options.create) {
     auto mc = OpenMaintenance(options.conninfo, "");
     if (!mc.ok()) return mc.status();
-    return CheckServerHas(mc->first.get(), roles);
+    return CheckServerHas(mc->first.get(), needs);
   }
   auto c = Connection::Open(options.conninfo);
   if (!c.ok()) return c.status();
-  return CheckServerHas(c->get(), roles);
+  return CheckServerHas(c->get(), needs);
 }
 
 // A `backup --format pg_dump` snapshot: its archive goes to pg_restore on standard input.

@@ -586,22 +586,22 @@ std::string OmitFromScript(std::string_view script, const ScriptOmissions& o) {
   return out;
 }
 
-void CollectScriptNeeds(const DumpScript& d, ScriptNeeds* roles) {
-  auto tablespaces = [roles](std::string_view text) {
-    ForEachTopLevelLine(text, [roles](size_t, std::string_view line) {
+void CollectScriptNeeds(const DumpScript& d, ScriptNeeds* needs) {
+  auto tablespaces = [needs](std::string_view text) {
+    ForEachTopLevelLine(text, [needs](size_t, std::string_view line) {
       if (!Consume(&line, kSetTablespace)) return;
       std::string_view name = ConsumeQuoted(&line);
-      if (!name.empty() && line == ";") roles->tablespaces.insert(Unquote(name));
+      if (!name.empty() && line == ";") needs->tablespaces.insert(Unquote(name));
     });
   };
   tablespaces(d.preamble);
   for (const DumpEntry& e : d.entries) {
     tablespaces(e.text);
-    if (!OwnerLines(e).empty()) roles->owners.insert(e.owner);
+    if (!OwnerLines(e).empty()) needs->owners.insert(e.owner);
     if (e.type == "POLICY") {
       std::string_view body = Body(e);
       while (body.starts_with("\n")) body.remove_prefix(1);
-      for (std::string& r : PolicyRoles(body)) roles->policies.insert(std::move(r));
+      for (std::string& r : PolicyRoles(body)) needs->policies.insert(std::move(r));
     }
     if (!IsPrivilegeEntry(e)) continue;
     ForEachTopLevelLine(Body(e), [&](size_t, std::string_view line) {
@@ -610,13 +610,13 @@ void CollectScriptNeeds(const DumpScript& d, ScriptNeeds* roles) {
           Consume(&rest, "ALTER DEFAULT PRIVILEGES FOR ROLE ")) {
         std::string_view role = ConsumeQuoted(&rest);
         if (!role.empty() && (rest == ";" || rest.starts_with(" "))) {
-          roles->privileges.insert(Unquote(role));
+          needs->privileges.insert(Unquote(role));
         }
       }
       if (line.starts_with("GRANT ") || line.starts_with("REVOKE ") ||
           line.starts_with("ALTER DEFAULT PRIVILEGES ")) {
         std::string role = PrivilegeRole(line);
-        if (!role.empty()) roles->privileges.insert(std::move(role));
+        if (!role.empty()) needs->privileges.insert(std::move(role));
       }
     });
   }

@@ -154,9 +154,9 @@ const repo::StreamInfo* FindStreamOfKind(const repo::Manifest& m, const std::str
 
 namespace {
 
-// What CheckServerHas says of the roles `roles` names that the server lacks; empty when none.
-Result<std::string> MissingRoles(Connection* c, const ScriptNeeds& roles) {
-  if (roles.owners.empty() && roles.privileges.empty() && roles.policies.empty()) {
+// What CheckServerHas says of the roles `needs` names that the server lacks; empty when none.
+Result<std::string> MissingRoles(Connection* c, const ScriptNeeds& needs) {
+  if (needs.owners.empty() && needs.privileges.empty() && needs.policies.empty()) {
     return std::string();
   }
   auto rows = c->Query("SELECT rolname FROM pg_catalog.pg_roles");
@@ -171,9 +171,9 @@ Result<std::string> MissingRoles(Connection* c, const ScriptNeeds& roles) {
       if (!existing.count(n)) missing[n] |= need;
     }
   };
-  note(roles.owners, kOwns);
-  note(roles.privileges, kPrivileges);
-  note(roles.policies, kPolicy);
+  note(needs.owners, kOwns);
+  note(needs.privileges, kPrivileges);
+  note(needs.policies, kPolicy);
   if (missing.empty()) return std::string();
   std::string list;
   unsigned all = 0;
@@ -214,7 +214,7 @@ Result<std::string> MissingTablespaces(Connection* c, const ScriptNeeds& needs) 
   }
   if (list.empty()) return std::string();
   return "the target server has no tablespace " + list +
-         ", which the snapshot's tables or indexes are in: create it first (CREATE TABLESPACE), "
+         ", which the snapshot's objects are in: create it first (CREATE TABLESPACE), "
          "or restore with --no-tablespaces (everything then goes to the database's default "
          "tablespace)";
 }

@@ -92,8 +92,9 @@ class TableRestorer {
                const std::set<const repo::StreamInfo*>& truncate, DatabaseRestoreStats* stats);
   // After a failure: drops the tables (and schemas) this restore created, so that none is left
   // half made (without its rows, indexes or policies) for a later attempt to take for an
-  // existing table. Returns what it could not drop (empty when everything went).
-  std::string DropCreated(Connection* c);
+  // existing table. Returns what it could not drop (empty when everything went). Not run on
+  // an interrupt (SIGINT, SIGTERM): the tables created so far then stay.
+  std::string DropCreated();
 
   repo::Repository* repo_;
   const repo::Manifest& m_;
@@ -242,12 +243,23 @@ Status TableRestorer::CreateTables(Connection* c) {
   return Status::OK();
 }
 
-std::string TableRestorer::DropCreated(Connection* c) {
+std::string TableRestorer::DropCreated() {
+  // A fresh connection: the one that failed may be what broke.
+  auto conn = Connection::Open(options_.conninfo);
+  if (!conn.ok()) {
+    std::string all;
+    for (const TableName& t : created_tables_) all += (all.empty() ? "" : ", ") + t.Quoted();
+    return all + " (" + conn.status().message() + ")";
+  }
+  Connection* c = conn->get();
   std::string left;
-  // Partitions before their parents; a table's own sequences go with it.
-  for (auto t = created_tables_.rbegin(); t != created_tables_.rend(); ++t) {
-    Status s = c->Exec("DROP TABLE IF EXISTS " + t->Quoted());
-    if (!s.ok()) left += (left.empty() ? "" : ", ") + t->Quoted() + " (" + s.message() + ")";
+  if (!created_tables_.empty()) {
+    // One statement: foreign keys between the tables, and partitions of a parent, go with
+    // them; each table's own sequences go with it.
+    std::string list;
+    for (const TableName& t : created_tables_) list += (list.empty() ? "" : ", ") + t.Quoted();
+    Status s = c->Exec("DROP TABLE IF EXISTS " + list);
+    if (!s.ok()) left = list + " (" + s.message() + ")";
   }
   for (auto n = created_schemas_.rbegin(); n != created_schemas_.rend(); ++n) {
     Status s = c->Exec("DROP SCHEMA IF EXISTS " + QuoteDumpIdent(*n));
@@ -315,20 +327,20 @@ Result<DatabaseRestoreStats> TableRestorer::Run() {
 
   // The roles what is to be created needs, checked before anything is: a missing one would
   // stop the creation part way, with some tables made and others not.
-  ScriptNeeds roles;
+  ScriptNeeds needs;
   std::set<std::string> schemas;
   for (const Plan& p : plans_) {
     if (!p.create) continue;
-    CollectScriptNeeds(ParseDumpScript(p.objects.pre_data), &roles);
-    CollectScriptNeeds(ParseDumpScript(p.objects.post_data), &roles);
+    CollectScriptNeeds(ParseDumpScript(p.objects.pre_data), &needs);
+    CollectScriptNeeds(ParseDumpScript(p.objects.post_data), &needs);
     if (!schemas.insert(p.name.schema).second) continue;
     auto exists = c->Query("SELECT 1 FROM pg_namespace WHERE nspname = $1", {p.name.schema});
     if (!exists.ok()) return exists.status();
     if (exists->empty()) {
-      CollectScriptNeeds(ParseDumpScript(SchemaScript(pre_, p.name.schema)), &roles);
+      CollectScriptNeeds(ParseDumpScript(SchemaScript(pre_, p.name.schema)), &needs);
     }
   }
-  PGDEDUP_RETURN_IF_ERROR(CheckServerHas(c, roles));
+  PGDEDUP_RETURN_IF_ERROR(CheckServerHas(c, needs));
 
   DatabaseRestoreStats stats;
   std::vector<const repo::StreamInfo*> loads;
@@ -357,7 +369,7 @@ Result<DatabaseRestoreStats> TableRestorer::Run() {
   Status applied = Apply(c, loads, truncate, &stats);
   if (applied.ok()) return stats;
   if (created_tables_.empty() && created_schemas_.empty()) return applied;
-  std::string left = DropCreated(c);
+  std::string left = DropCreated();
   return applied.WithDetail(left.empty()
                                 ? "the tables this restore had created were dropped again"
                                 : "could not drop again what this restore had created: " + left);

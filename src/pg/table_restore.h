@@ -15,7 +15,8 @@
 // roles the tables to create need: CheckServerHas). Each table is created in one
 // transaction, and when anything after that fails, the tables (and schemas) the restore
 // created are dropped again: none is left half made, without its rows, indexes or policies,
-// for a later attempt to take for an existing table.
+// for a later attempt to take for an existing table. (An interrupt is not a failure here:
+// SIGINT or SIGTERM ends the process with the tables created so far left as they are.)
 #pragma once
 
 #include <functional>
