@@ -5,10 +5,11 @@
 # --no-privileges and --no-tablespaces restore without them (as pg_restore's -O, -x and
 # --no-tablespaces), for --create, into an existing database, for --table, for a drill and for
 # a pg_dump archive; a role that a policy names must exist either way. With the tablespace
-# there, tables and indexes come back in it. --create --clean whose swap a session blocks
-# keeps the old database as it was. A function body that contains
-# lines like the statements left out comes back byte for byte. A --table restore that fails
-# while it creates a table, or after it created one, leaves no table it created behind.
+# there, tables and indexes come back in it (the database's own default tablespace too).
+# --create --clean whose swap a session blocks keeps the old database as it was. A function
+# body that contains lines like the statements left out comes back byte for byte. A --table
+# restore that fails while it creates a table, or after it created one, leaves no table it
+# created behind.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
