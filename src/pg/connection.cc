@@ -58,7 +58,11 @@ Connection::~Connection() = default;
 
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo) {
   auto impl = std::make_unique<Impl>();
-  impl->conn.reset(PQconnectdb(conninfo.c_str()));
+  // The conninfo (or URL) as given, expanded by libpq; sessions show as "pgdedup" in
+  // pg_stat_activity unless it names an application itself.
+  const char* keywords[] = {"dbname", "fallback_application_name", nullptr};
+  const char* values[] = {conninfo.c_str(), "pgdedup", nullptr};
+  impl->conn.reset(PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
   if (!impl->conn) return Status::SourceError("cannot allocate a PostgreSQL connection");
   if (PQstatus(impl->conn.get()) != CONNECTION_OK) {
     return Status::SourceError("cannot connect to PostgreSQL: " +

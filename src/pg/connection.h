@@ -25,7 +25,9 @@ using Row = std::vector<std::optional<std::string>>;  // nullopt for SQL NULL
 
 class Connection {
  public:
-  // Connects. The usual PG* environment variables apply to whatever `conninfo` leaves out.
+  // Connects. The usual PG* environment variables apply to whatever `conninfo` (a conninfo
+  // string, a URL, or a database name) leaves out. The session's application_name is
+  // "pgdedup" unless `conninfo` or PGAPPNAME names another, so a DBA sees whose it is.
   static Result<std::unique_ptr<Connection>> Open(const std::string& conninfo);
   ~Connection();
   Connection(const Connection&) = delete;

@@ -184,10 +184,25 @@ oid_q="SELECT oid || ':' || datallowconn FROM pg_database WHERE datname = 'swapd
 swap_before=$(psql_q postgres "$oid_q")
 psql -X -q -d swapdb -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
 sleeper=$!
-wait_until 100 test "$(psql_q postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = 'swapdb'
-  AND query LIKE '%pg_sleep%'")" = 1
-assert_exit 6 pgd "${P[@]}" restore "$swap_snap" --create --clean \
-  --db "host=$PGHOST port=$PGPORT user=owner1 dbname=swapdb"
+sleeper_in() {
+  test "$(psql_q postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = 'swapdb'
+    AND query LIKE '%pg_sleep%'")" = 1
+}
+wait_until 100 sleeper_in
+swap_err=$TEST_TMP/swap.err
+swap_rc=0
+pgd "${P[@]}" restore "$swap_snap" --create --clean \
+  --db "host=$PGHOST port=$PGPORT user=owner1 dbname=swapdb" 2>"$swap_err" &
+swap_job=$!
+# While the rename waits for the session, pg_stat_activity shows whose it is.
+renaming_as_pgdedup() {
+  test "$(psql_q postgres "SELECT count(*) FROM pg_stat_activity
+    WHERE application_name = 'pgdedup' AND usename = 'owner1' AND query LIKE 'ALTER DATABASE%'")" = 1
+}
+wait_until 100 renaming_as_pgdedup
+wait "$swap_job" || swap_rc=$?
+assert_eq "$swap_rc" 6 "exit status of a swap a session blocks"
+cp "$swap_err" "$LAST_STDERR"
 assert_contains "$LAST_STDERR" 'database "swapdb" is not replaced; the complete restore is kept as database pgdedup_restore_'
 assert_eq "$(psql_q postgres "$oid_q")" "$swap_before" "the old database, and its connections"
 kept=$(psql_q postgres "SELECT datname || ':' || datallowconn FROM pg_database
