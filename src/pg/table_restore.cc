@@ -325,8 +325,8 @@ Result<DatabaseRestoreStats> TableRestorer::Run() {
   Connection* c = conn->get();
   for (Plan& p : plans_) PGDEDUP_RETURN_IF_ERROR(Inspect(c, &p));
 
-  // The roles what is to be created needs, checked before anything is: a missing one would
-  // stop the creation part way, with some tables made and others not.
+  // The roles and tablespaces what is to be created needs, checked before anything is: a
+  // missing one would stop the creation part way, with some tables made and others not.
   ScriptNeeds needs;
   std::set<std::string> schemas;
   for (const Plan& p : plans_) {
