@@ -17,9 +17,7 @@ struct DrillArgs {
   std::string snapshot;
   std::string db;
   int jobs = 0;
-  bool no_owner = false;
-  bool no_privileges = false;
-  bool no_tablespaces = false;
+  pg::ScriptOmissions omit;
 };
 
 int RunDrill(const Context& ctx, const DrillArgs& args) {
@@ -34,9 +32,7 @@ int RunDrill(const Context& ctx, const DrillArgs& args) {
   pg::DrillOptions options;
   options.maintenance_conninfo = args.db;
   options.threads = args.jobs;
-  options.no_owner = args.no_owner;
-  options.no_privileges = args.no_privileges;
-  options.no_tablespaces = args.no_tablespaces;
+  options.omit = args.omit;
   options.progress = [&](const std::string& step) { spdlog::debug("drill: {}", step); };
   auto start = std::chrono::steady_clock::now();
   auto report = pg::Drill(reader->repo.get(), *snap, options);
@@ -101,12 +97,12 @@ void AddDrill(CLI::App* app, Runner* run) {
                   "a database on the target server to create the temporary one from (e.g. "
                   "dbname=postgres)");
   cmd->add_option("--jobs", args->jobs, "worker threads (default: the number of cores)");
-  cmd->add_flag("--no-owner", args->no_owner,
+  cmd->add_flag("--no-owner", args->omit.owner,
                 "the temporary database's objects belong to the role running the drill (for a "
                 "server that lacks the source's roles; as restore --no-owner)");
-  cmd->add_flag("--no-privileges,--no-acl", args->no_privileges,
+  cmd->add_flag("--no-privileges,--no-acl", args->omit.privileges,
                 "restore no privileges into the temporary database (as restore --no-privileges)");
-  cmd->add_flag("--no-tablespaces", args->no_tablespaces,
+  cmd->add_flag("--no-tablespaces", args->omit.tablespaces,
                 "create the temporary database's objects in its default tablespace (for a "
                 "server that lacks the source's tablespaces; as restore --no-tablespaces)");
   cmd->callback([run, args] { *run = [args](const Context& c) { return RunDrill(c, *args); }; });

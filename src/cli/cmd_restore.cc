@@ -31,9 +31,7 @@ struct RestoreArgs {
   bool dry_run = false;
   bool schema_only = false;
   bool data_only = false;
-  bool no_owner = false;
-  bool no_privileges = false;
-  bool no_tablespaces = false;
+  pg::ScriptOmissions omit;
   std::vector<std::string> tables;
   int jobs = 0;
 };
@@ -50,9 +48,7 @@ int RunRestoreDatabase(const Context& ctx, const RestoreArgs& args) {
   options.dry_run = args.dry_run;
   options.schema_only = args.schema_only;
   options.data_only = args.data_only;
-  options.no_owner = args.no_owner;
-  options.no_privileges = args.no_privileges;
-  options.no_tablespaces = args.no_tablespaces;
+  options.omit = args.omit;
   options.tables = args.tables;
   options.jobs = args.jobs;
   options.progress = [&](const std::string& step) {
@@ -258,15 +254,15 @@ void AddRestore(CLI::App* app, Runner* run) {
                 "with --db: only the schema (no rows, sequence values or large objects)");
   cmd->add_flag("--data-only", args->data_only,
                 "with --db: only the data, into a database that has the schema and empty tables");
-  cmd->add_flag("--no-owner", args->no_owner,
+  cmd->add_flag("--no-owner", args->omit.owner,
                 "with --db: objects (and with --create the database) belong to the role "
                 "restoring them, not to their owners in the backup: for a server that lacks the "
                 "source's roles (as pg_restore --no-owner). Without it, a role the schema needs "
                 "that the server lacks refuses the restore before anything changes");
-  cmd->add_flag("--no-privileges,--no-acl", args->no_privileges,
+  cmd->add_flag("--no-privileges,--no-acl", args->omit.privileges,
                 "with --db: restore no privileges (GRANT, REVOKE, default privileges, the "
                 "database's own), as pg_restore --no-privileges");
-  cmd->add_flag("--no-tablespaces", args->no_tablespaces,
+  cmd->add_flag("--no-tablespaces", args->omit.tablespaces,
                 "with --db: create every object in the database's default tablespace, not in "
                 "the tablespace it was in (for a server that lacks them; as pg_restore "
                 "--no-tablespaces). Without it, a tablespace the schema needs that the server "

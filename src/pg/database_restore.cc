@@ -354,7 +354,7 @@ Result<Target> PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptio
     settings += mc->QuoteLiteral(m.provider_locale);
   }
   // Its default tablespace (CheckNeeds found it there), unless --no-tablespaces.
-  if (!m.database_tablespace.empty() && !options.no_tablespaces) {
+  if (!m.database_tablespace.empty() && !options.omit.tablespaces) {
     settings += " TABLESPACE " + mc->QuoteIdent(m.database_tablespace);
   }
   // The restore goes into a new database under a name of its own, which takes the name asked
@@ -578,12 +578,14 @@ Status FinishTarget(Target* target, const std::function<void(const std::string&)
 // Before a restore drops or empties its target: what can be checked without changing anything
 // is checked, so a snapshot that cannot be restored, or a psql that cannot run, is found while
 // the old data is still there. Every chunk of the snapshot must be in the index, and the
-// schema scripts are read whole (each chunk authenticated and checked against its id).
+// schema scripts are read whole (each chunk authenticated and checked against its id) —
+// pre-data and post-data only unless `schema_read`: the caller has read them whole already.
 Status PreflightBeforeClean(repo::Repository* repo, const repo::Manifest& m,
                             const DatabaseRestoreOptions& options, const std::string& program,
-                            const std::function<void(const std::string&)>& step) {
+                            bool schema_read, const std::function<void(const std::string&)>& step) {
   step("check that the snapshot can be restored before replacing anything");
   for (const auto& s : m.streams) {
+    if (schema_read && (s.kind == "pre-data" || s.kind == "post-data")) continue;
     if (s.kind == "pre-data" || s.kind == "post-data" || s.kind == "sequences") {
       // Read whole: every chunk found and checked, so no index lookups on top.
       auto text = ReadStream(repo, s, options);
@@ -719,12 +721,12 @@ Status FinishDatabase(const repo::Manifest& m, const DatabaseRestoreOptions& opt
     PGDEDUP_RETURN_IF_ERROR(ApplyDatabaseSettings(conn->get(), m, target->dbname));
     if (properties) {
       PGDEDUP_RETURN_IF_ERROR(
-          ApplyDatabaseProperties(conn->get(), m, target->dbname, !options.no_privileges));
+          ApplyDatabaseProperties(conn->get(), m, target->dbname, !options.omit.privileges));
     }
   }  // closed: a database with sessions cannot be renamed
   PGDEDUP_RETURN_IF_ERROR(FinishTarget(target, step));
   // Not for a drill's database (created in place), which stays ours to drop.
-  if (!options.create_in_place && !options.no_owner) SetDatabaseOwner(m, *target);
+  if (!options.create_in_place && !options.omit.owner) SetDatabaseOwner(m, *target);
   return Status::OK();
 }
 
@@ -735,12 +737,12 @@ Status CheckNeeds(const repo::Manifest& m, const DatabaseRestoreOptions& options
   ScriptNeeds needs;
   CollectScriptNeeds(ParseDumpScript(pre_sql), &needs);
   CollectScriptNeeds(ParseDumpScript(post_sql), &needs);
-  if (options.create && !options.no_tablespaces && !m.database_tablespace.empty()) {
+  if (options.create && !options.omit.tablespaces && !m.database_tablespace.empty()) {
     needs.tablespaces.insert(m.database_tablespace);  // CREATE DATABASE ... TABLESPACE
   }
   if (options.create && !options.create_in_place) {  // FinishDatabase's properties
-    if (!options.no_owner && !m.database_owner.empty()) needs.owners.insert(m.database_owner);
-    if (!options.no_privileges && m.database_acl_explicit) {
+    if (!options.omit.owner && !m.database_owner.empty()) needs.owners.insert(m.database_owner);
+    if (!options.omit.privileges && m.database_acl_explicit) {
       for (const std::string& entry : m.database_acl) {
         // The owner's own privileges go with ownership (ApplyDatabaseProperties skips them).
         std::string grantee = entry.substr(0, entry.find('\t'));
@@ -787,8 +789,9 @@ Result<DatabaseRestoreStats> RestoreArchive(repo::Repository* repo,
   }
   ::signal(SIGPIPE, SIG_IGN);
   if (options.clean && !options.dry_run) {
-    PGDEDUP_RETURN_IF_ERROR(
-        PreflightBeforeClean(repo, snapshot.manifest, options, options.pg_restore, step));
+    PGDEDUP_RETURN_IF_ERROR(PreflightBeforeClean(repo, snapshot.manifest, options,
+                                                 options.pg_restore,
+                                                 /*schema_read=*/false, step));
   }
   auto target = PrepareTarget(snapshot.manifest, options, *dbname, step);
   if (!target.ok()) return target.status();
@@ -801,9 +804,9 @@ Result<DatabaseRestoreStats> RestoreArchive(repo::Repository* repo,
   step("pg_restore of " + archive.name);
   std::vector<std::string> argv = {options.pg_restore, "--exit-on-error", "--no-password",
                                    "--dbname=" + options.conninfo};
-  if (options.no_owner) argv.push_back("--no-owner");
-  if (options.no_privileges) argv.push_back("--no-privileges");
-  if (options.no_tablespaces) argv.push_back("--no-tablespaces");
+  if (options.omit.owner) argv.push_back("--no-owner");
+  if (options.omit.privileges) argv.push_back("--no-privileges");
+  if (options.omit.tablespaces) argv.push_back("--no-tablespaces");
   auto restore = Subprocess::Start(argv, Subprocess::kWriteStdin);
   if (!restore.ok()) return restore.status();
   repo::RestoreOptions ro;
@@ -843,23 +846,24 @@ Result<DatabaseRestoreStats> RestoreSnapshot(repo::Repository* repo,
   auto step = [&](const std::string& s) {
     if (options.progress) options.progress(s);
   };
+  // The schema scripts, read before anything changes: the roles they need are checked first.
+  std::string pre_sql, post_sql;
+  const bool schema_read = !options.data_only && options.tables.empty();
+  if (schema_read) {
+    auto text = ReadStream(repo, *pre, options);
+    if (!text.ok()) return text.status();
+    pre_sql = OmitFromScript(*text, options.omit);
+    text = ReadStream(repo, *post, options);
+    if (!text.ok()) return text.status();
+    post_sql = OmitFromScript(*text, options.omit);
+    PGDEDUP_RETURN_IF_ERROR(CheckNeeds(m, options, pre_sql, post_sql));
+  }
   if (!options.dry_run) {
     ::signal(SIGPIPE, SIG_IGN);  // a psql that dies shows as an error, not a dead pgdedup
     if (options.clean && options.tables.empty()) {
-      PGDEDUP_RETURN_IF_ERROR(PreflightBeforeClean(repo, m, options, options.psql, step));
+      PGDEDUP_RETURN_IF_ERROR(
+          PreflightBeforeClean(repo, m, options, options.psql, schema_read, step));
     }
-  }
-  // The schema scripts, read before anything changes: the roles they need are checked first.
-  std::string pre_sql, post_sql;
-  if (!options.data_only && options.tables.empty()) {
-    const ScriptOmissions omit{options.no_owner, options.no_privileges, options.no_tablespaces};
-    auto text = ReadStream(repo, *pre, options);
-    if (!text.ok()) return text.status();
-    pre_sql = OmitFromScript(*text, omit);
-    text = ReadStream(repo, *post, options);
-    if (!text.ok()) return text.status();
-    post_sql = OmitFromScript(*text, omit);
-    PGDEDUP_RETURN_IF_ERROR(CheckNeeds(m, options, pre_sql, post_sql));
   }
   auto target = PrepareTarget(m, options, *dbname, step);
   if (!target.ok()) return target.status();

@@ -7,7 +7,7 @@
 //      `data_only`, hold every table of the snapshot, empty. With `tables`, only those tables
 //      are restored, into the existing database (table_restore.h);
 //   2. pre-data.sql through psql (ON_ERROR_STOP), without ownership or privileges when asked
-//      (`no_owner`, `no_privileges`; the roles the schema needs are checked before step 1);
+//      (`omit`; the roles and tablespaces the schema needs are checked before step 1);
 //   3. sequences.sql and large objects; then the tables on `jobs` connections at once
 //      (restore_pipeline.h): COPY ... FROM STDIN, checking each row count against the manifest,
 //      each table's indexes and constraints built and ANALYZE run as soon as its rows are in;
@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "pg/dump_script.h"
 #include "repo/repository.h"
 
 namespace pgdedup::pg {
@@ -45,21 +46,18 @@ struct DatabaseRestoreOptions {
   bool data_only = false;
   // Only these tables ("schema.table" or "table"), into the existing database.
   std::vector<std::string> tables;
-  // As pg_restore's --no-owner and --no-privileges, for a server without the source's roles:
-  // objects (and, with `create`, the database) belong to the role restoring them, and no
-  // privileges (GRANT, REVOKE, default privileges, the database's own) are restored.
-  // Otherwise every role the schema gives objects or privileges to, or names in a policy (and
-  // with `create` the database's owner and grantees), must exist on the target server: the
-  // restore, or with `tables` the creation of those tables, is refused before it changes
-  // anything. Only statements in pg_dump's own forms are read (not, say, a user mapping's
-  // role), and a pg_dump archive is left to pg_restore: there a missing role shows as the
-  // server's error, with what to do.
-  bool no_owner = false;
-  bool no_privileges = false;
-  // As pg_restore's --no-tablespaces, for a server without the source's tablespaces: objects
-  // go to the database's default tablespace. Otherwise every tablespace the schema selects
-  // must exist, checked with the roles.
-  bool no_tablespaces = false;
+  // What the schema scripts leave out, as pg_restore's --no-owner, --no-privileges and
+  // --no-tablespaces do, for a server without the source's roles or tablespaces: with `owner`
+  // objects (and, with `create`, the database) belong to the role restoring them; with
+  // `privileges` no GRANT, REVOKE, default privileges or database privileges are restored;
+  // with `tablespaces` objects (and the database) go to the default tablespace. Otherwise
+  // every role the schema gives objects or privileges to, or names in a policy (and with
+  // `create` the database's owner and grantees), and every tablespace it selects, must exist
+  // on the target server: the restore, or with `tables` the creation of those tables, is
+  // refused before it changes anything. Only statements in pg_dump's own forms are read (not,
+  // say, a user mapping's role), and a pg_dump archive is left to pg_restore: there a missing
+  // role shows as the server's error, with what to do.
+  ScriptOmissions omit;
   // Connections loading tables at once. Default: the machine's cores.
   int jobs = 0;
   // Worker threads decoding each table's stream. Default: the machine's cores.

@@ -73,9 +73,7 @@ Result<DrillReport> Drill(repo::Repository* repo, const repo::SnapshotRef& snaps
   ro.create = true;
   ro.create_in_place = true;  // the name is temporary already
   ro.threads = options.threads;
-  ro.no_owner = options.no_owner;
-  ro.no_privileges = options.no_privileges;
-  ro.no_tablespaces = options.no_tablespaces;
+  ro.omit = options.omit;
   ro.progress = options.progress;
   auto restored = RestoreDatabase(repo, snapshot, ro);
   if (!restored.ok()) return restored.status().WithContext("drill restore");

@@ -20,10 +20,9 @@ namespace pgdedup::pg {
 struct DrillOptions {
   std::string maintenance_conninfo;  // a database on the server to create the temporary one from
   int threads = 0;
-  // As restore's: for a drill on a server that lacks the source's roles.
-  bool no_owner = false;
-  bool no_privileges = false;
-  bool no_tablespaces = false;
+  // As restore's (DatabaseRestoreOptions::omit): for a drill on a server that lacks the
+  // source's roles or tablespaces.
+  ScriptOmissions omit;
   std::function<void(const std::string&)> progress;
 };
 

@@ -112,9 +112,8 @@ Status TableRestorer::LoadSchema() {
   if (!pre_text.ok()) return pre_text.status();
   auto post_text = ReadStream(repo_, *post, options_);
   if (!post_text.ok()) return post_text.status();
-  const ScriptOmissions omit{options_.no_owner, options_.no_privileges, options_.no_tablespaces};
-  pre_ = ParseDumpScript(OmitFromScript(*pre_text, omit));
-  post_ = ParseDumpScript(OmitFromScript(*post_text, omit));
+  pre_ = ParseDumpScript(OmitFromScript(*pre_text, options_.omit));
+  post_ = ParseDumpScript(OmitFromScript(*post_text, options_.omit));
   return Status::OK();
 }
 
