@@ -5,7 +5,52 @@
 namespace pgdedup::repo {
 
 BlobWriter::BlobWriter(Repository* repo)
-    : repo_(repo), builder_(&repo->keys(), repo->config().pack_size + (1 << 20)) {}
+    : repo_(repo),
+      builder_(&repo->keys(), repo->config().pack_size + (1 << 20)),
+      uploader_([this] { UploadLoop(); }) {}
+
+BlobWriter::~BlobWriter() {
+  {
+    std::lock_guard<std::mutex> l(upload_mu_);
+    stopping_ = true;
+  }
+  upload_cv_.notify_all();
+  uploader_.join();
+}
+
+void BlobWriter::UploadLoop() {
+  std::unique_lock<std::mutex> l(upload_mu_);
+  while (true) {
+    upload_cv_.wait(l, [this] { return stopping_ || upload_.has_value(); });
+    if (stopping_) return;  // abandoned: a pack not yet stored is dropped
+    FullPack& pack = *upload_;
+    l.unlock();
+    bool failed;
+    {
+      std::lock_guard<std::mutex> f(mu_);
+      failed = !status_.ok();
+    }
+    if (!failed) {  // after a failure the run is abandoned: nothing more is stored
+      Status s = UploadPack(std::move(pack.bytes), std::move(pack.entries));
+      if (!s.ok()) (void)Fail(s);  // Store and Flush report it
+    }
+    l.lock();
+    upload_.reset();
+    upload_cv_.notify_all();
+  }
+}
+
+void BlobWriter::HandOff(FullPack pack) {
+  std::unique_lock<std::mutex> l(upload_mu_);
+  upload_cv_.wait(l, [this] { return !upload_.has_value(); });
+  upload_ = std::move(pack);
+  upload_cv_.notify_all();
+}
+
+void BlobWriter::WaitForUploads() {
+  std::unique_lock<std::mutex> l(upload_mu_);
+  upload_cv_.wait(l, [this] { return !upload_.has_value(); });
+}
 
 Status BlobWriter::Fail(Status s) {
   std::lock_guard<std::mutex> l(mu_);
@@ -48,8 +93,7 @@ Result<bool> BlobWriter::Store(BlobType type, const Id& id, std::string_view pla
       entry = whole_entry;
     }
   }
-  std::string full_pack;
-  std::vector<BlobEntry> full_entries;
+  FullPack full;
   {
     std::lock_guard<std::mutex> l(mu_);
     if (!status_.ok()) return status_;
@@ -59,14 +103,11 @@ Result<bool> BlobWriter::Store(BlobType type, const Id& id, std::string_view pla
     if (entry.is_delta()) stats_.new_delta_blobs++;
     stats_.new_raw_bytes += plaintext.size();
     if (builder_.size() >= repo_->config().pack_size) {
-      full_entries = builder_.entries();
-      full_pack = builder_.Finish();
+      full.entries = builder_.entries();
+      full.bytes = builder_.Finish();
     }
   }
-  if (!full_pack.empty()) {
-    Status s = UploadPack(std::move(full_pack), std::move(full_entries));
-    if (!s.ok()) return Fail(s);
-  }
+  if (!full.bytes.empty()) HandOff(std::move(full));
   return true;
 }
 
@@ -105,19 +146,20 @@ Status BlobWriter::WriteIndexLocked() {
 }
 
 Status BlobWriter::Flush() {
-  std::string pack;
-  std::vector<BlobEntry> entries;
+  FullPack last;
   {
     std::lock_guard<std::mutex> l(mu_);
     if (!status_.ok()) return status_;
     if (builder_.count() > 0) {
-      entries = builder_.entries();
-      pack = builder_.Finish();
+      last.entries = builder_.entries();
+      last.bytes = builder_.Finish();
     }
   }
-  if (!pack.empty()) {
-    Status s = UploadPack(std::move(pack), std::move(entries));
-    if (!s.ok()) return Fail(s);
+  if (!last.bytes.empty()) HandOff(std::move(last));
+  WaitForUploads();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!status_.ok()) return status_;
   }
   std::lock_guard<std::mutex> l(index_mu_);
   Status s = WriteIndexLocked();

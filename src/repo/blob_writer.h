@@ -1,7 +1,10 @@
 // BlobWriter: stores new blobs into packs and makes them findable, in commit order.
 //
 //   1. Store() seals a blob the repository does not have yet and appends it to the open pack;
-//      a full pack (config.pack_size) is uploaded by the thread that filled it.
+//      a full pack (config.pack_size) goes to the writer's upload thread, so the workers go on
+//      compressing while it is hashed, written and made durable. One pack at a time is in the
+//      upload thread's hands: a Store that fills the next pack before that one is stored waits
+//      (memory stays at two packs).
 //   2. After its pack is uploaded, a blob waits in an index batch; every kPacksPerIndex packs,
 //      and at Flush(), the batch becomes an index object, and only once that object is stored
 //      is it merged into the local index cache.
@@ -15,13 +18,17 @@
 // unreferenced packs (prune removes them).
 //
 // Thread safety: Store may be called concurrently; Flush only after every Store returned.
+// Destroying a writer without Flush abandons the run: an upload under way completes, a pack
+// waiting for upload is dropped.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <unordered_set>
 #include <vector>
 
@@ -47,6 +54,9 @@ class BlobWriter {
 
   // REQUIRES: repo->SyncIndex() returned OK; repo outlives the writer.
   explicit BlobWriter(Repository* repo);
+  ~BlobWriter();
+  BlobWriter(const BlobWriter&) = delete;
+  BlobWriter& operator=(const BlobWriter&) = delete;
 
   // A candidate base for storing a new blob as a delta: its entry and its plaintext.
   struct DeltaBase {
@@ -72,7 +82,16 @@ class BlobWriter {
   std::vector<Id> index_objects() const;
 
  private:
+  struct FullPack {
+    std::string bytes;
+    std::vector<BlobEntry> entries;
+  };
   Status Fail(Status s);
+  // Gives a full pack to the upload thread, first waiting until the previous one is stored.
+  void HandOff(FullPack pack);
+  // Waits until the upload thread holds no pack.
+  void WaitForUploads();
+  void UploadLoop();
   Status UploadPack(std::string pack, std::vector<BlobEntry> entries);
   // REQUIRES: index_mu_ held.
   Status WriteIndexLocked();
@@ -88,6 +107,12 @@ class BlobWriter {
   mutable std::mutex index_mu_;  // guards batch_ and index_ids_; never taken while holding mu_
   IndexObject batch_;
   std::vector<Id> index_ids_;
+
+  std::mutex upload_mu_;  // guards the three below; never taken while holding mu_
+  std::condition_variable upload_cv_;
+  std::optional<FullPack> upload_;  // the pack handed to the upload thread, until stored
+  bool stopping_ = false;
+  std::thread uploader_;  // last: started once everything above exists
 };
 
 }  // namespace pgdedup::repo
