@@ -107,18 +107,21 @@ int RunRestoreDatabase(const Context& ctx, const RestoreArgs& args) {
   return kExitOk;
 }
 
-// Writes everything; for a file, starts writeback of every full 8 MiB behind it, so the final
-// fsync has little left to wait for and the disk works while chunks are decoded.
+// Writes everything; for a file, then starts writeback of every full 8 MiB written, so the
+// final fsync has little left to wait for and the disk works while chunks are decoded.
 Status WriteAll(int fd, std::string_view data, const std::string& what, uint64_t* offset,
                 bool is_file) {
   constexpr uint64_t kWritebackStep = 8 << 20;
+  PGDEDUP_RETURN_IF_ERROR(WriteFully(fd, data, what));
   uint64_t start = *offset;
   *offset += data.size();
   if (is_file && start / kWritebackStep != *offset / kWritebackStep) {
+    // Every step completed by this write (one, unless `data` is larger than a step).
+    uint64_t from = start / kWritebackStep * kWritebackStep;
     uint64_t upto = *offset / kWritebackStep * kWritebackStep;
-    sync_file_range(fd, upto - kWritebackStep, kWritebackStep, SYNC_FILE_RANGE_WRITE);
+    sync_file_range(fd, from, upto - from, SYNC_FILE_RANGE_WRITE);
   }
-  return WriteFully(fd, data, what);
+  return Status::OK();
 }
 
 int RunRestore(const Context& ctx, const RestoreArgs& args) {

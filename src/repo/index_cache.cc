@@ -89,6 +89,11 @@ Result<std::unique_ptr<IndexCache>> IndexCache::Open(const std::string& dir) {
   options.keep_log_file_num = 2;
   options.write_buffer_size = 4 << 20;
   options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  // Every command opens the cache. By default RocksDB starts 15 threads at each open to open
+  // table files in parallel, and reads every table's properties for statistics: the cache has
+  // a handful of tables, so both cost more than they save.
+  options.max_file_opening_threads = 1;
+  options.skip_stats_update_on_db_open = true;
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.block_cache = rocksdb::NewLRUCache(32 << 20);  // bounds memory whatever the size
