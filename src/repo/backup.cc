@@ -122,7 +122,9 @@ Result<std::unique_ptr<BackupSession>> BackupSession::Start(Repository* repo,
   // The reading and chunking thread is the critical path when data is unchanged (the workers
   // only hash): it keeps its core, and the workers take what is left.
   s->pool_ = std::make_unique<ThreadPool>(threads, /*nice=*/10);
-  s->writer_ = std::make_unique<BlobWriter>(repo);
+  // A bucket stores a pack at the speed of one connection: as many uploads at once as
+  // workers, as when each worker uploaded the packs it filled.
+  s->writer_ = std::make_unique<BlobWriter>(repo, repo->backend()->remote() ? threads : 1);
   s->max_delta_depth_ = std::clamp<int>(options.max_delta_depth, 1, kMaxDeltaDepth);
   if (const char* env = std::getenv("PGDEDUP_MAX_DELTA_DEPTH"); env && *env) {
     s->max_delta_depth_ = std::clamp<int>(std::atoi(env), 1, kMaxDeltaDepth);

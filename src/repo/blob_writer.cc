@@ -1,13 +1,19 @@
 #include "repo/blob_writer.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "common/log.h"
 
 namespace pgdedup::repo {
 
-BlobWriter::BlobWriter(Repository* repo)
+BlobWriter::BlobWriter(Repository* repo, int uploads)
     : repo_(repo),
-      builder_(&repo->keys(), repo->config().pack_size + (1 << 20)),
-      uploader_([this] { UploadLoop(); }) {}
+      max_uploads_(std::max(uploads, 1)),
+      builder_(&repo->keys(), repo->config().pack_size + (1 << 20)) {
+  for (int i = 0; i < max_uploads_; ++i) uploaders_.emplace_back([this] { UploadLoop(); });
+}
 
 BlobWriter::~BlobWriter() {
   {
@@ -15,15 +21,20 @@ BlobWriter::~BlobWriter() {
     stopping_ = true;
   }
   upload_cv_.notify_all();
-  uploader_.join();
+  for (std::thread& t : uploaders_) t.join();
 }
 
 void BlobWriter::UploadLoop() {
+  // Like the workers: below the reading thread, the critical path when data is unchanged.
+  // Best effort: an unprivileged thread may always lower its own priority.
+  int rc = setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
+  (void)rc;
   std::unique_lock<std::mutex> l(upload_mu_);
   while (true) {
-    upload_cv_.wait(l, [this] { return stopping_ || upload_.has_value(); });
-    if (stopping_) return;  // abandoned: a pack not yet stored is dropped
-    FullPack& pack = *upload_;
+    upload_cv_.wait(l, [this] { return stopping_ || !upload_queue_.empty(); });
+    if (stopping_) return;  // abandoned: packs not yet taken are dropped
+    FullPack pack = std::move(upload_queue_.front());
+    upload_queue_.pop_front();
     l.unlock();
     bool failed;
     {
@@ -32,29 +43,44 @@ void BlobWriter::UploadLoop() {
     }
     if (!failed) {  // after a failure the run is abandoned: nothing more is stored
       Status s = UploadPack(std::move(pack.bytes), std::move(pack.entries));
-      if (!s.ok()) (void)Fail(s);  // Store and Flush report it
+      // Store or Flush reports it, for whichever stream comes next: say what failed.
+      if (!s.ok()) (void)Fail(s.WithContext("storing a pack"));
     }
+    pack = FullPack();  // its memory goes before another pack may be finished
+    {
+      std::lock_guard<std::mutex> f(mu_);
+      --packs_out_;
+    }
+    pack_cv_.notify_all();
     l.lock();
-    upload_.reset();
-    upload_cv_.notify_all();
   }
 }
 
-void BlobWriter::HandOff(FullPack pack) {
-  std::unique_lock<std::mutex> l(upload_mu_);
-  upload_cv_.wait(l, [this] { return !upload_.has_value(); });
-  upload_ = std::move(pack);
-  upload_cv_.notify_all();
+BlobWriter::FullPack BlobWriter::FinishPackLocked(std::unique_lock<std::mutex>& l) {
+  pack_cv_.wait(l, [this] { return !status_.ok() || packs_out_ < max_uploads_; });
+  FullPack full;
+  if (!status_.ok()) return full;
+  full.entries = builder_.entries();
+  full.bytes = builder_.Finish();
+  ++packs_out_;
+  pack_cv_.notify_all();  // the open pack has room again
+  return full;
 }
 
-void BlobWriter::WaitForUploads() {
-  std::unique_lock<std::mutex> l(upload_mu_);
-  upload_cv_.wait(l, [this] { return !upload_.has_value(); });
+void BlobWriter::HandOff(FullPack pack) {
+  {
+    std::lock_guard<std::mutex> l(upload_mu_);
+    upload_queue_.push_back(std::move(pack));
+  }
+  upload_cv_.notify_one();
 }
 
 Status BlobWriter::Fail(Status s) {
-  std::lock_guard<std::mutex> l(mu_);
-  if (status_.ok()) status_ = s;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (status_.ok()) status_ = s;
+  }
+  pack_cv_.notify_all();  // a Store waiting for room gives up
   return s;
 }
 
@@ -95,16 +121,19 @@ Result<bool> BlobWriter::Store(BlobType type, const Id& id, std::string_view pla
   }
   FullPack full;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    std::unique_lock<std::mutex> l(mu_);
+    const size_t pack_size = repo_->config().pack_size;
+    // A full pack waits here for an upload slot; nothing is added to it meanwhile.
+    pack_cv_.wait(l, [&] { return !status_.ok() || builder_.size() < pack_size; });
     if (!status_.ok()) return status_;
     builder_.Add(entry, sealed);
     stats_.new_blobs++;
     if (type == BlobType::kData) stats_.new_data_blobs++;
     if (entry.is_delta()) stats_.new_delta_blobs++;
     stats_.new_raw_bytes += plaintext.size();
-    if (builder_.size() >= repo_->config().pack_size) {
-      full.entries = builder_.entries();
-      full.bytes = builder_.Finish();
+    if (builder_.size() >= pack_size) {
+      full = FinishPackLocked(l);
+      if (!status_.ok()) return status_;
     }
   }
   if (!full.bytes.empty()) HandOff(std::move(full));
@@ -148,17 +177,14 @@ Status BlobWriter::WriteIndexLocked() {
 Status BlobWriter::Flush() {
   FullPack last;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    std::unique_lock<std::mutex> l(mu_);
     if (!status_.ok()) return status_;
-    if (builder_.count() > 0) {
-      last.entries = builder_.entries();
-      last.bytes = builder_.Finish();
-    }
+    if (builder_.count() > 0) last = FinishPackLocked(l);
   }
   if (!last.bytes.empty()) HandOff(std::move(last));
-  WaitForUploads();
   {
-    std::lock_guard<std::mutex> l(mu_);
+    std::unique_lock<std::mutex> l(mu_);
+    pack_cv_.wait(l, [this] { return packs_out_ == 0; });
     if (!status_.ok()) return status_;
   }
   std::lock_guard<std::mutex> l(index_mu_);

@@ -1,10 +1,10 @@
 // BlobWriter: stores new blobs into packs and makes them findable, in commit order.
 //
 //   1. Store() seals a blob the repository does not have yet and appends it to the open pack;
-//      a full pack (config.pack_size) goes to the writer's upload thread, so the workers go on
-//      compressing while it is hashed, written and made durable. One pack at a time is in the
-//      upload thread's hands: a Store that fills the next pack before that one is stored waits
-//      (memory stays at two packs).
+//      a full pack (config.pack_size) goes to the writer's upload threads, so the workers go on
+//      compressing while it is hashed, stored and made durable. At most `uploads` finished
+//      packs exist at a time: a full pack is finished only once an upload slot is free, and
+//      until then every Store that has a blob to add waits (memory: 1 + `uploads` packs).
 //   2. After its pack is uploaded, a blob waits in an index batch; every kPacksPerIndex packs,
 //      and at Flush(), the batch becomes an index object, and only once that object is stored
 //      is it merged into the local index cache.
@@ -18,12 +18,13 @@
 // unreferenced packs (prune removes them).
 //
 // Thread safety: Store may be called concurrently; Flush only after every Store returned.
-// Destroying a writer without Flush abandons the run: an upload under way completes, a pack
-// waiting for upload is dropped.
+// Destroying a writer without Flush abandons the run: uploads under way complete, packs waiting
+// for upload are dropped. REQUIRES: no Store or Flush is running then.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -52,8 +53,9 @@ class BlobWriter {
  public:
   static constexpr int kPacksPerIndex = 16;
 
-  // REQUIRES: repo->SyncIndex() returned OK; repo outlives the writer.
-  explicit BlobWriter(Repository* repo);
+  // REQUIRES: repo->SyncIndex() returned OK; repo outlives the writer; uploads >= 1. One
+  // upload at a time keeps a local disk busy; a bucket takes several at once.
+  explicit BlobWriter(Repository* repo, int uploads = 1);
   ~BlobWriter();
   BlobWriter(const BlobWriter&) = delete;
   BlobWriter& operator=(const BlobWriter&) = delete;
@@ -87,10 +89,11 @@ class BlobWriter {
     std::vector<BlobEntry> entries;
   };
   Status Fail(Status s);
-  // Gives a full pack to the upload thread, first waiting until the previous one is stored.
+  // Waits for an upload slot, then finishes the open pack and takes the slot. Returns an empty
+  // pack if the run failed meanwhile. REQUIRES: l holds mu_.
+  FullPack FinishPackLocked(std::unique_lock<std::mutex>& l);
+  // Gives a finished pack to the upload threads.
   void HandOff(FullPack pack);
-  // Waits until the upload thread holds no pack.
-  void WaitForUploads();
   void UploadLoop();
   Status UploadPack(std::string pack, std::vector<BlobEntry> entries);
   // REQUIRES: index_mu_ held.
@@ -98,21 +101,24 @@ class BlobWriter {
 
   Repository* repo_;
 
-  mutable std::mutex mu_;  // guards pending_, builder_, status_, stats_
+  const int max_uploads_;
+  mutable std::mutex mu_;            // guards pending_, builder_, status_, stats_, packs_out_
+  std::condition_variable pack_cv_;  // packs_out_ fell, the open pack was emptied, or a failure
   std::unordered_set<Id, IdHash> pending_;
   PackBuilder builder_;
   Status status_;
   BlobWriterStats stats_;
+  int packs_out_ = 0;  // finished packs not yet stored (or dropped)
 
   mutable std::mutex index_mu_;  // guards batch_ and index_ids_; never taken while holding mu_
   IndexObject batch_;
   std::vector<Id> index_ids_;
 
-  std::mutex upload_mu_;  // guards the three below; never taken while holding mu_
+  std::mutex upload_mu_;  // guards the two below; never held together with another lock
   std::condition_variable upload_cv_;
-  std::optional<FullPack> upload_;  // the pack handed to the upload thread, until stored
+  std::deque<FullPack> upload_queue_;  // finished, no upload thread has taken it yet
   bool stopping_ = false;
-  std::thread uploader_;  // last: started once everything above exists
+  std::vector<std::thread> uploaders_;  // last: started once everything above exists
 };
 
 }  // namespace pgdedup::repo
