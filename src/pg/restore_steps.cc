@@ -18,8 +18,7 @@ namespace pgdedup::pg {
 
 namespace {
 
-Result<std::unique_ptr<Subprocess>> StartPsql(const DatabaseRestoreOptions& options,
-                                              bool single_transaction = false) {
+Result<std::unique_ptr<Subprocess>> StartPsql(const DatabaseRestoreOptions& options) {
   std::vector<std::string> argv = {ResolveClientProgram(options.psql, /*major=*/0),
                                    "-X",
                                    "-q",
@@ -28,7 +27,6 @@ Result<std::unique_ptr<Subprocess>> StartPsql(const DatabaseRestoreOptions& opti
                                    "--no-psqlrc",
                                    "-d",
                                    options.conninfo};
-  if (single_transaction) argv.push_back("--single-transaction");
   return Subprocess::Start(argv, Subprocess::kWriteStdin);
 }
 
@@ -269,9 +267,15 @@ Status RunSqlStream(repo::Repository* repo, const repo::StreamInfo& stream,
 
 Status RunSqlText(const std::string& sql, const std::string& what,
                   const DatabaseRestoreOptions& options, bool single_transaction) {
-  auto psql = StartPsql(options, single_transaction);
+  auto psql = StartPsql(options);
   if (!psql.ok()) return psql.status();
-  Status s = WriteFully((*psql)->fd(), sql, "to psql");
+  // Not psql's --single-transaction: at the end of its input psql then sends COMMIT, so a
+  // script cut short (pgdedup killed while writing it) would commit what it had read. Our own
+  // BEGIN and COMMIT: input that ends before the COMMIT ends the session, and the server rolls
+  // the transaction back.
+  Status s = single_transaction
+                 ? WriteFully((*psql)->fd(), "BEGIN;\n" + sql + "\nCOMMIT;\n", "to psql")
+                 : WriteFully((*psql)->fd(), sql, "to psql");
   Status waited = (*psql)->Wait();
   if (!waited.ok()) return waited.WithContext(what);
   return s.WithContext(what);

@@ -29,7 +29,8 @@ Result<std::string> ReadStream(repo::Repository* repo, const repo::StreamInfo& s
                                const DatabaseRestoreOptions& options);
 
 // Feeds an SQL stream, or SQL text, to psql connected to the target. `what` names the script
-// in errors. With `single_transaction`, the text runs as one transaction: it fails whole.
+// in errors. With `single_transaction`, the text runs as one transaction: it fails whole, and
+// if pgdedup dies while psql still reads it, none of it is committed.
 Status RunSqlStream(repo::Repository* repo, const repo::StreamInfo& stream,
                     const DatabaseRestoreOptions& options);
 Status RunSqlText(const std::string& sql, const std::string& what,
