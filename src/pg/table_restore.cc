@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
+#include <mutex>
 #include <set>
 #include <sstream>
 
+#include "common/interrupt.h"
 #include "common/log.h"
 #include "pg/connection.h"
 #include "pg/dump_script.h"
@@ -90,17 +93,35 @@ class TableRestorer {
   // Everything after the checks: create, load, set sequences, finish, ANALYZE.
   Status Apply(Connection* c, const std::vector<const repo::StreamInfo*>& loads,
                const std::set<const repo::StreamInfo*>& truncate, DatabaseRestoreStats* stats);
-  // After a failure: drops the tables (and schemas) this restore created, so that none is left
-  // half made (without its rows, indexes or policies) for a later attempt to take for an
-  // existing table. Returns what it could not drop (empty when everything went). Not run on
-  // an interrupt (SIGINT, SIGTERM): the tables created so far then stay.
+  // After a failure or on an interrupt: drops the tables (and schemas) this restore created,
+  // so that none is left half made (without its rows, indexes or policies) for a later attempt
+  // to take for an existing table. Sessions still holding locks on those tables (this
+  // restore's own loads and scripts, which go on while an interrupt's cleanup runs) are ended
+  // first. Returns what it could not drop (empty when everything went).
   std::string DropCreated();
+  // A creation step is about to run: false once interrupted (nothing more is created then).
+  bool BeginCreating();
+  // Unavailable once interrupted: no step starts after that, to take locks on the tables the
+  // cleanup is dropping.
+  Status CheckNotInterrupted() {
+    std::lock_guard<std::mutex> l(mu_);
+    return interrupted_ ? Status::Unavailable("interrupted") : Status::OK();
+  }
+  // The creation step ended; `made` it made (nothing when it failed).
+  void EndCreating(const TableName* table, const std::string* schema);
+  // The interrupt cleanup: waits for a creation step under way, then DropCreated.
+  void OnInterrupted();
 
   repo::Repository* repo_;
   const repo::Manifest& m_;
   const DatabaseRestoreOptions& options_;
   DumpScript pre_, post_;
-  std::vector<Plan> plans_;                // parents before their partitions
+  std::vector<Plan> plans_;  // parents before their partitions
+
+  std::mutex mu_;  // guards the five below: the interrupt thread reads them
+  std::condition_variable created_cv_;
+  bool interrupted_ = false;
+  bool creating_ = false;                  // a creation step is running
   std::vector<TableName> created_tables_;  // by this restore, in order
   std::vector<std::string> created_schemas_;
 };
@@ -226,41 +247,101 @@ Status TableRestorer::CreateTables(Connection* c) {
       std::string script = SchemaScript(pre_, p.name.schema);
       if (exists->empty() && !script.empty()) {
         Step("create schema " + QuoteDumpIdent(p.name.schema));
-        PGDEDUP_RETURN_IF_ERROR(RunSqlText(script, "schema " + p.name.schema, options_,
-                                           /*single_transaction=*/true));
-        created_schemas_.push_back(p.name.schema);
+        if (!BeginCreating()) return Status::Unavailable("interrupted");
+        Status made = RunSqlText(script, "schema " + p.name.schema, options_,
+                                 /*single_transaction=*/true);
+        EndCreating(nullptr, made.ok() ? &p.name.schema : nullptr);
+        PGDEDUP_RETURN_IF_ERROR(made);
       }
     }
     Step("create table " + p.name.Quoted());
     // One transaction: a table whose creation fails part way (a GRANT to a missing role, a
     // missing type) is not left behind without its sequences, defaults or privileges, for the
     // next attempt to take for an existing table and load.
-    PGDEDUP_RETURN_IF_ERROR(RunSqlText(p.objects.pre_data, "creating table " + p.name.Quoted(),
-                                       options_, /*single_transaction=*/true));
-    created_tables_.push_back(p.name);
+    if (!BeginCreating()) return Status::Unavailable("interrupted");
+    Status made = RunSqlText(p.objects.pre_data, "creating table " + p.name.Quoted(), options_,
+                             /*single_transaction=*/true);
+    EndCreating(made.ok() ? &p.name : nullptr, nullptr);
+    PGDEDUP_RETURN_IF_ERROR(made);
   }
   return Status::OK();
 }
 
+bool TableRestorer::BeginCreating() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (interrupted_) return false;
+  creating_ = true;
+  return true;
+}
+
+void TableRestorer::EndCreating(const TableName* table, const std::string* schema) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (table != nullptr) created_tables_.push_back(*table);
+    if (schema != nullptr) created_schemas_.push_back(*schema);
+    creating_ = false;
+  }
+  created_cv_.notify_all();
+}
+
+void TableRestorer::OnInterrupted() {
+  {
+    std::unique_lock<std::mutex> l(mu_);
+    interrupted_ = true;
+    // A creation script under way is short: wait for it, so that what it made is dropped too.
+    if (!created_cv_.wait_for(l, std::chrono::seconds(30), [this] { return !creating_; })) {
+      LogWarning(
+          "a table creation had not ended 30 s after the interrupt; check the tables "
+          "named with --table");
+    }
+    if (created_tables_.empty() && created_schemas_.empty()) return;
+  }
+  std::string left = DropCreated();
+  if (left.empty()) {
+    LogWarning("interrupted: dropped the tables this restore had created");
+  } else {
+    LogWarning("interrupted: could not drop what this restore had created: " + left);
+  }
+}
+
 std::string TableRestorer::DropCreated() {
+  std::vector<TableName> tables;
+  std::vector<std::string> schemas;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    tables = created_tables_;
+    schemas = created_schemas_;
+  }
   // A fresh connection: the one that failed may be what broke.
   auto conn = Connection::Open(options_.conninfo);
   if (!conn.ok()) {
     std::string all;
-    for (const TableName& t : created_tables_) all += (all.empty() ? "" : ", ") + t.Quoted();
+    for (const TableName& t : tables) all += (all.empty() ? "" : ", ") + t.Quoted();
     return all + " (" + conn.status().message() + ")";
   }
   Connection* c = conn->get();
+  // Never wait on a lock for ever: the process may be ending (an interrupt).
+  (void)c->Exec("SET lock_timeout = '10s'");
+  // The tables are this restore's own, made minutes ago: the sessions holding locks on them
+  // are its loads and scripts (a failed or interrupted restore's, still running).
+  for (const TableName& t : tables) {
+    (void)c->Query(
+        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l "
+        "JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'relation' AND l.relation = to_regclass($1) "
+        "AND l.pid <> pg_backend_pid() AND a.usename = current_user",
+        {t.Quoted()});
+  }
   std::string left;
-  if (!created_tables_.empty()) {
+  if (!tables.empty()) {
     // One statement: foreign keys between the tables, and partitions of a parent, go with
     // them; each table's own sequences go with it.
     std::string list;
-    for (const TableName& t : created_tables_) list += (list.empty() ? "" : ", ") + t.Quoted();
+    for (const TableName& t : tables) list += (list.empty() ? "" : ", ") + t.Quoted();
     Status s = c->Exec("DROP TABLE IF EXISTS " + list);
     if (!s.ok()) left = list + " (" + s.message() + ")";
   }
-  for (auto n = created_schemas_.rbegin(); n != created_schemas_.rend(); ++n) {
+  for (auto n = schemas.rbegin(); n != schemas.rend(); ++n) {
     Status s = c->Exec("DROP SCHEMA IF EXISTS " + QuoteDumpIdent(*n));
     if (!s.ok()) left += (left.empty() ? "" : ", ") + QuoteDumpIdent(*n) + " (" + s.message() + ")";
   }
@@ -300,6 +381,7 @@ Status TableRestorer::SetSequences(Connection* c) {
 Status TableRestorer::FinishTables() {
   for (const Plan& p : plans_) {
     if (!p.create) continue;
+    PGDEDUP_RETURN_IF_ERROR(CheckNotInterrupted());
     Step("indexes and constraints of " + p.name.Quoted());
     PGDEDUP_RETURN_IF_ERROR(RunSqlText(p.objects.post_data,
                                        "indexes and constraints of " + p.name.Quoted(), options_,
@@ -308,6 +390,7 @@ Status TableRestorer::FinishTables() {
   for (const Plan& p : plans_) {
     if (!p.create) continue;
     for (const std::string& fk : p.objects.foreign_keys) {
+      PGDEDUP_RETURN_IF_ERROR(CheckNotInterrupted());
       Status s = RunSqlText(fk, "a foreign key of " + p.name.Quoted(), options_);
       if (!s.ok()) LogWarning("not restored: " + s.message());
     }
@@ -365,9 +448,15 @@ Result<DatabaseRestoreStats> TableRestorer::Run() {
     return stats;
   }
   ::signal(SIGPIPE, SIG_IGN);
+  OnInterrupt on_interrupt([this] { OnInterrupted(); });
   Status applied = Apply(c, loads, truncate, &stats);
   if (applied.ok()) return stats;
-  if (created_tables_.empty() && created_schemas_.empty()) return applied;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    // Interrupted: the cleanup drops them (and this thread never gets past ~OnInterrupt).
+    if (interrupted_) return applied;
+    if (created_tables_.empty() && created_schemas_.empty()) return applied;
+  }
   std::string left = DropCreated();
   return applied.WithDetail(left.empty()
                                 ? "the tables this restore had created were dropped again"
@@ -419,6 +508,7 @@ Status TableRestorer::Apply(Connection* c, const std::vector<const repo::StreamI
   if (!options_.data_only) PGDEDUP_RETURN_IF_ERROR(FinishTables());
   for (const Plan& p : plans_) {
     if (p.stream == nullptr || options_.schema_only) continue;
+    PGDEDUP_RETURN_IF_ERROR(CheckNotInterrupted());
     PGDEDUP_RETURN_IF_ERROR(c->Exec("ANALYZE " + p.name.Quoted()));
   }
   stats->seconds_post =

@@ -15,8 +15,10 @@
 // roles the tables to create need: CheckServerHas). Each table is created in one
 // transaction, and when anything after that fails, the tables (and schemas) the restore
 // created are dropped again: none is left half made, without its rows, indexes or policies,
-// for a later attempt to take for an existing table. (An interrupt is not a failure here:
-// SIGINT or SIGTERM ends the process with the tables created so far left as they are.)
+// for a later attempt to take for an existing table. An interrupt (SIGINT, SIGTERM, SIGHUP)
+// does the same before the process ends: no step starts after it, a creation under way is
+// waited for, the restore's sessions still holding locks on the created tables are ended, and
+// the tables dropped. Only SIGKILL leaves them.
 #pragma once
 
 #include <functional>

@@ -5,7 +5,8 @@
 #     the same as in the source, catalog for catalog; --clean replaces a table's rows; a table
 #     other tables reference is refused with --clean; a dropped partitioned table comes back
 #     with its partitions; an unknown table is exit 2; --dry-run changes nothing; the triggers
-#     of an existing table do not fire for restored rows and keep their modes.
+#     of an existing table do not fire for restored rows and keep their modes; SIGTERM part way
+#     drops the tables the restore had created, and the next attempt restores them whole.
 #   - `restore --clean` without --create: a non-empty database is emptied (in one transaction)
 #     and restored, the same as the source.
 #   - a wrong database password is exit 6 with the server's message (a role with SCRAM auth).
@@ -103,6 +104,40 @@ psql_q t1 "ALTER TABLE $last DROP CONSTRAINT refuse_all" >/dev/null
 assert_exit 0 p restore latest --db "$(pg_conninfo t1)" --table app.measurements --clean
 assert_eq "$(psql_q t1 "SELECT count(*) FROM app.measurements WHERE sensor = 'changed'")" 0 \
   "--clean of a partitioned table brings back every partition's rows"
+
+# --- An interrupted --table leaves no table behind -------------------------------------------
+# "Sales"."Ordérs" is created, loaded and indexed; its foreign key to customers then waits for a
+# lock another session holds. SIGTERM there: the table is dropped again (a later attempt would
+# otherwise find it existing and empty, and load it without the steps that had not run).
+psql_q t1 'DROP TABLE "Sales"."Ordérs" CASCADE' >/dev/null 2>&1
+run_t 120 psql -X -q -d t1 -c "BEGIN; LOCK TABLE public.customers IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(90); COMMIT;" >/dev/null 2>&1 &
+locker=$!
+customers_locked() {
+  [[ $(psql_q t1 "SELECT count(*) FROM pg_locks WHERE locktype = 'relation' AND granted
+                  AND mode = 'AccessExclusiveLock' AND relation = 'public.customers'::regclass") == 1 ]]
+}
+wait_until 100 customers_locked || fail "the lock on customers was never taken"
+"$PGDEDUP_BIN" --repo "$REPO" --cache-dir "$CACHE" restore latest --db "$(pg_conninfo t1)" \
+  --table '"Sales"."Ordérs"' >"$S/interrupted.out" 2>"$S/interrupted.err" &
+restorer=$!
+fk_waits() {
+  [[ $(psql_q postgres "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+                        AND query LIKE '%FOREIGN KEY%' AND pid <> pg_backend_pid()") -ge 1 ]]
+}
+wait_until 600 fk_waits || { cat "$S/interrupted.err" >&2; fail "the foreign key never waited for the lock"; }
+stop_job TERM "$restorer"
+assert_eq "$STOPPED_RC" 143 "exit status of a --table restore stopped by SIGTERM"
+assert_contains "$(cat "$S/interrupted.err")" "dropped the tables this restore had created" \
+  "the interrupted restore says what it dropped"
+assert_eq "$(psql_q t1 "SELECT to_regclass('\"Sales\".\"Ordérs\"') IS NULL")" t \
+  "an interrupted --table restore left no table"
+psql_q postgres "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE query LIKE '%LOCK TABLE public.customers%' AND pid <> pg_backend_pid()" >/dev/null
+wait "$locker" 2>/dev/null || true
+assert_exit 0 p restore latest --db "$(pg_conninfo t1)" --table '"Sales"."Ordérs"'
+table_state t1 '"Sales"."Ordérs"' >"$S/orders-after-interrupt"
+diff "$S/orders-source" "$S/orders-after-interrupt" >&2 ||
+  fail "the table restored after an interrupted attempt differs from the source"
 
 # --- --clean without --create: everything in the database is replaced ---------------------
 psql_q t1 "CREATE TABLE stray (x int); INSERT INTO stray VALUES (1); CREATE SCHEMA extra;
