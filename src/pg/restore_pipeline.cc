@@ -25,16 +25,6 @@ Status RunEntry(Connection* c, const DumpEntry& e) {
   return st.WithContext("post-data: " + e.type + " " + e.name);
 }
 
-// For the DDL connections of a restore on several connections at once. Those already keep as
-// many server processes busy; a parallel index build or foreign-key check on top would start
-// more processes than there are cores and split maintenance_work_mem between them (sorts then
-// spill to disk): on 2 cores this cost a restore ~8% of its server CPU (docs/BENCHMARKS.md).
-// The settings exist from PostgreSQL 11; on an older server this does nothing.
-constexpr char kNoParallelWorkers[] =
-    "SELECT pg_catalog.set_config('max_parallel_maintenance_workers', '0', false), "
-    "pg_catalog.set_config('max_parallel_workers_per_gather', '0', false) "
-    "WHERE pg_catalog.current_setting('server_version_num')::int >= 110000";
-
 Status RunGroup(Connection* c, const PostDataPlan& plan, const PostDataPlan::Group& g) {
   for (size_t i : g.entries) PGDEDUP_RETURN_IF_ERROR(RunEntry(c, plan.script.entries[i]));
   return Status::OK();

@@ -266,16 +266,10 @@ Status RunSqlStream(repo::Repository* repo, const repo::StreamInfo& stream,
 }
 
 Status RunSqlText(const std::string& sql, const std::string& what,
-                  const DatabaseRestoreOptions& options, bool single_transaction) {
+                  const DatabaseRestoreOptions& options) {
   auto psql = StartPsql(options);
   if (!psql.ok()) return psql.status();
-  // Not psql's --single-transaction: at the end of its input psql then sends COMMIT, so a
-  // script cut short (pgdedup killed while writing it) would commit what it had read. Our own
-  // BEGIN and COMMIT: input that ends before the COMMIT ends the session, and the server rolls
-  // the transaction back.
-  Status s = single_transaction
-                 ? WriteFully((*psql)->fd(), "BEGIN;\n" + sql + "\nCOMMIT;\n", "to psql")
-                 : WriteFully((*psql)->fd(), sql, "to psql");
+  Status s = WriteFully((*psql)->fd(), sql, "to psql");
   Status waited = (*psql)->Wait();
   if (!waited.ok()) return waited.WithContext(what);
   return s.WithContext(what);

@@ -29,12 +29,11 @@ Result<std::string> ReadStream(repo::Repository* repo, const repo::StreamInfo& s
                                const DatabaseRestoreOptions& options);
 
 // Feeds an SQL stream, or SQL text, to psql connected to the target. `what` names the script
-// in errors. With `single_transaction`, the text runs as one transaction: it fails whole, and
-// if pgdedup dies while psql still reads it, none of it is committed.
+// in errors.
 Status RunSqlStream(repo::Repository* repo, const repo::StreamInfo& stream,
                     const DatabaseRestoreOptions& options);
 Status RunSqlText(const std::string& sql, const std::string& what,
-                  const DatabaseRestoreOptions& options, bool single_transaction = false);
+                  const DatabaseRestoreOptions& options);
 
 struct LoadStats {
   uint64_t tables = 0;
@@ -51,6 +50,16 @@ Result<LoadStats> LoadTables(repo::Repository* repo, std::vector<const repo::Str
                              const std::set<const repo::StreamInfo*>& truncate,
                              const DatabaseRestoreOptions& options,
                              const std::function<void(const std::string&)>& step);
+
+// For the DDL connections of a restore on several connections at once. Those already keep as
+// many server processes busy; a parallel index build or foreign-key check on top would start
+// more processes than there are cores and split maintenance_work_mem between them (sorts then
+// spill to disk): on 2 cores this cost a restore ~8% of its server CPU (docs/BENCHMARKS.md).
+// The settings exist from PostgreSQL 11; on an older server this does nothing.
+inline constexpr char kNoParallelWorkers[] =
+    "SELECT pg_catalog.set_config('max_parallel_maintenance_workers', '0', false), "
+    "pg_catalog.set_config('max_parallel_workers_per_gather', '0', false) "
+    "WHERE pg_catalog.current_setting('server_version_num')::int >= 110000";
 
 // Opens a connection for loading table data (for a data-only restore: with triggers and
 // foreign keys disabled, as a replica loads).

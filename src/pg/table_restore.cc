@@ -4,12 +4,15 @@
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
 
 #include "common/interrupt.h"
 #include "common/log.h"
+#include "common/thread_pool.h"
 #include "pg/connection.h"
 #include "pg/dump_script.h"
 #include "pg/restore_steps.h"
@@ -67,8 +70,22 @@ struct Plan {
   const repo::StreamInfo* stream = nullptr;  // nullptr for a partitioned table
   bool create = false;                       // missing in the target
   bool truncate = false;                     // holds rows, replaced (--clean)
+  int parent = -1;                           // for a partition: its parent's plan
   TableObjects objects;
 };
+
+// A pg_dump script as libpq can run it: its preamble's session settings and its entries (those
+// `keep` accepts), each with the settings it was written under, without psql meta-commands
+// (\restrict).
+std::string ForLibpq(const std::string& script,
+                     const std::function<bool(const DumpEntry&)>& keep = nullptr) {
+  DumpScript d = ParseDumpScript(script);
+  std::string out = PreambleSettings(d);
+  for (const DumpEntry& e : d.entries) {
+    if (!keep || keep(e)) out += e.settings + e.text;
+  }
+  return out;
+}
 
 class TableRestorer {
  public:
@@ -80,49 +97,73 @@ class TableRestorer {
 
  private:
   void Step(const std::string& s) const {
+    std::lock_guard<std::mutex> l(step_mu_);  // creations run on several connections
     if (options_.progress) options_.progress(s);
   }
   Status LoadSchema();
   // Adds the table (or, for a partitioned one, itself and its partitions) to plans_.
   Status Resolve(const std::string& spec);
-  Status AddTable(const TableName& name, int depth);
+  Status AddTable(const TableName& name, int depth, int parent);
   Status Inspect(Connection* c, Plan* p);
-  Status CreateTables(Connection* c);
+  Status CreateSchemas(Connection* c);
+  // The tables to create, each with the partitions to create under it: one transaction each.
+  std::vector<std::vector<size_t>> CreationUnits() const;
+  // Creates, loads and finishes (indexes, constraints, triggers, policies) the unit's tables
+  // in one transaction on `c`: they exist whole once committed, or not at all.
+  Status CreateUnit(Connection* c, const std::vector<size_t>& unit, DatabaseRestoreStats* stats);
   Status SetSequences(Connection* c);
-  Status FinishTables();
+  Status AddForeignKeys(Connection* c);
   // Everything after the checks: create, load, set sequences, finish, ANALYZE.
   Status Apply(Connection* c, const std::vector<const repo::StreamInfo*>& loads,
                const std::set<const repo::StreamInfo*>& truncate, DatabaseRestoreStats* stats);
-  // After a failure or on an interrupt: drops the tables (and schemas) this restore created,
-  // so that none is left half made (without its rows, indexes or policies) for a later attempt
-  // to take for an existing table. Sessions still holding locks on those tables (this
-  // restore's own loads and scripts, which go on while an interrupt's cleanup runs) are ended
-  // first. Returns what it could not drop (empty when everything went).
-  std::string DropCreated();
-  // A creation step is about to run: false once interrupted (nothing more is created then).
-  bool BeginCreating();
-  // Unavailable once interrupted: no step starts after that, to take locks on the tables the
-  // cleanup is dropping.
+
+  // Unavailable once interrupted: no step starts after that.
   Status CheckNotInterrupted() {
     std::lock_guard<std::mutex> l(mu_);
     return interrupted_ ? Status::Unavailable("interrupted") : Status::OK();
   }
-  // The creation step ended; `made` it made (nothing when it failed).
-  void EndCreating(const TableName* table, const std::string* schema);
-  // The interrupt cleanup: waits for a creation step under way, then DropCreated.
+  // While alive, `c` is cancelled by an interrupt (its statement stops; its transaction is
+  // rolled back by whoever runs it, or by the server when the process ends).
+  class Active {
+   public:
+    Active(TableRestorer* r, Connection* c) : r_(r), c_(c) {
+      std::lock_guard<std::mutex> l(r_->mu_);
+      r_->active_.insert(c_);
+    }
+    ~Active() {
+      std::lock_guard<std::mutex> l(r_->mu_);
+      r_->active_.erase(c_);
+    }
+
+   private:
+    TableRestorer* r_;
+    Connection* c_;
+  };
+  // COMMIT of a unit's transaction, unless interrupted; what it made is then recorded.
+  Status CommitUnit(Connection* c, const std::vector<size_t>& unit);
+  // After a failure or on an interrupt, once: drops the tables (and schemas) this restore
+  // created and committed, so that none is left for a later attempt to take for an existing
+  // table. Returns what it could not drop (empty when everything went).
+  std::string DropCreated();
+  // The interrupt cleanup: stops this restore's statements, waits for a COMMIT under way, and
+  // drops what was created (or waits for the drop a failure already started).
   void OnInterrupted();
 
   repo::Repository* repo_;
   const repo::Manifest& m_;
   const DatabaseRestoreOptions& options_;
   DumpScript pre_, post_;
-  std::vector<Plan> plans_;  // parents before their partitions
+  std::vector<Plan> plans_;
+  mutable std::mutex step_mu_;
 
-  std::mutex mu_;  // guards the five below: the interrupt thread reads them
-  std::condition_variable created_cv_;
+  std::mutex mu_;  // guards everything below: the interrupt thread reads it
+  std::condition_variable cv_;
   bool interrupted_ = false;
-  bool creating_ = false;                  // a creation step is running
-  std::vector<TableName> created_tables_;  // by this restore, in order
+  int committing_ = 0;                     // units whose COMMIT is under way
+  bool dropping_ = false;                  // DropCreated is running
+  bool settled_ = false;                   // DropCreated has run (or is running)
+  std::set<Connection*> active_;           // connections running this restore's statements
+  std::vector<TableName> created_tables_;  // by this restore, committed, in order
   std::vector<std::string> created_schemas_;
 };
 
@@ -157,15 +198,16 @@ Status TableRestorer::Resolve(const std::string& spec) {
     return Status::InvalidArgument("--table " + spec + " is ambiguous: " + names +
                                    "; give SCHEMA.TABLE");
   }
-  return AddTable(matches[0], 0);
+  return AddTable(matches[0], 0, -1);
 }
 
-Status TableRestorer::AddTable(const TableName& name, int depth) {
+Status TableRestorer::AddTable(const TableName& name, int depth, int parent) {
   for (const Plan& p : plans_) {
     if (p.name.schema == name.schema && p.name.table == name.table) return Status::OK();
   }
   Plan p;
   p.name = name;
+  p.parent = parent;
   p.objects = SelectTableObjects(pre_, post_, name);
   for (const auto& s : m_.streams) {
     if (s.kind == "table" && s.schema == name.schema && s.table == name.table) p.stream = &s;
@@ -175,11 +217,12 @@ Status TableRestorer::AddTable(const TableName& name, int depth) {
                                    " has no data in the snapshot (is it a foreign table?)");
   }
   bool partitioned = p.objects.partitioned;
+  const int self = static_cast<int>(plans_.size());
   plans_.push_back(std::move(p));
   if (partitioned) {
     if (depth > 16) return Status::InvalidArgument("partitions nested too deep: " + name.Quoted());
     for (const TableName& child : PartitionsOf(pre_, name)) {
-      PGDEDUP_RETURN_IF_ERROR(AddTable(child, depth + 1));
+      PGDEDUP_RETURN_IF_ERROR(AddTable(child, depth + 1, self));
     }
   }
   return Status::OK();
@@ -237,62 +280,175 @@ Status TableRestorer::Inspect(Connection* c, Plan* p) {
   return Status::OK();
 }
 
-Status TableRestorer::CreateTables(Connection* c) {
-  std::set<std::string> schemas_done;
+Status TableRestorer::CreateSchemas(Connection* c) {
+  std::set<std::string> done;
   for (const Plan& p : plans_) {
-    if (!p.create) continue;
-    if (schemas_done.insert(p.name.schema).second) {
-      auto exists = c->Query("SELECT 1 FROM pg_namespace WHERE nspname = $1", {p.name.schema});
-      if (!exists.ok()) return exists.status();
-      std::string script = SchemaScript(pre_, p.name.schema);
-      if (exists->empty() && !script.empty()) {
-        Step("create schema " + QuoteDumpIdent(p.name.schema));
-        if (!BeginCreating()) return Status::Unavailable("interrupted");
-        Status made = RunSqlText(script, "schema " + p.name.schema, options_,
-                                 /*single_transaction=*/true);
-        EndCreating(nullptr, made.ok() ? &p.name.schema : nullptr);
-        PGDEDUP_RETURN_IF_ERROR(made);
+    if (!p.create || !done.insert(p.name.schema).second) continue;
+    auto exists = c->Query("SELECT 1 FROM pg_namespace WHERE nspname = $1", {p.name.schema});
+    if (!exists.ok()) return exists.status();
+    std::string script = SchemaScript(pre_, p.name.schema);
+    if (!exists->empty() || script.empty()) continue;
+    PGDEDUP_RETURN_IF_ERROR(CheckNotInterrupted());
+    Step("create schema " + QuoteDumpIdent(p.name.schema));
+    Active active(this, c);
+    // One transaction: a schema is made whole (its comment and grants) or not at all.
+    Status st = c->Exec("BEGIN;\n" + ForLibpq(script));
+    if (st.ok()) {
+      std::unique_lock<std::mutex> l(mu_);
+      if (interrupted_) {
+        st = Status::Unavailable("interrupted");
+      } else {
+        st = c->Exec("COMMIT");
+        if (st.ok()) created_schemas_.push_back(p.name.schema);
       }
     }
-    Step("create table " + p.name.Quoted());
-    // One transaction: a table whose creation fails part way (a GRANT to a missing role, a
-    // missing type) is not left behind without its sequences, defaults or privileges, for the
-    // next attempt to take for an existing table and load.
-    if (!BeginCreating()) return Status::Unavailable("interrupted");
-    Status made = RunSqlText(p.objects.pre_data, "creating table " + p.name.Quoted(), options_,
-                             /*single_transaction=*/true);
-    EndCreating(made.ok() ? &p.name : nullptr, nullptr);
-    PGDEDUP_RETURN_IF_ERROR(made);
+    if (!st.ok()) {
+      (void)c->Exec("ROLLBACK");
+      return st.WithContext("schema " + QuoteDumpIdent(p.name.schema));
+    }
   }
   return Status::OK();
 }
 
-bool TableRestorer::BeginCreating() {
-  std::lock_guard<std::mutex> l(mu_);
-  if (interrupted_) return false;
-  creating_ = true;
-  return true;
+std::vector<std::vector<size_t>> TableRestorer::CreationUnits() const {
+  // A created partition of a created table goes with it (it cannot be made before its parent
+  // is, nor attached in another transaction before the parent commits); a created partition
+  // of an existing table is a unit of its own.
+  std::map<size_t, std::vector<size_t>> by_root;
+  std::vector<size_t> roots;
+  auto depth_of = [this](size_t i) {
+    int d = 0;
+    for (int p = plans_[i].parent; p >= 0; p = plans_[p].parent) ++d;
+    return d;
+  };
+  for (size_t i = 0; i < plans_.size(); ++i) {
+    if (!plans_[i].create) continue;
+    size_t root = i;
+    while (plans_[root].parent >= 0 && plans_[plans_[root].parent].create) {
+      root = static_cast<size_t>(plans_[root].parent);
+    }
+    if (by_root.find(root) == by_root.end()) roots.push_back(root);
+    by_root[root].push_back(i);
+  }
+  std::vector<std::vector<size_t>> units;
+  for (size_t root : roots) {
+    std::vector<size_t> unit = by_root[root];
+    // Parents before their partitions.
+    std::stable_sort(unit.begin(), unit.end(),
+                     [&](size_t a, size_t b) { return depth_of(a) < depth_of(b); });
+    units.push_back(std::move(unit));
+  }
+  return units;
 }
 
-void TableRestorer::EndCreating(const TableName* table, const std::string* schema) {
+Status TableRestorer::CreateUnit(Connection* c, const std::vector<size_t>& unit,
+                                 DatabaseRestoreStats* stats) {
+  PGDEDUP_RETURN_IF_ERROR(CheckNotInterrupted());
+  Active active(this, c);
+  PGDEDUP_RETURN_IF_ERROR(c->Exec("BEGIN"));
+  // A partition of an existing table is attached last, once its own indexes are built:
+  // ATTACH PARTITION then takes them for the parent's partitioned indexes. Attached first, it
+  // would be given new ones, and the partition's own primary key would then be its second.
+  auto attach = [](const DumpEntry& e) {
+    return e.type == "TABLE ATTACH" || e.type == "INDEX ATTACH";
+  };
+  // The unit's first table is a partition (of a table not created here) when its script
+  // attaches it.
+  const DumpScript root_pre = ParseDumpScript(plans_[unit[0]].objects.pre_data);
+  const bool attach_last = std::any_of(root_pre.entries.begin(), root_pre.entries.end(),
+                                       [](const DumpEntry& e) { return e.type == "TABLE ATTACH"; });
+  const std::function<bool(const DumpEntry&)> not_attach = [&](const DumpEntry& e) {
+    return !attach(e);
+  };
+  const std::function<bool(const DumpEntry&)> all;
+  Status st = [&]() -> Status {
+    for (size_t i : unit) {
+      const Plan& p = plans_[i];
+      Step("create table " + p.name.Quoted());
+      PGDEDUP_RETURN_IF_ERROR(
+          c->Exec(ForLibpq(p.objects.pre_data, attach_last && i == unit[0] ? not_attach : all))
+              .WithContext("creating table " + p.name.Quoted()));
+    }
+    for (size_t i : unit) {
+      const Plan& p = plans_[i];
+      if (p.stream == nullptr || options_.schema_only) continue;
+      Step("table " + p.name.Quoted());
+      // Created in this transaction: truncating it costs nothing and lets COPY write the rows
+      // frozen (the table then needs no first VACUUM).
+      PGDEDUP_RETURN_IF_ERROR(LoadTableInTransaction(repo_, c, *p.stream, /*truncate=*/true,
+                                                     options_, /*into_existing=*/false));
+    }
+    for (size_t i : unit) {
+      const Plan& p = plans_[i];
+      Step("indexes and constraints of " + p.name.Quoted());
+      PGDEDUP_RETURN_IF_ERROR(
+          c->Exec(ForLibpq(p.objects.post_data, attach_last && i == unit[0] ? not_attach : all))
+              .WithContext("indexes and constraints of " + p.name.Quoted()));
+    }
+    if (attach_last) {
+      const Plan& p = plans_[unit[0]];
+      Step("attach partition " + p.name.Quoted());
+      PGDEDUP_RETURN_IF_ERROR(
+          c->Exec(ForLibpq(p.objects.pre_data, attach) + ForLibpq(p.objects.post_data, attach))
+              .WithContext("attaching partition " + p.name.Quoted()));
+    }
+    return CommitUnit(c, unit);
+  }();
+  if (!st.ok()) {
+    (void)c->Exec("ROLLBACK");
+    return st;
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  for (size_t i : unit) {
+    const Plan& p = plans_[i];
+    if (p.stream == nullptr || options_.schema_only) continue;
+    stats->tables++;
+    stats->rows += p.stream->rows;
+    stats->bytes += p.stream->size;
+  }
+  return Status::OK();
+}
+
+Status TableRestorer::CommitUnit(Connection* c, const std::vector<size_t>& unit) {
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (table != nullptr) created_tables_.push_back(*table);
-    if (schema != nullptr) created_schemas_.push_back(*schema);
-    creating_ = false;
+    if (interrupted_) return Status::Unavailable("interrupted");
+    ++committing_;
   }
-  created_cv_.notify_all();
+  Status st = c->Exec("COMMIT");
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    --committing_;
+    if (st.ok()) {
+      for (size_t i : unit) created_tables_.push_back(plans_[i].name);
+    }
+  }
+  cv_.notify_all();
+  return st;
 }
 
 void TableRestorer::OnInterrupted() {
+  std::vector<Connection*> active;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    interrupted_ = true;
+    active.assign(active_.begin(), active_.end());
+  }
+  // Stops the statements under way (a load, an index build, a lock wait): uncommitted units
+  // are rolled back, by their thread or by the server when the process ends.
+  for (Connection* c : active) (void)c->Cancel();
   {
     std::unique_lock<std::mutex> l(mu_);
-    interrupted_ = true;
-    // A creation script under way is short: wait for it, so that what it made is dropped too.
-    if (!created_cv_.wait_for(l, std::chrono::seconds(30), [this] { return !creating_; })) {
+    // A COMMIT under way makes its tables this run's: wait for it to be known.
+    if (!cv_.wait_for(l, std::chrono::seconds(30), [this] { return committing_ == 0; })) {
       LogWarning(
-          "a table creation had not ended 30 s after the interrupt; check the tables "
-          "named with --table");
+          "a COMMIT had not ended 30 s after the interrupt; check the tables named "
+          "with --table");
+    }
+    if (dropping_) {
+      // A failure's drop is under way: it must reach the server before the process ends.
+      cv_.wait_for(l, std::chrono::seconds(30), [this] { return !dropping_; });
+      return;
     }
     if (created_tables_.empty() && created_schemas_.empty()) return;
   }
@@ -309,42 +465,42 @@ std::string TableRestorer::DropCreated() {
   std::vector<std::string> schemas;
   {
     std::lock_guard<std::mutex> l(mu_);
+    if (settled_) return "";
+    settled_ = dropping_ = true;
     tables = created_tables_;
     schemas = created_schemas_;
   }
+  std::string left;
   // A fresh connection: the one that failed may be what broke.
   auto conn = Connection::Open(options_.conninfo);
   if (!conn.ok()) {
-    std::string all;
-    for (const TableName& t : tables) all += (all.empty() ? "" : ", ") + t.Quoted();
-    return all + " (" + conn.status().message() + ")";
+    for (const TableName& t : tables) left += (left.empty() ? "" : ", ") + t.Quoted();
+    left += " (" + conn.status().message() + ")";
+  } else {
+    Connection* c = conn->get();
+    // Never wait for a lock for ever (the process may be ending): a session that still uses a
+    // table makes the drop fail, and the table is named.
+    (void)c->Exec("SET lock_timeout = '10s'");
+    if (!tables.empty()) {
+      // One statement: foreign keys between the tables, and partitions of a parent, go with
+      // them; each table's own sequences go with it.
+      std::string list;
+      for (const TableName& t : tables) list += (list.empty() ? "" : ", ") + t.Quoted();
+      Status s = c->Exec("DROP TABLE IF EXISTS " + list);
+      if (!s.ok()) left = list + " (" + s.message() + ")";
+    }
+    for (auto n = schemas.rbegin(); n != schemas.rend(); ++n) {
+      Status s = c->Exec("DROP SCHEMA IF EXISTS " + QuoteDumpIdent(*n));
+      if (!s.ok()) {
+        left += (left.empty() ? "" : ", ") + QuoteDumpIdent(*n) + " (" + s.message() + ")";
+      }
+    }
   }
-  Connection* c = conn->get();
-  // Never wait on a lock for ever: the process may be ending (an interrupt).
-  (void)c->Exec("SET lock_timeout = '10s'");
-  // The tables are this restore's own, made minutes ago: the sessions holding locks on them
-  // are its loads and scripts (a failed or interrupted restore's, still running).
-  for (const TableName& t : tables) {
-    (void)c->Query(
-        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l "
-        "JOIN pg_stat_activity a ON a.pid = l.pid "
-        "WHERE l.locktype = 'relation' AND l.relation = to_regclass($1) "
-        "AND l.pid <> pg_backend_pid() AND a.usename = current_user",
-        {t.Quoted()});
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    dropping_ = false;
   }
-  std::string left;
-  if (!tables.empty()) {
-    // One statement: foreign keys between the tables, and partitions of a parent, go with
-    // them; each table's own sequences go with it.
-    std::string list;
-    for (const TableName& t : tables) list += (list.empty() ? "" : ", ") + t.Quoted();
-    Status s = c->Exec("DROP TABLE IF EXISTS " + list);
-    if (!s.ok()) left = list + " (" + s.message() + ")";
-  }
-  for (auto n = schemas.rbegin(); n != schemas.rend(); ++n) {
-    Status s = c->Exec("DROP SCHEMA IF EXISTS " + QuoteDumpIdent(*n));
-    if (!s.ok()) left += (left.empty() ? "" : ", ") + QuoteDumpIdent(*n) + " (" + s.message() + ")";
-  }
+  cv_.notify_all();
   return left;
 }
 
@@ -374,25 +530,22 @@ Status TableRestorer::SetSequences(Connection* c) {
     }
   }
   if (sql.empty()) return Status::OK();
+  PGDEDUP_RETURN_IF_ERROR(CheckNotInterrupted());
   Step("sequences");
-  return RunSqlText(sql, "sequences", options_);
+  Active active(this, c);
+  return c->Exec(sql).WithContext("sequences");
 }
 
-Status TableRestorer::FinishTables() {
-  for (const Plan& p : plans_) {
-    if (!p.create) continue;
-    PGDEDUP_RETURN_IF_ERROR(CheckNotInterrupted());
-    Step("indexes and constraints of " + p.name.Quoted());
-    PGDEDUP_RETURN_IF_ERROR(RunSqlText(p.objects.post_data,
-                                       "indexes and constraints of " + p.name.Quoted(), options_,
-                                       /*single_transaction=*/true));
-  }
+Status TableRestorer::AddForeignKeys(Connection* c) {
   for (const Plan& p : plans_) {
     if (!p.create) continue;
     for (const std::string& fk : p.objects.foreign_keys) {
       PGDEDUP_RETURN_IF_ERROR(CheckNotInterrupted());
-      Status s = RunSqlText(fk, "a foreign key of " + p.name.Quoted(), options_);
-      if (!s.ok()) LogWarning("not restored: " + s.message());
+      Step("a foreign key of " + p.name.Quoted());
+      Active active(this, c);
+      Status s = c->Exec(ForLibpq(fk));
+      if (!s.ok())
+        LogWarning("not restored: a foreign key of " + p.name.Quoted() + ": " + s.message());
     }
   }
   return Status::OK();
@@ -401,6 +554,18 @@ Status TableRestorer::FinishTables() {
 Result<DatabaseRestoreStats> TableRestorer::Run() {
   PGDEDUP_RETURN_IF_ERROR(LoadSchema());
   for (const std::string& spec : options_.tables) PGDEDUP_RETURN_IF_ERROR(Resolve(spec));
+  // A partition named before its parent was added without one: link every partition to its
+  // parent's plan (CreationUnits puts parents first).
+  for (size_t i = 0; i < plans_.size(); ++i) {
+    if (!plans_[i].objects.partitioned) continue;
+    for (const TableName& child : PartitionsOf(pre_, plans_[i].name)) {
+      for (Plan& p : plans_) {
+        if (p.name.schema == child.schema && p.name.table == child.table) {
+          p.parent = static_cast<int>(i);
+        }
+      }
+    }
+  }
 
   auto conn = Connection::Open(options_.conninfo);
   if (!conn.ok()) return conn.status();
@@ -428,7 +593,8 @@ Result<DatabaseRestoreStats> TableRestorer::Run() {
   std::vector<const repo::StreamInfo*> loads;
   std::set<const repo::StreamInfo*> truncate;
   for (const Plan& p : plans_) {
-    if (p.stream == nullptr || options_.schema_only) continue;
+    // A created table is loaded in its creation's transaction (CreateUnit).
+    if (p.stream == nullptr || options_.schema_only || p.create) continue;
     loads.push_back(p.stream);
     if (p.truncate) truncate.insert(p.stream);
   }
@@ -457,7 +623,7 @@ Result<DatabaseRestoreStats> TableRestorer::Run() {
     if (interrupted_) return applied;
     if (created_tables_.empty() && created_schemas_.empty()) return applied;
   }
-  std::string left = DropCreated();
+  std::string left = DropCreated();  // an interrupt meanwhile waits for it
   return applied.WithDetail(left.empty()
                                 ? "the tables this restore had created were dropped again"
                                 : "could not drop again what this restore had created: " + left);
@@ -466,10 +632,22 @@ Result<DatabaseRestoreStats> TableRestorer::Run() {
 Status TableRestorer::Apply(Connection* c, const std::vector<const repo::StreamInfo*>& loads,
                             const std::set<const repo::StreamInfo*>& truncate,
                             DatabaseRestoreStats* stats) {
+  // Phases as reported: schemas; the tables created (each made, loaded and indexed in one
+  // transaction) and the loads of existing ones; foreign keys and ANALYZE.
   auto t0 = std::chrono::steady_clock::now();
-  PGDEDUP_RETURN_IF_ERROR(CreateTables(c));
+  PGDEDUP_RETURN_IF_ERROR(CreateSchemas(c));
   auto t1 = std::chrono::steady_clock::now();
   stats->seconds_schema = std::chrono::duration<double>(t1 - t0).count();
+  const std::vector<std::vector<size_t>> units = CreationUnits();
+  if (!units.empty()) {
+    const int jobs = options_.jobs > 0 ? options_.jobs : ThreadPool::DefaultThreads();
+    // The jobs are the parallelism: no parallel workers for the index builds beside them.
+    const std::string setup = jobs > 1 && units.size() > 1 ? kNoParallelWorkers : "";
+    PGDEDUP_RETURN_IF_ERROR(ForEachOnConnections(
+        options_, units.size(), setup,
+        [&](Connection* uc, size_t i) { return CreateUnit(uc, units[i], stats); }));
+  }
+  if (!loads.empty()) PGDEDUP_RETURN_IF_ERROR(CheckNotInterrupted());
   if (!loads.empty() && !truncate.empty()) {
     // Rows are replaced (--clean): every table chosen, every partition of a partitioned one,
     // in one transaction on one connection, so that a failure leaves all of them as they were
@@ -477,6 +655,7 @@ Status TableRestorer::Apply(Connection* c, const std::vector<const repo::StreamI
     auto loader = OpenLoader(options_);
     if (!loader.ok()) return loader.status();
     Connection* lc = loader->get();
+    Active active(this, lc);
     PGDEDUP_RETURN_IF_ERROR(lc->Exec("BEGIN"));
     Status st;
     for (const repo::StreamInfo* t : loads) {
@@ -488,27 +667,28 @@ Status TableRestorer::Apply(Connection* c, const std::vector<const repo::StreamI
       stats->rows += t->rows;
       stats->bytes += t->size;
     }
+    if (st.ok()) st = CheckNotInterrupted();
     if (st.ok()) st = lc->Exec("COMMIT");
     if (!st.ok()) {
       (void)lc->Exec("ROLLBACK");
       return st.WithContext("no rows were changed");
     }
-    PGDEDUP_RETURN_IF_ERROR(SetSequences(c));
   } else if (!loads.empty()) {
     auto loaded =
         LoadTables(repo_, loads, truncate, options_, [&](const std::string& s) { Step(s); });
     if (!loaded.ok()) return loaded.status();
-    stats->tables = loaded->tables;
-    stats->rows = loaded->rows;
-    stats->bytes = loaded->bytes;
-    PGDEDUP_RETURN_IF_ERROR(SetSequences(c));
+    stats->tables += loaded->tables;
+    stats->rows += loaded->rows;
+    stats->bytes += loaded->bytes;
   }
+  if (!options_.schema_only) PGDEDUP_RETURN_IF_ERROR(SetSequences(c));
   auto t2 = std::chrono::steady_clock::now();
   stats->seconds_data = std::chrono::duration<double>(t2 - t1).count();
-  if (!options_.data_only) PGDEDUP_RETURN_IF_ERROR(FinishTables());
+  if (!options_.data_only) PGDEDUP_RETURN_IF_ERROR(AddForeignKeys(c));
   for (const Plan& p : plans_) {
     if (p.stream == nullptr || options_.schema_only) continue;
     PGDEDUP_RETURN_IF_ERROR(CheckNotInterrupted());
+    Active active(this, c);
     PGDEDUP_RETURN_IF_ERROR(c->Exec("ANALYZE " + p.name.Quoted()));
   }
   stats->seconds_post =

@@ -4,21 +4,25 @@
 // For each table named (SCHEMA.TABLE, or TABLE when one schema has it; a partitioned table
 // stands for its partitions):
 //   - missing in the target: it is created from the snapshot's schema (its CREATE TABLE,
-//     sequences, defaults, comments and grants; its schema too when missing), loaded, and then
-//     given its constraints, indexes, triggers, rules and policies; its foreign keys are added
-//     last, and one that cannot be (the table it references is missing, say) is a warning;
+//     sequences, defaults, comments and grants; its schema too when missing), loaded, and given
+//     its constraints, indexes, triggers, rules and policies, all in one transaction on one
+//     connection (a partitioned table with the partitions created under it: one transaction
+//     for all), so it exists whole once committed or not at all, whatever happens to pgdedup
+//     (even SIGKILL: the server rolls back). Its foreign keys are added after every table is
+//     in, and one that cannot be (the table it references is missing, say) is a warning;
 //   - present and empty: loaded;
 //   - present with rows: refused, unless `clean`: then TRUNCATE ONLY and the load run in one
 //     transaction, so a failed load leaves the old rows in place.
 // The sequences the restored tables own are set to their values in the snapshot. Each restored
 // table is ANALYZEd. Nothing is changed before every table named has been checked (and the
-// roles the tables to create need: CheckServerHas). Each table is created in one
-// transaction, and when anything after that fails, the tables (and schemas) the restore
-// created are dropped again: none is left half made, without its rows, indexes or policies,
-// for a later attempt to take for an existing table. An interrupt (SIGINT, SIGTERM, SIGHUP)
-// does the same before the process ends: no step starts after it, a creation under way is
-// waited for, the restore's sessions still holding locks on the created tables are ended, and
-// the tables dropped. Only SIGKILL leaves them.
+// roles the tables to create need: CheckServerHas). When any step fails after a table was
+// created, the tables (and schemas) the restore created are dropped again, so that a later
+// attempt does not find them existing and empty and load them without what had not run. An
+// interrupt (SIGINT, SIGTERM, SIGHUP) does the same before the process ends: no step starts
+// after it, the statements under way on this restore's connections are cancelled (uncommitted
+// creations roll back), a COMMIT under way is waited for, and the committed tables are dropped
+// (a drop waits at most 10 s for a lock another session holds, and names what it could not
+// drop). SIGKILL leaves the tables already committed: complete ones, not half made.
 #pragma once
 
 #include <functional>

@@ -6,7 +6,8 @@
 #     other tables reference is refused with --clean; a dropped partitioned table comes back
 #     with its partitions; an unknown table is exit 2; --dry-run changes nothing; the triggers
 #     of an existing table do not fire for restored rows and keep their modes; SIGTERM part way
-#     drops the tables the restore had created, and the next attempt restores them whole.
+#     drops the tables the restore had created (and ends no other session), SIGKILL while a
+#     table is created leaves nothing, and the next attempt restores them whole.
 #   - `restore --clean` without --create: a non-empty database is emptied (in one transaction)
 #     and restored, the same as the source.
 #   - a wrong database password is exit 6 with the server's message (a role with SCRAM auth).
@@ -108,36 +109,88 @@ assert_eq "$(psql_q t1 "SELECT count(*) FROM app.measurements WHERE sensor = 'ch
 # --- An interrupted --table leaves no table behind -------------------------------------------
 # "Sales"."Ordérs" is created, loaded and indexed; its foreign key to customers then waits for a
 # lock another session holds. SIGTERM there: the table is dropped again (a later attempt would
-# otherwise find it existing and empty, and load it without the steps that had not run).
+# otherwise find it existing and empty, and load it without the steps that had not run), and
+# the other session is left alone.
 psql_q t1 'DROP TABLE "Sales"."Ordérs" CASCADE' >/dev/null 2>&1
-run_t 120 psql -X -q -d t1 -c "BEGIN; LOCK TABLE public.customers IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(90); COMMIT;" >/dev/null 2>&1 &
+run_t 700 psql -X -q -d t1 -c "BEGIN; LOCK TABLE public.customers IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600); COMMIT;" >/dev/null 2>&1 &
 locker=$!
-customers_locked() {
+locked() { # SCHEMA.TABLE: another session holds an ACCESS EXCLUSIVE lock on it
   [[ $(psql_q t1 "SELECT count(*) FROM pg_locks WHERE locktype = 'relation' AND granted
-                  AND mode = 'AccessExclusiveLock' AND relation = 'public.customers'::regclass") == 1 ]]
+                  AND mode = 'AccessExclusiveLock' AND relation = '$1'::regclass") == 1 ]]
 }
-wait_until 100 customers_locked || fail "the lock on customers was never taken"
+waits_for_lock() { # a session of the restore waits for a lock (its statement may be longer than
+  # pg_stat_activity shows)
+  [[ $(psql_q postgres "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+                        AND application_name = 'pgdedup'") -ge 1 ]]
+}
+release_locks() {
+  psql_q postgres "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                   WHERE query LIKE '%pg_sleep(600)%' AND pid <> pg_backend_pid()" >/dev/null
+  wait "$locker" 2>/dev/null || true
+}
+wait_until 100 locked public.customers || fail "the lock on customers was never taken"
+# Not under `timeout`: the signal must reach pgdedup itself, and its cleanup end before it exits.
 "$PGDEDUP_BIN" --repo "$REPO" --cache-dir "$CACHE" restore latest --db "$(pg_conninfo t1)" \
   --table '"Sales"."Ordérs"' >"$S/interrupted.out" 2>"$S/interrupted.err" &
 restorer=$!
-fk_waits() {
-  [[ $(psql_q postgres "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
-                        AND query LIKE '%FOREIGN KEY%' AND pid <> pg_backend_pid()") -ge 1 ]]
-}
-wait_until 600 fk_waits || { cat "$S/interrupted.err" >&2; fail "the foreign key never waited for the lock"; }
+wait_until 600 waits_for_lock ||
+  { cat "$S/interrupted.err" >&2; release_locks; fail "the foreign key never waited for the lock"; }
 stop_job TERM "$restorer"
 assert_eq "$STOPPED_RC" 143 "exit status of a --table restore stopped by SIGTERM"
 assert_contains "$(cat "$S/interrupted.err")" "dropped the tables this restore had created" \
   "the interrupted restore says what it dropped"
 assert_eq "$(psql_q t1 "SELECT to_regclass('\"Sales\".\"Ordérs\"') IS NULL")" t \
   "an interrupted --table restore left no table"
-psql_q postgres "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                 WHERE query LIKE '%LOCK TABLE public.customers%' AND pid <> pg_backend_pid()" >/dev/null
-wait "$locker" 2>/dev/null || true
+locked public.customers || fail "the interrupted restore ended another session"
+release_locks
 assert_exit 0 p restore latest --db "$(pg_conninfo t1)" --table '"Sales"."Ordérs"'
 table_state t1 '"Sales"."Ordérs"' >"$S/orders-after-interrupt"
 diff "$S/orders-source" "$S/orders-after-interrupt" >&2 ||
   fail "the table restored after an interrupted attempt differs from the source"
+
+# A failure after a table was created and committed (the load of another, existing table
+# fails): the created table is dropped again.
+psql_q t1 'DROP TABLE "Sales"."Ordérs" CASCADE' >/dev/null 2>&1
+psql_q t1 "TRUNCATE app.settings_kv" >/dev/null
+psql_q t1 "ALTER TABLE app.settings_kv ADD CONSTRAINT refuse_all CHECK (false) NOT VALID" >/dev/null
+assert_fails p restore latest --db "$(pg_conninfo t1)" --table '"Sales"."Ordérs"' --table app.settings_kv
+assert_contains "$LAST_STDERR" "the tables this restore had created were dropped again" \
+  "a failed --table restore drops the tables it created"
+assert_eq "$(psql_q t1 "SELECT to_regclass('\"Sales\".\"Ordérs\"') IS NULL")" t \
+  "a failed --table restore left the table it created"
+psql_q t1 "ALTER TABLE app.settings_kv DROP CONSTRAINT refuse_all" >/dev/null
+assert_exit 0 p restore latest --db "$(pg_conninfo t1)" --table '"Sales"."Ordérs"' --table app.settings_kv
+table_state t1 '"Sales"."Ordérs"' >"$S/orders-after-failure"
+diff "$S/orders-source" "$S/orders-after-failure" >&2 ||
+  fail "the table restored after a failed attempt differs from the source"
+table_state t1 app.settings_kv >"$S/kv-after-failure"
+diff "$S/kv-source" "$S/kv-after-failure" >&2 || fail "app.settings_kv after a failed attempt"
+
+# kill -9 while a partition of an existing table is being created (its ATTACH waits for a lock
+# on the parent): the creation, load and indexes are one transaction, which the server rolls
+# back; nothing is left, and the next attempt restores the partition whole.
+table_state awk app.measurements_2023 >"$S/partition-source"
+psql_q t1 "DROP TABLE app.measurements_2023" >/dev/null
+run_t 700 psql -X -q -d t1 -c "BEGIN; LOCK TABLE app.measurements IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600); COMMIT;" >/dev/null 2>&1 &
+locker=$!
+wait_until 100 locked app.measurements || fail "the lock on measurements was never taken"
+"$PGDEDUP_BIN" --repo "$REPO" --cache-dir "$CACHE" restore latest --db "$(pg_conninfo t1)" \
+  --table app.measurements_2023 >"$S/killed.out" 2>"$S/killed.err" &
+restorer=$!
+wait_until 600 waits_for_lock ||
+  { cat "$S/killed.err" >&2; release_locks; fail "the partition's ATTACH never waited for the lock"; }
+stop_job KILL "$restorer"
+assert_eq "$STOPPED_RC" 137 "exit status of a --table restore killed with SIGKILL"
+release_locks
+# The server ends the killed restore's session when it notices the closed connection.
+gone() { [[ $(psql_q postgres "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgdedup'") == 0 ]]; }
+wait_until 100 gone || fail "the killed restore's session stayed"
+assert_eq "$(psql_q t1 "SELECT to_regclass('app.measurements_2023') IS NULL")" t \
+  "a --table restore killed with SIGKILL left no partition"
+assert_exit 0 p restore latest --db "$(pg_conninfo t1)" --table app.measurements_2023
+table_state t1 app.measurements_2023 >"$S/partition-restored"
+diff "$S/partition-source" "$S/partition-restored" >&2 ||
+  fail "the partition restored after a killed attempt differs from the source"
 
 # --- --clean without --create: everything in the database is replaced ---------------------
 psql_q t1 "CREATE TABLE stray (x int); INSERT INTO stray VALUES (1); CREATE SCHEMA extra;
