@@ -73,7 +73,7 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo
   // Dumps must not depend on the session's settings.
   PGDEDUP_RETURN_IF_ERROR(
       c->Exec("SET client_encoding = 'UTF8'; SET DateStyle = ISO; SET IntervalStyle = postgres; "
-              "SET extra_float_digits = 3; SET search_path = pg_catalog; "
+              "SET extra_float_digits = 3; SET search_path = pg_catalog; SET bytea_output = hex; "
               "SET statement_timeout = 0; SET lock_timeout = 0; "
               "SET idle_in_transaction_session_timeout = 0"));
   return c;

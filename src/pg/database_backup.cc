@@ -88,18 +88,20 @@ Status AddLargeObjects(Connection* c, repo::BackupSession* session) {
     }
     while (index < oids->size()) {
       const std::string& oid = *(*oids)[index][0];
-      auto data = c->QueryValue("SELECT pg_catalog.lo_get($1::oid, $2::bigint, $3)::text",
-                                {oid, std::to_string(offset), std::to_string(kPiece)});
+      // Hex whatever the session's bytea_output (escape output would not count two characters
+      // a byte, and could hold a quote).
+      auto data = c->QueryValue(
+          "SELECT pg_catalog.encode(pg_catalog.lo_get($1::oid, $2::bigint, $3), 'hex')",
+          {oid, std::to_string(offset), std::to_string(kPiece)});
       if (!data.ok()) return data.status().WithContext("large object " + oid);
-      // bytea text output is \x<hex>: two characters a byte after the prefix.
-      int64_t bytes = static_cast<int64_t>(data->size() - 2) / 2;
+      int64_t bytes = static_cast<int64_t>(data->size()) / 2;
       if (bytes == 0) {
         ++index;
         offset = 0;
         continue;
       }
-      std::string sql = "SELECT pg_catalog.lo_put(" + oid + ", " + std::to_string(offset) + ", '" +
-                        *data + "'::bytea);\n";
+      std::string sql = "SELECT pg_catalog.lo_put(" + oid + ", " + std::to_string(offset) +
+                        ", '\\x" + *data + "'::bytea);\n";
       offset += bytes;
       if (bytes < kPiece) {
         ++index;

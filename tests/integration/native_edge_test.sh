@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Native backups, the corners: large objects round-trip; row-level security that would hide
+# Native backups, the corners: large objects round-trip (also with bytea_output = escape, and
+# with quotes and backslashes in them), and another session's temporary sequence is skipped; row-level security that would hide
 # rows fails the backup (exit 6) instead of storing fewer rows; two backups within one second
 # order correctly for `latest`; an unchanged database backs up to nothing new (the pg_dump
 # sections too); restore refuses a non-empty target and --dry-run changes nothing; drill passes
@@ -19,17 +20,28 @@ psql_q edge "
   INSERT INTO t SELECT i, 'row ' || i FROM generate_series(1, 1000) i;
   SELECT lo_from_bytea(0, convert_to(repeat('large object payload ', 120000), 'UTF8'));
   SELECT lo_from_bytea(0, '\\x00ff10'::bytea);
+  SELECT lo_from_bytea(0, convert_to(repeat('it''s a \\ quote; ', 70000), 'UTF8'));
   SELECT lo_create(0);" >/dev/null
 
+# bytea_output = escape (legacy drivers want it): large objects are still read whole, as hex.
 psql_q postgres "ALTER DATABASE edge SET work_mem = '7MB';
+  ALTER DATABASE edge SET bytea_output = 'escape';
   ALTER DATABASE edge SET search_path = \"\$user\", public;" >/dev/null
 settings_q() {
   psql_q postgres "SELECT string_agg(array_to_string(setconfig, ';'), '|') FROM pg_db_role_setting s
     JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = '$1' AND s.setrole = 0"
 }
 
-# Large objects come back byte for byte, and so do the database's own settings.
+# Large objects come back byte for byte, and so do the database's own settings. Another
+# session's temporary sequence (a temporary table with a serial column) is not the backup's:
+# it cannot read it, and does not try.
+run_t 120 psql -X -q -d edge -c "CREATE TEMP TABLE scratch (id serial)" -c "SELECT pg_sleep(100)" >/dev/null 2>&1 &
+temp_session=$!
+temp_seq_exists() { [[ $(psql_q edge "SELECT count(*) FROM pg_class WHERE relkind = 'S' AND relpersistence = 't'") == 1 ]]; }
+wait_until 100 temp_seq_exists || fail "the temporary sequence was never created"
 assert_exit 0 pgd "${P[@]}" backup --db "$(pg_conninfo edge)" --json
+psql_q postgres "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(100)%' AND pid <> pg_backend_pid()" >/dev/null
+wait "$temp_session" 2>/dev/null || true
 first=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshot_id"])' <"$LAST_STDOUT")
 python3 - "$LAST_STDOUT" <<'PY'
 import json, sys
