@@ -5,6 +5,7 @@
 #include <functional>
 #include <mutex>
 #include <regex>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -27,6 +28,16 @@ int MajorVersion(const std::string& version_line) {
   return std::atoi(m[1].str().c_str());
 }
 
+// pg_dump's warnings when it succeeded, such as "subscriptions not dumped because current user
+// is not a superuser": what the snapshot lacks must not go unsaid.
+void LogDumpWarnings(const Subprocess& dump) {
+  std::istringstream lines(dump.stderr_tail());
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (!line.empty()) LogWarning(line);
+  }
+}
+
 // Runs pg_dump for one section into a stream of the session. `restrict_key`, when not empty,
 // is passed as --restrict-key so the psql \restrict line, random by default, is the same every
 // night and the section deduplicates.
@@ -42,6 +53,7 @@ Status DumpSection(const DatabaseBackupOptions& options, const std::string& snap
   auto stream = session->AddStreamFromFd(section + ".sql", (*dump)->fd());
   Status waited = (*dump)->Wait();
   if (!waited.ok()) return waited.WithContext("pg_dump --section=" + section);
+  LogDumpWarnings(**dump);
   if (!stream.ok()) return stream.status();
   session->MutableStream(section + ".sql")->kind = section;
   return Status::OK();
@@ -247,6 +259,7 @@ Status BackupDatabaseArchive(const DatabaseBackupOptions& opts, repo::BackupSess
   auto stream = session->AddStreamFromFd(name, (*dump)->fd());
   Status waited = (*dump)->Wait();
   if (!waited.ok()) return waited;
+  LogDumpWarnings(**dump);
   if (!stream.ok()) return stream.status();
   session->MutableStream(name)->kind = "pg_dump-archive";
   DescribeInto(*db, conn->get(), *version, manifest);

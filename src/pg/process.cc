@@ -111,6 +111,7 @@ Status Subprocess::Wait() {
     err.resize(n > 0 ? static_cast<size_t>(n) : 0);
   }
   while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
+  stderr_tail_ = err;
   if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return Status::OK();
   std::string how = WIFEXITED(st) ? "exited with status " + std::to_string(WEXITSTATUS(st))
                                   : "was killed by signal " + std::to_string(WTERMSIG(st));

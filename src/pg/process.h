@@ -38,6 +38,8 @@ class Subprocess {
   // Waits for the child. OK if it exited 0; else SourceError naming the program, its exit
   // status, and the last of its stderr.
   Status Wait();
+  // After Wait: the last 4 KiB of the child's stderr (its warnings, when it succeeded).
+  const std::string& stderr_tail() const { return stderr_tail_; }
 
  private:
   Subprocess() = default;
@@ -45,6 +47,7 @@ class Subprocess {
   pid_t pid_ = -1;
   int fd_ = -1;
   int err_fd_ = -1;  // the child's stderr
+  std::string stderr_tail_;
 };
 
 // Runs a program to completion with no input, returning its stdout. SourceError on failure.

@@ -10,7 +10,8 @@
 #     table is created leaves nothing, and the next attempt restores them whole.
 #   - `restore --clean` without --create: a non-empty database is emptied (in one transaction)
 #     and restored, the same as the source.
-#   - a wrong database password is exit 6 with the server's message (a role with SCRAM auth).
+#   - a wrong database password is exit 6 with the server's message (a role with SCRAM auth);
+#     pg_dump's warnings for such a role (subscriptions not dumped) are shown.
 #   - a table dropped while the backup waits for its lock: exit 6, no snapshot.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -217,7 +218,12 @@ sleep 1
 n_before=$(snapshot_count)
 assert_exit 6 p backup --db "host=$PGHOST port=$PGPORT dbname=awk user=secret_user password=wrong-password"
 assert_contains "$LAST_STDERR" "password authentication failed" "a wrong database password"
+# ... and what pg_dump leaves out for such a role (subscriptions) is said, not dropped silently.
+psql_q awk "CREATE SUBSCRIPTION pgdedup_sub CONNECTION 'dbname=nowhere' PUBLICATION p WITH (connect = false)" >/dev/null
 assert_exit 0 p backup --db "host=$PGHOST port=$PGPORT dbname=awk user=secret_user password=right-password"
+assert_contains "$LAST_STDERR" "subscriptions not dumped" "pg_dump's warning reaches the operator"
+psql_q awk "ALTER SUBSCRIPTION pgdedup_sub SET (slot_name = NONE)" >/dev/null
+psql_q awk "DROP SUBSCRIPTION pgdedup_sub" >/dev/null
 assert_eq "$(snapshot_count)" "$((n_before + 1))" "snapshots after a wrong and a right password"
 
 # --- A table that vanishes while the backup waits for its lock: exit 6, no snapshot ----------
