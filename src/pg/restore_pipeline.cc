@@ -260,6 +260,15 @@ PostDataPlan SplitPostData(const std::string& post_data, int jobs,
       std::none_of(plan.script.entries.begin(), plan.script.entries.end(), [](const DumpEntry& e) {
         return (e.type == "INDEX" || e.type == "CONSTRAINT") && EntryTable(e).empty();
       });
+  // Relations post-data itself creates (pg_dump postpones a view or materialized view that
+  // needs a constraint, such as one grouping by a primary key): their indexes stay in the
+  // script, after them.
+  std::set<std::string> made_here;
+  for (const DumpEntry& e : plan.script.entries) {
+    if (e.type == "MATERIALIZED VIEW" || e.type == "VIEW") {
+      made_here.insert(QuoteDumpIdent(e.schema) + "." + QuoteDumpIdent(e.name));
+    }
+  }
   std::map<std::string, size_t> group_of;  // table -> index in plan.groups
   for (size_t i = 0; i < plan.script.entries.size(); ++i) {
     const DumpEntry& e = plan.script.entries[i];
@@ -271,12 +280,12 @@ PostDataPlan SplitPostData(const std::string& post_data, int jobs,
         continue;
       }
     }
-    if (jobs <= 1 || (e.type != "INDEX" && e.type != "CONSTRAINT")) {
+    const std::string table = EntryTable(e);
+    if (jobs <= 1 || (e.type != "INDEX" && e.type != "CONSTRAINT") || made_here.count(table) > 0) {
       plan.rest += e.settings + e.text;
       continue;
     }
     // An entry whose table cannot be told is a group of its own.
-    const std::string table = EntryTable(e);
     if (auto known = group_of.find(table); !table.empty() && known != group_of.end()) {
       plan.groups[known->second].entries.push_back(i);
       continue;

@@ -65,7 +65,8 @@ struct PostDataPlan {
 };
 
 // `loaded`: the tables that will be loaded, quoted as the dump quotes them ("schema"."table").
-// With jobs <= 1 the plan has no groups or foreign keys and `rest` is the whole script.
+// With jobs <= 1 the plan has no groups or foreign keys and `rest` is the whole script. The
+// indexes of a view or materialized view the script itself creates stay in `rest`, after it.
 PostDataPlan SplitPostData(const std::string& post_data, int jobs,
                            const std::set<std::string>& loaded);
 
