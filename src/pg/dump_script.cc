@@ -295,7 +295,9 @@ TableObjects SelectTableObjects(const DumpScript& pre, const DumpScript& post,
   }
   std::vector<const DumpEntry*> pre_entries;
   for (size_t i = 0; i < pre.entries.size(); ++i) {
-    if (take[i]) pre_entries.push_back(&pre.entries[i]);
+    if (!take[i]) continue;
+    pre_entries.push_back(&pre.entries[i]);
+    t.pre_entries.push_back(i);
   }
   t.pre_data = Script(pre, pre_entries);
   for (const auto& [schema, name] : sequences) t.sequences.push_back({schema, name});
@@ -304,6 +306,7 @@ TableObjects SelectTableObjects(const DumpScript& pre, const DumpScript& post,
   std::vector<const DumpEntry*> post_entries;
   const std::string table_prefix = table.table + " ";
   for (const DumpEntry& e : post.entries) {
+    const size_t taken_before = post_entries.size();
     std::string_view body = Body(e);
     bool on_table = ContainsToken(body, " ON " + q) || ContainsToken(body, " ON ONLY " + q);
     if (e.type == "FK CONSTRAINT") {
@@ -326,6 +329,9 @@ TableObjects SelectTableObjects(const DumpScript& pre, const DumpScript& post,
       if (ContainsToken(body, " TO " + q)) post_entries.push_back(&e);
     } else if (e.type == "ROW SECURITY") {
       if (AltersTable(body, q)) post_entries.push_back(&e);
+    }
+    if (post_entries.size() > taken_before) {
+      t.post_entries.push_back(static_cast<size_t>(&e - post.entries.data()));
     }
   }
   t.post_data = Script(post, post_entries);

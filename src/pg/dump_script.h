@@ -100,6 +100,9 @@ struct TableObjects {
   bool partitioned = false;  // ... and it is PARTITION BY (its rows live in its partitions)
   std::string pre_data;      // a script: preamble, the selected entries, epilogue
   std::string post_data;     // likewise, without foreign keys
+  // The entries selected, as indexes into pre.entries and post.entries (in order): to run the
+  // objects of several tables together in the dump's order.
+  std::vector<size_t> pre_entries, post_entries;
   std::vector<std::string> foreign_keys;  // one script each
   std::vector<TableName> sequences;       // the sequences the table owns
 };

@@ -74,18 +74,24 @@ struct Plan {
   TableObjects objects;
 };
 
-// A pg_dump script as libpq can run it: its preamble's session settings and its entries (those
-// `keep` accepts), each with the settings it was written under, without psql meta-commands
-// (\restrict).
-std::string ForLibpq(const std::string& script,
-                     const std::function<bool(const DumpEntry&)>& keep = nullptr) {
-  DumpScript d = ParseDumpScript(script);
-  std::string out = PreambleSettings(d);
-  for (const DumpEntry& e : d.entries) {
-    if (!keep || keep(e)) out += e.settings + e.text;
-  }
+// Entries of a dump script by index, each with the session settings it was written under, as
+// one batch for libpq (pg_dump's entries hold no psql meta-commands; its preamble does).
+std::string Batch(const DumpScript& d, const std::set<size_t>& entries) {
+  std::string out;
+  for (size_t i : entries) out += d.entries[i].settings + d.entries[i].text;
   return out;
 }
+
+// Before a batch of a dump's entries on a connection that may have run others: the dump's own
+// preamble settings (its client_encoding among them: the entries are in the source database's
+// encoding), and nothing left over from earlier batches. Sent on its own, since the server
+// reads a whole query string in the encoding in force when it arrives.
+std::string BatchSettings(const DumpScript& d) {
+  return "RESET default_tablespace; RESET default_table_access_method;\n" + PreambleSettings(d);
+}
+
+// After such a batch: back to the encoding of the COPY streams and of pgdedup's own SQL.
+constexpr char kBackToUtf8[] = "SET client_encoding = 'UTF8'";
 
 class TableRestorer {
  public:
@@ -97,7 +103,6 @@ class TableRestorer {
 
  private:
   void Step(const std::string& s) const {
-    std::lock_guard<std::mutex> l(step_mu_);  // creations run on several connections
     if (options_.progress) options_.progress(s);
   }
   Status LoadSchema();
@@ -106,12 +111,14 @@ class TableRestorer {
   Status AddTable(const TableName& name, int depth, int parent);
   Status Inspect(Connection* c, Plan* p);
   Status CreateSchemas(Connection* c);
-  // The tables to create, each with the partitions to create under it: one transaction each.
-  std::vector<std::vector<size_t>> CreationUnits() const;
-  // Creates, loads and finishes (indexes, constraints, triggers, policies) the unit's tables
-  // in one transaction on `c`: they exist whole once committed, or not at all.
-  Status CreateUnit(Connection* c, const std::vector<size_t>& unit, DatabaseRestoreStats* stats);
-  Status SetSequences(Connection* c);
+  // Creates every missing table, loads it, sets its sequences and gives it its indexes,
+  // constraints, triggers, rules and policies, all in one transaction: the tables exist whole
+  // once it commits, or not at all (even after SIGKILL: the server rolls back). One
+  // transaction, in the dump's order, so that what one table's objects need of another's (a
+  // policy's subquery, a default's sequence, a parent) is there.
+  Status CreateTables(DatabaseRestoreStats* stats);
+  // The setval lines of the snapshot for the sequences of `plans`.
+  Result<std::string> SequenceSql(Connection* c, const std::vector<const Plan*>& plans);
   Status AddForeignKeys(Connection* c);
   // Everything after the checks: create, load, set sequences, finish, ANALYZE.
   Status Apply(Connection* c, const std::vector<const repo::StreamInfo*>& loads,
@@ -122,25 +129,12 @@ class TableRestorer {
     std::lock_guard<std::mutex> l(mu_);
     return interrupted_ ? Status::Unavailable("interrupted") : Status::OK();
   }
-  // While alive, `c` is cancelled by an interrupt (its statement stops; its transaction is
-  // rolled back by whoever runs it, or by the server when the process ends).
-  class Active {
-   public:
-    Active(TableRestorer* r, Connection* c) : r_(r), c_(c) {
-      std::lock_guard<std::mutex> l(r_->mu_);
-      r_->active_.insert(c_);
-    }
-    ~Active() {
-      std::lock_guard<std::mutex> l(r_->mu_);
-      r_->active_.erase(c_);
-    }
-
-   private:
-    TableRestorer* r_;
-    Connection* c_;
-  };
-  // COMMIT of a unit's transaction, unless interrupted; what it made is then recorded.
-  Status CommitUnit(Connection* c, const std::vector<size_t>& unit);
+  // Runs `sql` on `c` as a step of its own, which an interrupt cancels; Unavailable once
+  // interrupted (then nothing more is sent).
+  Status RunStatement(Connection* c, const std::string& sql);
+  // COMMIT of the transaction on `c`, unless interrupted. `made` is then recorded as created.
+  Status Commit(Connection* c, const std::vector<TableName>& tables,
+                const std::vector<std::string>& schemas);
   // After a failure or on an interrupt, once: drops the tables (and schemas) this restore
   // created and committed, so that none is left for a later attempt to take for an existing
   // table. Returns what it could not drop (empty when everything went).
@@ -154,15 +148,14 @@ class TableRestorer {
   const DatabaseRestoreOptions& options_;
   DumpScript pre_, post_;
   std::vector<Plan> plans_;
-  mutable std::mutex step_mu_;
 
   std::mutex mu_;  // guards everything below: the interrupt thread reads it
   std::condition_variable cv_;
   bool interrupted_ = false;
-  int committing_ = 0;                     // units whose COMMIT is under way
+  int committing_ = 0;                     // COMMITs under way
   bool dropping_ = false;                  // DropCreated is running
   bool settled_ = false;                   // DropCreated has run (or is running)
-  std::set<Connection*> active_;           // connections running this restore's statements
+  std::set<Connection*> active_;           // connections running a statement of this restore
   std::vector<TableName> created_tables_;  // by this restore, committed, in order
   std::vector<std::string> created_schemas_;
 };
@@ -280,136 +273,24 @@ Status TableRestorer::Inspect(Connection* c, Plan* p) {
   return Status::OK();
 }
 
-Status TableRestorer::CreateSchemas(Connection* c) {
-  std::set<std::string> done;
-  for (const Plan& p : plans_) {
-    if (!p.create || !done.insert(p.name.schema).second) continue;
-    auto exists = c->Query("SELECT 1 FROM pg_namespace WHERE nspname = $1", {p.name.schema});
-    if (!exists.ok()) return exists.status();
-    std::string script = SchemaScript(pre_, p.name.schema);
-    if (!exists->empty() || script.empty()) continue;
-    PGDEDUP_RETURN_IF_ERROR(CheckNotInterrupted());
-    Step("create schema " + QuoteDumpIdent(p.name.schema));
-    Active active(this, c);
-    // One transaction: a schema is made whole (its comment and grants) or not at all.
-    Status st = c->Exec("BEGIN;\n" + ForLibpq(script));
-    if (st.ok()) {
-      std::unique_lock<std::mutex> l(mu_);
-      if (interrupted_) {
-        st = Status::Unavailable("interrupted");
-      } else {
-        st = c->Exec("COMMIT");
-        if (st.ok()) created_schemas_.push_back(p.name.schema);
-      }
-    }
-    if (!st.ok()) {
-      (void)c->Exec("ROLLBACK");
-      return st.WithContext("schema " + QuoteDumpIdent(p.name.schema));
-    }
+Status TableRestorer::RunStatement(Connection* c, const std::string& sql) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (interrupted_) return Status::Unavailable("interrupted");
+    active_.insert(c);
   }
-  return Status::OK();
+  Status st = c->Exec(sql);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    active_.erase(c);
+    if (interrupted_ && st.ok()) st = Status::Unavailable("interrupted");
+  }
+  cv_.notify_all();
+  return st;
 }
 
-std::vector<std::vector<size_t>> TableRestorer::CreationUnits() const {
-  // A created partition of a created table goes with it (it cannot be made before its parent
-  // is, nor attached in another transaction before the parent commits); a created partition
-  // of an existing table is a unit of its own.
-  std::map<size_t, std::vector<size_t>> by_root;
-  std::vector<size_t> roots;
-  auto depth_of = [this](size_t i) {
-    int d = 0;
-    for (int p = plans_[i].parent; p >= 0; p = plans_[p].parent) ++d;
-    return d;
-  };
-  for (size_t i = 0; i < plans_.size(); ++i) {
-    if (!plans_[i].create) continue;
-    size_t root = i;
-    while (plans_[root].parent >= 0 && plans_[plans_[root].parent].create) {
-      root = static_cast<size_t>(plans_[root].parent);
-    }
-    if (by_root.find(root) == by_root.end()) roots.push_back(root);
-    by_root[root].push_back(i);
-  }
-  std::vector<std::vector<size_t>> units;
-  for (size_t root : roots) {
-    std::vector<size_t> unit = by_root[root];
-    // Parents before their partitions.
-    std::stable_sort(unit.begin(), unit.end(),
-                     [&](size_t a, size_t b) { return depth_of(a) < depth_of(b); });
-    units.push_back(std::move(unit));
-  }
-  return units;
-}
-
-Status TableRestorer::CreateUnit(Connection* c, const std::vector<size_t>& unit,
-                                 DatabaseRestoreStats* stats) {
-  PGDEDUP_RETURN_IF_ERROR(CheckNotInterrupted());
-  Active active(this, c);
-  PGDEDUP_RETURN_IF_ERROR(c->Exec("BEGIN"));
-  // A partition of an existing table is attached last, once its own indexes are built:
-  // ATTACH PARTITION then takes them for the parent's partitioned indexes. Attached first, it
-  // would be given new ones, and the partition's own primary key would then be its second.
-  auto attach = [](const DumpEntry& e) {
-    return e.type == "TABLE ATTACH" || e.type == "INDEX ATTACH";
-  };
-  // The unit's first table is a partition (of a table not created here) when its script
-  // attaches it.
-  const DumpScript root_pre = ParseDumpScript(plans_[unit[0]].objects.pre_data);
-  const bool attach_last = std::any_of(root_pre.entries.begin(), root_pre.entries.end(),
-                                       [](const DumpEntry& e) { return e.type == "TABLE ATTACH"; });
-  const std::function<bool(const DumpEntry&)> not_attach = [&](const DumpEntry& e) {
-    return !attach(e);
-  };
-  const std::function<bool(const DumpEntry&)> all;
-  Status st = [&]() -> Status {
-    for (size_t i : unit) {
-      const Plan& p = plans_[i];
-      Step("create table " + p.name.Quoted());
-      PGDEDUP_RETURN_IF_ERROR(
-          c->Exec(ForLibpq(p.objects.pre_data, attach_last && i == unit[0] ? not_attach : all))
-              .WithContext("creating table " + p.name.Quoted()));
-    }
-    for (size_t i : unit) {
-      const Plan& p = plans_[i];
-      if (p.stream == nullptr || options_.schema_only) continue;
-      Step("table " + p.name.Quoted());
-      // Created in this transaction: truncating it costs nothing and lets COPY write the rows
-      // frozen (the table then needs no first VACUUM).
-      PGDEDUP_RETURN_IF_ERROR(LoadTableInTransaction(repo_, c, *p.stream, /*truncate=*/true,
-                                                     options_, /*into_existing=*/false));
-    }
-    for (size_t i : unit) {
-      const Plan& p = plans_[i];
-      Step("indexes and constraints of " + p.name.Quoted());
-      PGDEDUP_RETURN_IF_ERROR(
-          c->Exec(ForLibpq(p.objects.post_data, attach_last && i == unit[0] ? not_attach : all))
-              .WithContext("indexes and constraints of " + p.name.Quoted()));
-    }
-    if (attach_last) {
-      const Plan& p = plans_[unit[0]];
-      Step("attach partition " + p.name.Quoted());
-      PGDEDUP_RETURN_IF_ERROR(
-          c->Exec(ForLibpq(p.objects.pre_data, attach) + ForLibpq(p.objects.post_data, attach))
-              .WithContext("attaching partition " + p.name.Quoted()));
-    }
-    return CommitUnit(c, unit);
-  }();
-  if (!st.ok()) {
-    (void)c->Exec("ROLLBACK");
-    return st;
-  }
-  std::lock_guard<std::mutex> l(mu_);
-  for (size_t i : unit) {
-    const Plan& p = plans_[i];
-    if (p.stream == nullptr || options_.schema_only) continue;
-    stats->tables++;
-    stats->rows += p.stream->rows;
-    stats->bytes += p.stream->size;
-  }
-  return Status::OK();
-}
-
-Status TableRestorer::CommitUnit(Connection* c, const std::vector<size_t>& unit) {
+Status TableRestorer::Commit(Connection* c, const std::vector<TableName>& tables,
+                             const std::vector<std::string>& schemas) {
   {
     std::lock_guard<std::mutex> l(mu_);
     if (interrupted_) return Status::Unavailable("interrupted");
@@ -420,38 +301,178 @@ Status TableRestorer::CommitUnit(Connection* c, const std::vector<size_t>& unit)
     std::lock_guard<std::mutex> l(mu_);
     --committing_;
     if (st.ok()) {
-      for (size_t i : unit) created_tables_.push_back(plans_[i].name);
+      created_tables_.insert(created_tables_.end(), tables.begin(), tables.end());
+      created_schemas_.insert(created_schemas_.end(), schemas.begin(), schemas.end());
     }
   }
   cv_.notify_all();
   return st;
 }
 
+Status TableRestorer::CreateSchemas(Connection* c) {
+  std::set<std::string> done;
+  for (const Plan& p : plans_) {
+    if (!p.create || !done.insert(p.name.schema).second) continue;
+    auto exists = c->Query("SELECT 1 FROM pg_namespace WHERE nspname = $1", {p.name.schema});
+    if (!exists.ok()) return exists.status();
+    std::string script = SchemaScript(pre_, p.name.schema);
+    if (!exists->empty() || script.empty()) continue;
+    Step("create schema " + QuoteDumpIdent(p.name.schema));
+    // One transaction: a schema is made whole (its comment and grants) or not at all.
+    DumpScript d = ParseDumpScript(script);
+    std::set<size_t> all;
+    for (size_t i = 0; i < d.entries.size(); ++i) all.insert(i);
+    Status st = RunStatement(c, "BEGIN");
+    if (st.ok()) st = RunStatement(c, BatchSettings(d));
+    if (st.ok()) st = RunStatement(c, Batch(d, all));
+    if (st.ok()) st = RunStatement(c, kBackToUtf8);
+    if (st.ok()) st = Commit(c, {}, {p.name.schema});
+    if (!st.ok()) {
+      (void)c->Exec("ROLLBACK");
+      (void)c->Exec(kBackToUtf8);
+      return st.WithContext("schema " + QuoteDumpIdent(p.name.schema));
+    }
+  }
+  return Status::OK();
+}
+
+Result<std::string> TableRestorer::SequenceSql(Connection* c,
+                                               const std::vector<const Plan*>& plans) {
+  std::vector<std::string> wanted;
+  for (const Plan* p : plans) {
+    for (const TableName& seq : p->objects.sequences) {
+      auto quoted = c->QueryValue("SELECT quote_ident($1) || '.' || quote_ident($2)",
+                                  {seq.schema, seq.table});
+      if (!quoted.ok()) return quoted.status();
+      wanted.push_back("setval(" + c->QuoteLiteral(*quoted) + ",");
+    }
+  }
+  if (wanted.empty()) return std::string();
+  const repo::StreamInfo* seqs = FindStreamOfKind(m_, "sequences");
+  auto text = ReadStream(repo_, *seqs, options_);
+  if (!text.ok()) return text.status();
+  std::istringstream in(*text);
+  std::string line, sql;
+  while (std::getline(in, line)) {
+    for (const std::string& w : wanted) {
+      if (line.find(w) != std::string::npos) {
+        sql += line + "\n";
+        break;
+      }
+    }
+  }
+  return sql;
+}
+
+Status TableRestorer::CreateTables(DatabaseRestoreStats* stats) {
+  std::vector<const Plan*> created;
+  for (const Plan& p : plans_) {
+    if (p.create) created.push_back(&p);
+  }
+  if (created.empty()) return Status::OK();
+  auto conn = Connection::Open(options_.conninfo);
+  if (!conn.ok()) return conn.status();
+  Connection* c = conn->get();
+  // A partition of an existing table is attached last, once its own indexes are built: ATTACH
+  // PARTITION then takes them for the parent's partitioned indexes. Attached first, it would be
+  // given new ones, and its own primary key would then be its second.
+  std::set<size_t> pre, post, attach_pre, attach_post;
+  for (const Plan* p : created) {
+    const bool attach_last = !(p->parent >= 0 && plans_[p->parent].create);
+    for (size_t i : p->objects.pre_entries) {
+      (attach_last && pre_.entries[i].type == "TABLE ATTACH" ? attach_pre : pre).insert(i);
+    }
+    for (size_t i : p->objects.post_entries) {
+      (attach_last && post_.entries[i].type == "INDEX ATTACH" ? attach_post : post).insert(i);
+    }
+  }
+  auto sequences = SequenceSql(c, created);
+  if (!sequences.ok()) return sequences.status();
+  std::string list;  // for errors
+  for (const Plan* p : created) list += (list.empty() ? "" : ", ") + p->name.Quoted();
+  const std::string names = (created.size() == 1 ? "table " : "tables ") + list;
+
+  Status st = [&]() -> Status {
+    PGDEDUP_RETURN_IF_ERROR(RunStatement(c, "BEGIN"));
+    for (const Plan* p : created) Step("create table " + p->name.Quoted());
+    PGDEDUP_RETURN_IF_ERROR(RunStatement(c, BatchSettings(pre_)));
+    PGDEDUP_RETURN_IF_ERROR(RunStatement(c, Batch(pre_, pre)).WithContext("creating " + names));
+    PGDEDUP_RETURN_IF_ERROR(RunStatement(c, kBackToUtf8));
+    for (const Plan* p : created) {
+      if (p->stream == nullptr || options_.schema_only) continue;
+      PGDEDUP_RETURN_IF_ERROR(CheckNotInterrupted());
+      Step("table " + p->name.Quoted());
+      // Created in this transaction: truncating it costs nothing and lets COPY write the rows
+      // frozen (the table then needs no first VACUUM). An interrupt cancels the COPY.
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        active_.insert(c);
+      }
+      Status loaded = LoadTableInTransaction(repo_, c, *p->stream, /*truncate=*/true, options_,
+                                             /*into_existing=*/false);
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        active_.erase(c);
+      }
+      cv_.notify_all();
+      PGDEDUP_RETURN_IF_ERROR(loaded);
+    }
+    if (!options_.schema_only && !sequences->empty()) {
+      Step("sequences");
+      PGDEDUP_RETURN_IF_ERROR(RunStatement(c, *sequences).WithContext("sequences"));
+    }
+    if (!options_.data_only) {
+      for (const Plan* p : created) Step("indexes and constraints of " + p->name.Quoted());
+      PGDEDUP_RETURN_IF_ERROR(RunStatement(c, BatchSettings(post_)));
+      PGDEDUP_RETURN_IF_ERROR(
+          RunStatement(c, Batch(post_, post)).WithContext("indexes and constraints of " + list));
+    }
+    if (!attach_pre.empty()) {
+      Step("attach partitions");
+      PGDEDUP_RETURN_IF_ERROR(RunStatement(c, BatchSettings(pre_)));
+      PGDEDUP_RETURN_IF_ERROR(RunStatement(c, Batch(pre_, attach_pre) + Batch(post_, attach_post))
+                                  .WithContext("attaching " + names));
+    }
+    PGDEDUP_RETURN_IF_ERROR(RunStatement(c, kBackToUtf8));
+    std::vector<TableName> names;
+    for (const Plan* p : created) names.push_back(p->name);
+    return Commit(c, names, {});
+  }();
+  if (!st.ok()) return st;  // the connection closes: the transaction is rolled back
+  for (const Plan* p : created) {
+    if (p->stream == nullptr || options_.schema_only) continue;
+    stats->tables++;
+    stats->rows += p->stream->rows;
+    stats->bytes += p->stream->size;
+  }
+  return Status::OK();
+}
+
 void TableRestorer::OnInterrupted() {
-  std::vector<Connection*> active;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    interrupted_ = true;
-    active.assign(active_.begin(), active_.end());
+  std::unique_lock<std::mutex> l(mu_);
+  interrupted_ = true;
+  // Stops the statements under way (a load, an index build, a lock wait); no new one starts.
+  // The uncommitted transaction is rolled back, by its thread or by the server when the
+  // process ends. Under mu_: a connection cannot go away while it is cancelled. A cancel that
+  // reaches a backend between two statements is lost, so it is repeated until each statement
+  // has returned.
+  for (int i = 0; i < 300 && !active_.empty(); ++i) {
+    for (Connection* c : active_) (void)c->Cancel();
+    cv_.wait_for(l, std::chrono::milliseconds(100), [this] { return active_.empty(); });
   }
-  // Stops the statements under way (a load, an index build, a lock wait): uncommitted units
-  // are rolled back, by their thread or by the server when the process ends.
-  for (Connection* c : active) (void)c->Cancel();
-  {
-    std::unique_lock<std::mutex> l(mu_);
-    // A COMMIT under way makes its tables this run's: wait for it to be known.
-    if (!cv_.wait_for(l, std::chrono::seconds(30), [this] { return committing_ == 0; })) {
-      LogWarning(
-          "a COMMIT had not ended 30 s after the interrupt; check the tables named "
-          "with --table");
-    }
-    if (dropping_) {
-      // A failure's drop is under way: it must reach the server before the process ends.
-      cv_.wait_for(l, std::chrono::seconds(30), [this] { return !dropping_; });
-      return;
-    }
-    if (created_tables_.empty() && created_schemas_.empty()) return;
+  // A COMMIT under way makes its tables this run's: wait for it to be known.
+  if (!cv_.wait_for(l, std::chrono::seconds(30), [this] { return committing_ == 0; })) {
+    LogWarning(
+        "a COMMIT had not ended 30 s after the interrupt; check the tables named with "
+        "--table");
   }
+  if (dropping_) {
+    // A failure's drop is under way: it must reach the server before the process ends.
+    cv_.wait_for(l, std::chrono::seconds(30), [this] { return !dropping_; });
+    return;
+  }
+  if (created_tables_.empty() && created_schemas_.empty()) return;
+  l.unlock();
   std::string left = DropCreated();
   if (left.empty()) {
     LogWarning("interrupted: dropped the tables this restore had created");
@@ -504,46 +525,18 @@ std::string TableRestorer::DropCreated() {
   return left;
 }
 
-// The setval lines of sequences.sql for the restored tables' sequences.
-Status TableRestorer::SetSequences(Connection* c) {
-  std::vector<std::string> wanted;
-  for (const Plan& p : plans_) {
-    for (const TableName& seq : p.objects.sequences) {
-      auto quoted = c->QueryValue("SELECT quote_ident($1) || '.' || quote_ident($2)",
-                                  {seq.schema, seq.table});
-      if (!quoted.ok()) return quoted.status();
-      wanted.push_back("setval(" + c->QuoteLiteral(*quoted) + ",");
-    }
-  }
-  if (wanted.empty()) return Status::OK();
-  const repo::StreamInfo* seqs = FindStreamOfKind(m_, "sequences");
-  auto text = ReadStream(repo_, *seqs, options_);
-  if (!text.ok()) return text.status();
-  std::istringstream in(*text);
-  std::string line, sql;
-  while (std::getline(in, line)) {
-    for (const std::string& w : wanted) {
-      if (line.find(w) != std::string::npos) {
-        sql += line + "\n";
-        break;
-      }
-    }
-  }
-  if (sql.empty()) return Status::OK();
-  PGDEDUP_RETURN_IF_ERROR(CheckNotInterrupted());
-  Step("sequences");
-  Active active(this, c);
-  return c->Exec(sql).WithContext("sequences");
-}
-
 Status TableRestorer::AddForeignKeys(Connection* c) {
   for (const Plan& p : plans_) {
     if (!p.create) continue;
     for (const std::string& fk : p.objects.foreign_keys) {
-      PGDEDUP_RETURN_IF_ERROR(CheckNotInterrupted());
       Step("a foreign key of " + p.name.Quoted());
-      Active active(this, c);
-      Status s = c->Exec(ForLibpq(fk));
+      DumpScript d = ParseDumpScript(fk);
+      std::set<size_t> all;
+      for (size_t i = 0; i < d.entries.size(); ++i) all.insert(i);
+      Status s = RunStatement(c, BatchSettings(d));
+      if (s.ok()) s = RunStatement(c, Batch(d, all));
+      PGDEDUP_RETURN_IF_ERROR(RunStatement(c, kBackToUtf8));
+      if (s.IsUnavailable()) return s;  // interrupted
       if (!s.ok())
         LogWarning("not restored: a foreign key of " + p.name.Quoted() + ": " + s.message());
     }
@@ -632,21 +625,13 @@ Result<DatabaseRestoreStats> TableRestorer::Run() {
 Status TableRestorer::Apply(Connection* c, const std::vector<const repo::StreamInfo*>& loads,
                             const std::set<const repo::StreamInfo*>& truncate,
                             DatabaseRestoreStats* stats) {
-  // Phases as reported: schemas; the tables created (each made, loaded and indexed in one
+  // Phases as reported: schemas; the tables created (made, loaded and indexed in one
   // transaction) and the loads of existing ones; foreign keys and ANALYZE.
   auto t0 = std::chrono::steady_clock::now();
   PGDEDUP_RETURN_IF_ERROR(CreateSchemas(c));
   auto t1 = std::chrono::steady_clock::now();
   stats->seconds_schema = std::chrono::duration<double>(t1 - t0).count();
-  const std::vector<std::vector<size_t>> units = CreationUnits();
-  if (!units.empty()) {
-    const int jobs = options_.jobs > 0 ? options_.jobs : ThreadPool::DefaultThreads();
-    // The jobs are the parallelism: no parallel workers for the index builds beside them.
-    const std::string setup = jobs > 1 && units.size() > 1 ? kNoParallelWorkers : "";
-    PGDEDUP_RETURN_IF_ERROR(ForEachOnConnections(
-        options_, units.size(), setup,
-        [&](Connection* uc, size_t i) { return CreateUnit(uc, units[i], stats); }));
-  }
+  PGDEDUP_RETURN_IF_ERROR(CreateTables(stats));
   if (!loads.empty()) PGDEDUP_RETURN_IF_ERROR(CheckNotInterrupted());
   if (!loads.empty() && !truncate.empty()) {
     // Rows are replaced (--clean): every table chosen, every partition of a partitioned one,
@@ -655,10 +640,9 @@ Status TableRestorer::Apply(Connection* c, const std::vector<const repo::StreamI
     auto loader = OpenLoader(options_);
     if (!loader.ok()) return loader.status();
     Connection* lc = loader->get();
-    Active active(this, lc);
-    PGDEDUP_RETURN_IF_ERROR(lc->Exec("BEGIN"));
-    Status st;
+    Status st = RunStatement(lc, "BEGIN");
     for (const repo::StreamInfo* t : loads) {
+      if (!st.ok()) break;
       Step("table " + t->name);
       st = LoadTableInTransaction(repo_, lc, *t, truncate.count(t) > 0, options_,
                                   /*into_existing=*/true);
@@ -667,13 +651,13 @@ Status TableRestorer::Apply(Connection* c, const std::vector<const repo::StreamI
       stats->rows += t->rows;
       stats->bytes += t->size;
     }
-    if (st.ok()) st = CheckNotInterrupted();
-    if (st.ok()) st = lc->Exec("COMMIT");
+    if (st.ok()) st = Commit(lc, {}, {});
     if (!st.ok()) {
       (void)lc->Exec("ROLLBACK");
       return st.WithContext("no rows were changed");
     }
   } else if (!loads.empty()) {
+    // (Not cancelled by an interrupt: each table's load commits whole or not at all.)
     auto loaded =
         LoadTables(repo_, loads, truncate, options_, [&](const std::string& s) { Step(s); });
     if (!loaded.ok()) return loaded.status();
@@ -681,15 +665,24 @@ Status TableRestorer::Apply(Connection* c, const std::vector<const repo::StreamI
     stats->rows += loaded->rows;
     stats->bytes += loaded->bytes;
   }
-  if (!options_.schema_only) PGDEDUP_RETURN_IF_ERROR(SetSequences(c));
+  if (!loads.empty() && !options_.schema_only) {
+    std::vector<const Plan*> existing;
+    for (const Plan& p : plans_) {
+      if (!p.create) existing.push_back(&p);
+    }
+    auto sequences = SequenceSql(c, existing);
+    if (!sequences.ok()) return sequences.status();
+    if (!sequences->empty()) {
+      Step("sequences");
+      PGDEDUP_RETURN_IF_ERROR(RunStatement(c, *sequences).WithContext("sequences"));
+    }
+  }
   auto t2 = std::chrono::steady_clock::now();
   stats->seconds_data = std::chrono::duration<double>(t2 - t1).count();
   if (!options_.data_only) PGDEDUP_RETURN_IF_ERROR(AddForeignKeys(c));
   for (const Plan& p : plans_) {
     if (p.stream == nullptr || options_.schema_only) continue;
-    PGDEDUP_RETURN_IF_ERROR(CheckNotInterrupted());
-    Active active(this, c);
-    PGDEDUP_RETURN_IF_ERROR(c->Exec("ANALYZE " + p.name.Quoted()));
+    PGDEDUP_RETURN_IF_ERROR(RunStatement(c, "ANALYZE " + p.name.Quoted()));
   }
   stats->seconds_post =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t2).count();

@@ -276,4 +276,18 @@ for clean in "" --clean; do
 done
 psql_q "DROP DATABASE trg"
 
+# A LATIN1 database: the table's script is in the database's encoding, its rows (and pgdedup's
+# own SQL) in UTF8; --table brings back the text as it was.
+psql_q postgres "CREATE DATABASE latin ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0" >/dev/null
+psql_q latin "CREATE TABLE words (id int PRIMARY KEY, w text DEFAULT 'café');
+              COMMENT ON COLUMN words.w IS 'déjà vu';
+              INSERT INTO words VALUES (1, 'naïve'), (2, 'crème brûlée'), (3, DEFAULT)" >/dev/null
+assert_exit 0 p backup --db "$(pg_conninfo latin)"
+table_state latin public.words >"$S/latin-source"
+psql_q latin "DROP TABLE words" >/dev/null
+assert_exit 0 p restore latest --db "$(pg_conninfo latin)" --table words
+table_state latin public.words >"$S/latin-restored"
+diff "$S/latin-source" "$S/latin-restored" >&2 || fail "a LATIN1 table restored with --table differs"
+psql_q postgres "DROP DATABASE latin" >/dev/null
+
 pass
