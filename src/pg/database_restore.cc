@@ -610,6 +610,45 @@ Status PreflightBeforeClean(repo::Repository* repo, const repo::Manifest& m,
 
 // ALTER DATABASE / ALTER ROLE ... IN DATABASE ... SET for each recorded setting. A setting for
 // a role the target server does not have is skipped with a warning.
+// The elements of a list setting as pg_db_role_setting stores it: `"$user", public`, `""`. An
+// element in double quotes is an identifier's text (a doubled quote inside stands for one).
+std::vector<std::string> SplitGucList(std::string_view v) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  auto skip_space = [&] {
+    while (i < v.size() && (v[i] == ' ' || v[i] == '\t')) ++i;
+  };
+  skip_space();
+  if (i == v.size()) return out;
+  while (true) {
+    std::string elem;
+    if (i < v.size() && v[i] == '"') {
+      for (++i; i < v.size(); ++i) {
+        if (v[i] == '"') {
+          if (i + 1 < v.size() && v[i + 1] == '"') {
+            elem += '"';
+            ++i;
+          } else {
+            ++i;
+            break;
+          }
+        } else {
+          elem += v[i];
+        }
+      }
+    } else {
+      while (i < v.size() && v[i] != ',') elem += v[i++];
+      while (!elem.empty() && (elem.back() == ' ' || elem.back() == '\t')) elem.pop_back();
+    }
+    out.push_back(std::move(elem));
+    skip_space();
+    if (i >= v.size() || v[i] != ',') break;
+    ++i;
+    skip_space();
+  }
+  return out;
+}
+
 Status ApplyDatabaseSettings(Connection* c, const repo::Manifest& m, const std::string& dbname) {
   for (const auto& entry : m.database_settings) {
     size_t tab = entry.find('\t');
@@ -620,17 +659,27 @@ Status ApplyDatabaseSettings(Connection* c, const repo::Manifest& m, const std::
     std::string role = entry.substr(0, tab);
     std::string name = entry.substr(tab + 1, eq - tab - 1);
     std::string value = entry.substr(eq + 1);
-    // List-valued settings are stored as their SQL list form already (as pg_dump treats them).
+    // A list-valued setting is stored with its elements as identifiers ("$user", public, or
+    // "" for an empty one); each becomes a literal, as pg_dump writes them.
     static const char* kListSettings[] = {"search_path", "temp_tablespaces",
                                           "session_preload_libraries", "local_preload_libraries",
                                           "shared_preload_libraries"};
     bool list = false;
     for (const char* l : kListSettings) list |= name == l;
+    std::string to;
+    if (list) {
+      for (const std::string& e : SplitGucList(value)) {
+        to += (to.empty() ? "" : ", ") + c->QuoteLiteral(e);
+      }
+      if (to.empty()) to = "''";
+    } else {
+      to = c->QuoteLiteral(value);
+    }
     std::string sql =
         (role.empty()
              ? "ALTER DATABASE " + c->QuoteIdent(dbname)
              : "ALTER ROLE " + c->QuoteIdent(role) + " IN DATABASE " + c->QuoteIdent(dbname)) +
-        " SET " + c->QuoteIdent(name) + " TO " + (list ? value : c->QuoteLiteral(value));
+        " SET " + c->QuoteIdent(name) + " TO " + to;
     Status s = c->Exec(sql);
     if (!s.ok()) {
       if (!role.empty()) {

@@ -26,6 +26,7 @@ psql_q edge "
 # bytea_output = escape (legacy drivers want it): large objects are still read whole, as hex.
 psql_q postgres "ALTER DATABASE edge SET work_mem = '7MB';
   ALTER DATABASE edge SET bytea_output = 'escape';
+  ALTER DATABASE edge SET temp_tablespaces = '';
   ALTER DATABASE edge SET search_path = \"\$user\", public;" >/dev/null
 settings_q() {
   psql_q postgres "SELECT string_agg(array_to_string(setconfig, ';'), '|') FROM pg_db_role_setting s
