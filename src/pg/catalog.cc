@@ -29,7 +29,7 @@ SELECT n.nspname, c.relname,
        CROSS JOIN LATERAL unnest(u.indkey) WITH ORDINALITY AS k(attnum, ord)
        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum),
     ''),
-  pg_relation_size(c.oid)
+  pg_relation_size(c.oid), c.oid::text
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r'
@@ -74,9 +74,31 @@ Result<std::vector<TableInfo>> ListTables(Connection* conn) {
     t.columns = r[2].value_or("");
     t.order_by = r[3].value_or("");
     t.size = std::stoull(r[4].value_or("0"));
+    t.oid = r[5].value_or("");
     tables.push_back(std::move(t));
   }
   return tables;
+}
+
+Result<std::vector<std::string>> TablesRewrittenSinceSnapshot(
+    Connection* conn, const std::vector<TableInfo>& tables) {
+  if (tables.empty()) return std::vector<std::string>();
+  std::string oids = "{";
+  for (size_t i = 0; i < tables.size(); ++i) oids += (i ? "," : "") + tables[i].oid;
+  oids += "}";
+  // pg_class as the snapshot sees it, against the relation as it is now.
+  auto rows = conn->Query(
+      "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) "
+      "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE c.oid = ANY($1::oid[]) "
+      "AND (c.relfilenode IS DISTINCT FROM pg_catalog.pg_relation_filenode(c.oid) "
+      "OR pg_catalog.to_regclass(quote_ident(n.nspname) || '.' || quote_ident(c.relname)) "
+      "IS DISTINCT FROM c.oid) ORDER BY 1",
+      {oids});
+  if (!rows.ok()) return rows.status().WithContext("checking the tables against the snapshot");
+  std::vector<std::string> out;
+  for (const auto& r : *rows) out.push_back(r[0].value_or(""));
+  return out;
 }
 
 Result<std::string> SequenceSetvalSql(Connection* conn) {

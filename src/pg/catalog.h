@@ -24,6 +24,7 @@ struct TableInfo {
   // order).
   std::string order_by;
   uint64_t size = 0;  // pg_relation_size: to copy the largest tables first
+  std::string oid;    // as text
 };
 
 struct DatabaseInfo {
@@ -55,6 +56,14 @@ std::string CopyOutSql(const TableInfo& table);
 // system schemas, not belonging to an extension. Partitioned parents hold no rows themselves.
 // Sorted by schema and name.
 Result<std::vector<TableInfo>> ListTables(Connection* conn);
+
+// The tables (quoted names) that were rewritten (TRUNCATE, a rewriting ALTER TABLE, VACUUM
+// FULL, CLUSTER) or replaced under their name after the snapshot of `conn`'s transaction was
+// taken: their rows as the snapshot sees them are gone, and a COPY would find none. Neither is
+// MVCC-safe; a transaction that did one and was still open when the snapshot was taken makes
+// the snapshot's table look empty once it commits. REQUIRES: the tables are locked.
+Result<std::vector<std::string>> TablesRewrittenSinceSnapshot(Connection* conn,
+                                                              const std::vector<TableInfo>& tables);
 
 // SQL that sets every sequence to its current state (`SELECT pg_catalog.setval(...)` lines).
 Result<std::string> SequenceSetvalSql(Connection* conn);

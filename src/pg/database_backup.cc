@@ -281,18 +281,39 @@ Status BackupDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* se
   // Row-level security must not filter rows silently: with it off, a table whose policies would
   // hide rows from this role makes the COPY fail (as pg_dump does).
   PGDEDUP_RETURN_IF_ERROR(c->Exec("SET row_security = off"));
-  PGDEDUP_RETURN_IF_ERROR(c->Exec("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"));
-  auto snapshot = c->QueryValue("SELECT pg_catalog.pg_export_snapshot()");
-  if (!snapshot.ok()) return snapshot.status();
-  auto tables = ListTables(c);
-  if (!tables.ok()) return tables.status();
-  if (!tables->empty()) {
-    std::string lock = "LOCK TABLE ";
-    for (size_t i = 0; i < tables->size(); ++i) {
-      lock += (i ? ", " : "") + std::string("ONLY ") + (*tables)[i].qualified;
+  Result<std::string> snapshot = std::string();
+  Result<std::vector<TableInfo>> tables = std::vector<TableInfo>();
+  for (int attempt = 1;; ++attempt) {
+    PGDEDUP_RETURN_IF_ERROR(
+        c->Exec("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"));
+    snapshot = c->QueryValue("SELECT pg_catalog.pg_export_snapshot()");
+    if (!snapshot.ok()) return snapshot.status();
+    tables = ListTables(c);
+    if (!tables.ok()) return tables.status();
+    if (!tables->empty()) {
+      std::string lock = "LOCK TABLE ";
+      for (size_t i = 0; i < tables->size(); ++i) {
+        lock += (i ? ", " : "") + std::string("ONLY ") + (*tables)[i].qualified;
+      }
+      lock += " IN ACCESS SHARE MODE";
+      PGDEDUP_RETURN_IF_ERROR(c->Exec(lock).WithContext("locking the tables"));
     }
-    lock += " IN ACCESS SHARE MODE";
-    PGDEDUP_RETURN_IF_ERROR(c->Exec(lock).WithContext("locking the tables"));
+    // A table truncated or rewritten by a transaction still open when the snapshot was taken
+    // would be copied empty: take a new snapshot, which sees that transaction's result.
+    auto rewritten = TablesRewrittenSinceSnapshot(c, *tables);
+    if (!rewritten.ok()) return rewritten.status();
+    if (rewritten->empty()) break;
+    std::string names;
+    for (const std::string& n : *rewritten) names += (names.empty() ? "" : ", ") + n;
+    PGDEDUP_RETURN_IF_ERROR(c->Exec("ROLLBACK"));
+    if (attempt == 3) {
+      return Status::SourceError(
+          "tables were truncated or rewritten (TRUNCATE, ALTER TABLE, VACUUM FULL, CLUSTER) "
+          "as the backup took its snapshot, three times in a row: " +
+          names + ". Run the backup when that job is done");
+    }
+    LogInfo("truncated or rewritten as the snapshot was taken: " + names +
+            "; taking a new snapshot");
   }
   auto db = DescribeDatabase(c);
   if (!db.ok()) return db.status();

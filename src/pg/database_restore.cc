@@ -675,11 +675,10 @@ Status ApplyDatabaseSettings(Connection* c, const repo::Manifest& m, const std::
     } else {
       to = c->QuoteLiteral(value);
     }
-    std::string sql =
-        (role.empty()
-             ? "ALTER DATABASE " + c->QuoteIdent(dbname)
-             : "ALTER ROLE " + c->QuoteIdent(role) + " IN DATABASE " + c->QuoteIdent(dbname)) +
-        " SET " + c->QuoteIdent(name) + " TO " + to;
+    std::string sql = (role.empty() ? "ALTER DATABASE " + c->QuoteIdent(dbname)
+                                    : "ALTER ROLE " + c->QuoteIdent(role) + " IN DATABASE " +
+                                          c->QuoteIdent(dbname)) +
+                      " SET " + c->QuoteIdent(name) + " TO " + to;
     Status s = c->Exec(sql);
     if (!s.ok()) {
       if (!role.empty()) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Native backups, the corners: large objects round-trip (also with bytea_output = escape, and
-# with quotes and backslashes in them), and another session's temporary sequence is skipped; row-level security that would hide
+# with quotes and backslashes in them), and another session's temporary sequence is skipped; a
+# table truncated by a transaction open when the snapshot is taken is not stored empty; row-level security that would hide
 # rows fails the backup (exit 6) instead of storing fewer rows; two backups within one second
 # order correctly for `latest`; an unchanged database backs up to nothing new (the pg_dump
 # sections too); restore refuses a non-empty target and --dry-run changes nothing; drill passes
@@ -55,6 +56,29 @@ assert_exit 0 pgd "${P[@]}" restore "$first" --db "$(pg_conninfo edge_restored)"
 lo_q="SELECT string_agg(oid::text || ':' || length(lo_get(oid)) || ':' || md5(lo_get(oid)), ',' ORDER BY oid) FROM pg_largeobject_metadata"
 assert_eq "$(psql_q edge_restored "$lo_q")" "$(psql_q edge "$lo_q")" "large objects after restore"
 assert_eq "$(settings_q edge_restored)" "$(settings_q edge)" "database settings after restore"
+
+# A table truncated and refilled by a transaction still open when the backup takes its snapshot
+# (TRUNCATE is not MVCC-safe): the snapshot would see it empty once that transaction commits.
+# The backup notices the rewrite and takes a new snapshot, which has the new rows.
+psql_q postgres "CREATE DATABASE edge_rw" >/dev/null
+psql_q edge_rw "CREATE TABLE churned (id int PRIMARY KEY); INSERT INTO churned SELECT generate_series(1, 100)" >/dev/null
+run_t 60 psql -X -q -d edge_rw -c "BEGIN" -c "TRUNCATE churned" \
+  -c "INSERT INTO churned SELECT generate_series(1, 250)" -c "SELECT pg_sleep(8)" -c "COMMIT" >/dev/null &
+etl=$!
+truncating() {
+  [[ $(psql_q edge_rw "SELECT count(*) FROM pg_locks WHERE locktype = 'relation' AND granted
+                       AND mode = 'AccessExclusiveLock' AND relation = 'churned'::regclass") == 1 ]]
+}
+wait_until 100 truncating || fail "the TRUNCATE never took its lock"
+assert_exit 0 pgd "${P[@]}" backup --db "$(pg_conninfo edge_rw)" --json
+rewritten=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshot_id"])' <"$LAST_STDOUT")
+assert_contains "$(cat "$LAST_STDERR")" "taking a new snapshot" "the rewritten table is noticed"
+wait "$etl"
+assert_exit 0 pgd "${P[@]}" restore "$rewritten" --db "$(pg_conninfo edge_rw_restored)" --create
+assert_eq "$(psql_q edge_rw_restored "SELECT count(*) FROM churned")" 250 \
+  "rows of a table truncated and refilled as the backup started"
+psql_q postgres "DROP DATABASE edge_rw_restored" >/dev/null
+psql_q postgres "DROP DATABASE edge_rw" >/dev/null
 
 # An unchanged database adds nothing: tables, sequences and both pg_dump sections dedup.
 assert_exit 0 pgd "${P[@]}" backup --db "$(pg_conninfo edge)" --json
