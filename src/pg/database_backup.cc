@@ -38,15 +38,25 @@ void LogDumpWarnings(const Subprocess& dump) {
   }
 }
 
+// How long pg_dump waits for a table's lock (milliseconds). See DumpSection.
+constexpr int kDumpLockWaitMs = 10000;
+
 // Runs pg_dump for one section into a stream of the session. `restrict_key`, when not empty,
 // is passed as --restrict-key so the psql \restrict line, random by default, is the same every
 // night and the section deduplicates.
 Status DumpSection(const DatabaseBackupOptions& options, const std::string& snapshot,
                    const std::string& section, const std::string& restrict_key,
                    repo::BackupSession* session) {
-  std::vector<std::string> argv = {options.pg_dump,           "--section=" + section,
-                                   "--snapshot=" + snapshot,  "--no-sync",
-                                   "--quote-all-identifiers", "--dbname=" + options.conninfo};
+  // pg_dump locks every table it dumps. The backup's main session has held its own locks since
+  // the start, so a conflicting request now (an ALTER TABLE) waits behind it, and pg_dump
+  // would wait behind that one for ever: a bounded wait, then the backup stops.
+  std::vector<std::string> argv = {options.pg_dump,
+                                   "--section=" + section,
+                                   "--snapshot=" + snapshot,
+                                   "--no-sync",
+                                   "--quote-all-identifiers",
+                                   "--lock-wait-timeout=" + std::to_string(kDumpLockWaitMs),
+                                   "--dbname=" + options.conninfo};
   if (!restrict_key.empty()) argv.push_back("--restrict-key=" + restrict_key);
   auto dump = Subprocess::Start(argv, Subprocess::kReadStdout);
   if (!dump.ok()) return dump.status();
@@ -128,6 +138,18 @@ Status AddLargeObjects(Connection* c, repo::BackupSession* session) {
 // Copies one table into a stream named "schema"."table", counting its rows.
 Status CopyTable(Connection* c, const TableInfo& t, repo::BackupSession* session) {
   std::string sql = CopyOutSql(t);
+  // The backup's main session holds its lock since the start: a session that asks for a
+  // conflicting one now (an ALTER TABLE) waits behind it, and this COPY would wait behind that
+  // one, for ever, and everything that touches the table after it. Not waiting: the backup
+  // stops, and the other session goes on.
+  Status locked = c->Exec("LOCK TABLE ONLY " + t.qualified + " IN ACCESS SHARE MODE NOWAIT");
+  if (!locked.ok()) {
+    return locked.WithContext(
+        "table " + t.qualified +
+        ": another session is waiting for a lock on it (an ALTER TABLE, say), behind this "
+        "backup's; stopping the backup rather than holding up that session and every query "
+        "queued behind it. Run the backup again once it is done");
+  }
   // Rows hidden by row-level security fail this COPY (row_security is off) rather than go
   // missing.
   PGDEDUP_RETURN_IF_ERROR(c->BeginCopyOut(sql).WithContext("table " + t.qualified));

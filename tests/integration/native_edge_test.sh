@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Native backups, the corners: large objects round-trip (also with bytea_output = escape, and
 # with quotes and backslashes in them), and another session's temporary sequence is skipped; a
-# table truncated by a transaction open when the snapshot is taken is not stored empty; row-level security that would hide
-# rows fails the backup (exit 6) instead of storing fewer rows; two backups within one second
+# table truncated by a transaction open when the snapshot is taken is not stored empty; an ALTER
+# TABLE waiting behind the backup stops the backup instead of hanging both; row-level security
+# that would hide rows fails the backup (exit 6) instead of storing fewer rows; two backups within one second
 # order correctly for `latest`; an unchanged database backs up to nothing new (the pg_dump
 # sections too); restore refuses a non-empty target and --dry-run changes nothing; drill passes
 # and reports its phases.
@@ -345,4 +346,36 @@ assert_exit 0 pgd "${P[@]}" restore "$second" --db "$(pg_conninfo edge_killed)" 
 assert_contains "$LAST_STDERR" "$left" "the next restore names the database a killed one left"
 psql_q "DROP DATABASE $left"
 psql_q "DROP DATABASE edge_killed"
+
+# An ALTER TABLE during a backup waits behind the backup's locks; pg_dump (post-data, here made
+# to start late) would then wait behind the ALTER for ever, and every query on the table behind
+# both. The backup stops instead (exit 6, saying why), and the ALTER goes through.
+psql_q postgres "CREATE DATABASE edge_ddl" >/dev/null
+psql_q edge_ddl "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100)" >/dev/null
+{
+  echo '#!/bin/bash'
+  echo 'for a in "$@"; do'
+  echo "  if [[ \"\$a\" == --section=post-data ]]; then touch '$TEST_TMP/post-data-started'; sleep 3; fi"
+  echo 'done'
+  echo "exec '$(command -v pg_dump)' \"\$@\""
+} >"$TEST_TMP/late-pg_dump"
+chmod +x "$TEST_TMP/late-pg_dump"
+PGDEDUP_PG_DUMP=$TEST_TMP/late-pg_dump run_t 120 "$PGDEDUP_BIN" "${P[@]}" backup \
+  --db "$(pg_conninfo edge_ddl)" >/dev/null 2>"$TEST_TMP/ddl-backup.err" &
+ddl_backup=$!
+wait_until 300 test -e "$TEST_TMP/post-data-started" || fail "the post-data dump never started"
+run_t 120 psql -X -q -d edge_ddl -c "ALTER TABLE t ADD COLUMN extra int" >/dev/null 2>&1 &
+alter=$!
+alter_waits() {
+  [[ $(psql_q edge_ddl "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 't'::regclass") -ge 1 ]]
+}
+wait_until 100 alter_waits || fail "the ALTER TABLE never waited for the backup"
+rc=0
+wait "$ddl_backup" || rc=$?
+assert_eq "$rc" 6 "exit status of a backup whose pg_dump met a waiting ALTER TABLE"
+assert_contains "$(cat "$TEST_TMP/ddl-backup.err")" "lock" "the backup says it stopped on a lock"
+wait "$alter" || fail "the ALTER TABLE did not go through after the backup stopped"
+assert_eq "$(psql_q edge_ddl "SELECT count(*) FROM information_schema.columns
+                              WHERE table_name = 't' AND column_name = 'extra'")" 1 "the ALTER TABLE's column"
+psql_q postgres "DROP DATABASE edge_ddl" >/dev/null
 pass
