@@ -20,6 +20,10 @@ namespace pgdedup::pg {
 
 namespace {
 
+// How long the backup's sessions and pg_dump wait for a table's lock (milliseconds): see
+// CopyTable and DumpSection.
+constexpr int kDumpLockWaitMs = 10000;
+
 // The major version in "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)".
 int MajorVersion(const std::string& version_line) {
   static const std::regex re(R"(\(PostgreSQL\) (\d+))");
@@ -56,9 +60,6 @@ Status WarnExtensionConfiguration(Connection* c) {
   }
   return Status::OK();
 }
-
-// How long pg_dump waits for a table's lock (milliseconds). See DumpSection.
-constexpr int kDumpLockWaitMs = 10000;
 
 // Runs pg_dump for one section into a stream of the session. `restrict_key`, when not empty,
 // is passed as --restrict-key so the psql \restrict line, random by default, is the same every
@@ -159,10 +160,15 @@ Status CopyTable(Connection* c, const TableInfo& t, repo::BackupSession* session
   std::string sql = CopyOutSql(t);
   // The backup's main session holds its lock since the start: a session that asks for a
   // conflicting one now (an ALTER TABLE) waits behind it, and this COPY would wait behind that
-  // one, for ever, and everything that touches the table after it. Not waiting: the backup
-  // stops, and the other session goes on.
-  Status locked = c->Exec("LOCK TABLE ONLY " + t.qualified + " IN ACCESS SHARE MODE NOWAIT");
+  // one, for ever, and everything that touches the table after it. A bounded wait (as pg_dump's
+  // --lock-wait-timeout, below), then the backup stops and the other session goes on.
+  Status locked =
+      c->Exec("SET LOCAL lock_timeout = " + std::to_string(kDumpLockWaitMs) + "; LOCK TABLE ONLY " +
+              t.qualified + " IN ACCESS SHARE MODE; SET LOCAL lock_timeout = 0");
   if (!locked.ok()) {
+    if (locked.message().find("lock timeout") == std::string::npos) {
+      return locked.WithContext("table " + t.qualified);
+    }
     return locked.WithContext(
         "table " + t.qualified +
         ": another session is waiting for a lock on it (an ALTER TABLE, say), behind this "
@@ -272,6 +278,7 @@ void DescribeInto(const DatabaseInfo& db, Connection* c, const std::string& pg_d
   manifest->locale_provider = db.locale_provider;
   manifest->provider_locale = db.provider_locale;
   manifest->database_tablespace = db.tablespace;
+  manifest->bytea_hex = true;  // every connection sets bytea_output = hex
   manifest->database_owner = db.owner;
   manifest->database_comment = db.comment;
   manifest->database_connlimit = db.connlimit;

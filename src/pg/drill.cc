@@ -83,6 +83,9 @@ Result<DrillReport> Drill(repo::Repository* repo, const repo::SnapshotRef& snaps
   auto conn = Connection::Open(*target);
   if (!conn.ok()) return conn.status();
   Connection* c = conn->get();
+  // Read back as the backup wrote: a backup before manifests said so wrote bytea in the
+  // format the database's settings chose (restored with it, to the drill's database).
+  if (!snapshot.manifest.bytea_hex) PGDEDUP_RETURN_IF_ERROR(c->Exec("RESET bytea_output"));
   PGDEDUP_RETURN_IF_ERROR(c->Exec("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"));
   // The order each table was copied in, as the backup chose it.
   auto tables = ListTables(c);

@@ -87,7 +87,11 @@ std::string Batch(const DumpScript& d, const std::set<size_t>& entries) {
 // encoding), and nothing left over from earlier batches. Sent on its own, since the server
 // reads a whole query string in the encoding in force when it arrives.
 std::string BatchSettings(const DumpScript& d) {
-  return "RESET default_tablespace; RESET default_table_access_method;\n" + PreambleSettings(d);
+  // (default_table_access_method exists from PostgreSQL 12: set_config of what pg_settings
+  // has, not RESET of a name an older server does not know.)
+  return "SELECT pg_catalog.set_config(name, reset_val, false) FROM pg_catalog.pg_settings "
+         "WHERE name IN ('default_tablespace', 'default_table_access_method');\n" +
+         PreambleSettings(d);
 }
 
 // After such a batch: back to the encoding of the COPY streams and of pgdedup's own SQL.
@@ -274,6 +278,7 @@ Status TableRestorer::Inspect(Connection* c, Plan* p) {
 }
 
 Status TableRestorer::RunStatement(Connection* c, const std::string& sql) {
+  if (sql.empty()) return CheckNotInterrupted();  // PQexec("") is an error of its own
   {
     std::lock_guard<std::mutex> l(mu_);
     if (interrupted_) return Status::Unavailable("interrupted");
@@ -400,12 +405,12 @@ Status TableRestorer::CreateTables(DatabaseRestoreStats* stats) {
     PGDEDUP_RETURN_IF_ERROR(RunStatement(c, kBackToUtf8));
     for (const Plan* p : created) {
       if (p->stream == nullptr || options_.schema_only) continue;
-      PGDEDUP_RETURN_IF_ERROR(CheckNotInterrupted());
       Step("table " + p->name.Quoted());
       // Created in this transaction: truncating it costs nothing and lets COPY write the rows
       // frozen (the table then needs no first VACUUM). An interrupt cancels the COPY.
       {
         std::lock_guard<std::mutex> l(mu_);
+        if (interrupted_) return Status::Unavailable("interrupted");
         active_.insert(c);
       }
       Status loaded = LoadTableInTransaction(repo_, c, *p->stream, /*truncate=*/true, options_,
@@ -421,7 +426,7 @@ Status TableRestorer::CreateTables(DatabaseRestoreStats* stats) {
       Step("sequences");
       PGDEDUP_RETURN_IF_ERROR(RunStatement(c, *sequences).WithContext("sequences"));
     }
-    if (!options_.data_only) {
+    if (!options_.data_only && !post.empty()) {
       for (const Plan* p : created) Step("indexes and constraints of " + p->name.Quoted());
       PGDEDUP_RETURN_IF_ERROR(RunStatement(c, BatchSettings(post_)));
       PGDEDUP_RETURN_IF_ERROR(
@@ -548,7 +553,7 @@ Result<DatabaseRestoreStats> TableRestorer::Run() {
   PGDEDUP_RETURN_IF_ERROR(LoadSchema());
   for (const std::string& spec : options_.tables) PGDEDUP_RETURN_IF_ERROR(Resolve(spec));
   // A partition named before its parent was added without one: link every partition to its
-  // parent's plan (CreationUnits puts parents first).
+  // parent's plan.
   for (size_t i = 0; i < plans_.size(); ++i) {
     if (!plans_[i].objects.partitioned) continue;
     for (const TableName& child : PartitionsOf(pre_, plans_[i].name)) {
@@ -586,7 +591,7 @@ Result<DatabaseRestoreStats> TableRestorer::Run() {
   std::vector<const repo::StreamInfo*> loads;
   std::set<const repo::StreamInfo*> truncate;
   for (const Plan& p : plans_) {
-    // A created table is loaded in its creation's transaction (CreateUnit).
+    // A created table is loaded in its creation's transaction (CreateTables).
     if (p.stream == nullptr || options_.schema_only || p.create) continue;
     loads.push_back(p.stream);
     if (p.truncate) truncate.insert(p.stream);
@@ -665,7 +670,7 @@ Status TableRestorer::Apply(Connection* c, const std::vector<const repo::StreamI
     stats->rows += loaded->rows;
     stats->bytes += loaded->bytes;
   }
-  if (!loads.empty() && !options_.schema_only) {
+  if (!options_.schema_only) {  // (an existing parent's sequence, its partitions created)
     std::vector<const Plan*> existing;
     for (const Plan& p : plans_) {
       if (!p.create) existing.push_back(&p);

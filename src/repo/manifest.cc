@@ -36,6 +36,7 @@ enum Tag : uint64_t {
   kLocaleProvider = 23,
   kProviderLocale = 24,
   kDatabaseTablespace = 25,
+  kByteaHex = 26,
 };
 
 enum StreamTag : uint64_t {
@@ -166,6 +167,7 @@ std::string EncodeManifest(const Manifest& m) {
     if (!m.database_tablespace.empty()) {
       PutField(&out, kDatabaseTablespace, m.database_tablespace);
     }
+    if (m.bytea_hex) PutIntField(&out, kByteaHex, 1);
     if (!m.database_owner.empty()) PutField(&out, kDatabaseOwner, m.database_owner);
     if (m.database_comment) PutField(&out, kDatabaseComment, *m.database_comment);
     if (m.database_connlimit >= 0) {
@@ -264,6 +266,10 @@ Result<Manifest> DecodeManifest(std::string_view plain) {
       case kDatabaseAclExplicit:
         ok = ParseInt(v, &n);
         m.database_acl_explicit = n != 0;
+        break;
+      case kByteaHex:
+        ok = ParseInt(v, &n);
+        m.bytea_hex = n != 0;
         break;
       case kDatabaseAcl:
         m.database_acl.emplace_back(v);

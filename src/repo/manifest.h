@@ -79,6 +79,9 @@ struct Manifest {
   std::string provider_locale;
   // The database's default tablespace (empty: pg_default).
   std::string database_tablespace;
+  // The table streams write bytea in hex whatever the database's bytea_output (false: in the
+  // format its settings chose, as backups before this field did).
+  bool bytea_hex = false;
   std::string database_owner;
   std::optional<std::string> database_comment;
   int64_t database_connlimit = -1;

@@ -193,6 +193,17 @@ table_state t1 app.measurements_2023 >"$S/partition-restored"
 diff "$S/partition-source" "$S/partition-restored" >&2 ||
   fail "the partition restored after a killed attempt differs from the source"
 
+# Every partition of an existing partitioned table missing: they are created and loaded, and
+# the parent's own sequence is set too.
+parts=$(psql_q t1 "SELECT string_agg(inhrelid::regclass::text, ', ') FROM pg_inherits
+                   WHERE inhparent = 'app.measurements'::regclass")
+psql_q t1 "DROP TABLE $parts" >/dev/null
+psql_q t1 "SELECT setval('app.measurements_id_seq', 1)" >/dev/null
+assert_exit 0 p restore latest --db "$(pg_conninfo t1)" --table app.measurements
+assert_eq "$(psql_q t1 "SELECT count(*) FROM app.measurements")" 906 "rows of the re-created partitions"
+assert_eq "$(psql_q t1 "SELECT last_value FROM app.measurements_id_seq")" \
+  "$(psql_q awk "SELECT last_value FROM app.measurements_id_seq")" "the existing parent's sequence"
+
 # --- --clean without --create: everything in the database is replaced ---------------------
 psql_q t1 "CREATE TABLE stray (x int); INSERT INTO stray VALUES (1); CREATE SCHEMA extra;
            CREATE TABLE extra.t (y text); SELECT lo_create(0);" >/dev/null
@@ -279,7 +290,8 @@ psql_q "DROP DATABASE trg"
 # A LATIN1 database: the table's script is in the database's encoding, its rows (and pgdedup's
 # own SQL) in UTF8; --table brings back the text as it was.
 psql_q postgres "CREATE DATABASE latin ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0" >/dev/null
-psql_q latin "CREATE TABLE words (id int PRIMARY KEY, w text DEFAULT 'café');
+psql_q latin "CREATE TABLE loose (w text); INSERT INTO loose VALUES ('no index, no key, no trigger');
+              CREATE TABLE words (id int PRIMARY KEY, w text DEFAULT 'café');
               COMMENT ON COLUMN words.w IS 'déjà vu';
               INSERT INTO words VALUES (1, 'naïve'), (2, 'crème brûlée'), (3, DEFAULT)" >/dev/null
 assert_exit 0 p backup --db "$(pg_conninfo latin)"
@@ -288,6 +300,12 @@ psql_q latin "DROP TABLE words" >/dev/null
 assert_exit 0 p restore latest --db "$(pg_conninfo latin)" --table words
 table_state latin public.words >"$S/latin-restored"
 diff "$S/latin-source" "$S/latin-restored" >&2 || fail "a LATIN1 table restored with --table differs"
+# A table with nothing in post-data (no index, key, trigger or policy).
+table_state latin public.loose >"$S/loose-source"
+psql_q latin "DROP TABLE loose" >/dev/null
+assert_exit 0 p restore latest --db "$(pg_conninfo latin)" --table loose
+table_state latin public.loose >"$S/loose-restored"
+diff "$S/loose-source" "$S/loose-restored" >&2 || fail "a table without post-data objects differs"
 psql_q postgres "DROP DATABASE latin" >/dev/null
 
 pass

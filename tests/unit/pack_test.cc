@@ -125,6 +125,7 @@ TEST_CASE("manifests round-trip and skip unknown fields", "[manifest]") {
   m.locale_provider = "i";
   m.provider_locale = "de-DE";
   m.database_tablespace = "fast disks";
+  m.bytea_hex = true;
   m.database_owner = "shop_owner";
   m.database_comment = "the shop";
   m.database_connlimit = 40;
@@ -148,6 +149,7 @@ TEST_CASE("manifests round-trip and skip unknown fields", "[manifest]") {
   CHECK(dec->locale_provider == "i");
   CHECK(dec->provider_locale == "de-DE");
   CHECK(dec->database_tablespace == "fast disks");
+  CHECK(dec->bytea_hex);
   CHECK(dec->database_comment == m.database_comment);
   CHECK(dec->database_connlimit == 40);
   CHECK(dec->database_acl_explicit);
@@ -162,6 +164,7 @@ TEST_CASE("manifests round-trip and skip unknown fields", "[manifest]") {
   CHECK(dec_plain->database_connlimit == -1);
   CHECK_FALSE(dec_plain->database_acl_explicit);
   CHECK(dec_plain->database_tablespace.empty());
+  CHECK_FALSE(dec_plain->bytea_hex);
   CHECK(FormatTime(m.time, m.utc_offset) == "2026-09-21T09:13:20-05:00");
   CHECK_FALSE(DecodeManifest(enc.substr(0, enc.size() / 2)).ok());
 }
