@@ -1,18 +1,14 @@
 #include "pg/table_restore.h"
 
-#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
-#include <functional>
-#include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
 
 #include "common/interrupt.h"
 #include "common/log.h"
-#include "common/thread_pool.h"
 #include "pg/connection.h"
 #include "pg/dump_script.h"
 #include "pg/restore_steps.h"
@@ -82,6 +78,13 @@ std::string Batch(const DumpScript& d, const std::set<size_t>& entries) {
   return out;
 }
 
+// Every entry of a dump script as one batch.
+std::string BatchAll(const DumpScript& d) {
+  std::string out;
+  for (const DumpEntry& e : d.entries) out += e.settings + e.text;
+  return out;
+}
+
 // Before a batch of a dump's entries on a connection that may have run others: the dump's own
 // preamble settings (its client_encoding among them: the entries are in the source database's
 // encoding), and nothing left over from earlier batches. Sent on its own, since the server
@@ -112,7 +115,7 @@ class TableRestorer {
   Status LoadSchema();
   // Adds the table (or, for a partitioned one, itself and its partitions) to plans_.
   Status Resolve(const std::string& spec);
-  Status AddTable(const TableName& name, int depth, int parent);
+  Status AddTable(const TableName& name, int depth);
   Status Inspect(Connection* c, Plan* p);
   Status CreateSchemas(Connection* c);
   // Creates every missing table, loads it, sets its sequences and gives it its indexes,
@@ -195,16 +198,15 @@ Status TableRestorer::Resolve(const std::string& spec) {
     return Status::InvalidArgument("--table " + spec + " is ambiguous: " + names +
                                    "; give SCHEMA.TABLE");
   }
-  return AddTable(matches[0], 0, -1);
+  return AddTable(matches[0], 0);
 }
 
-Status TableRestorer::AddTable(const TableName& name, int depth, int parent) {
+Status TableRestorer::AddTable(const TableName& name, int depth) {
   for (const Plan& p : plans_) {
     if (p.name.schema == name.schema && p.name.table == name.table) return Status::OK();
   }
   Plan p;
   p.name = name;
-  p.parent = parent;
   p.objects = SelectTableObjects(pre_, post_, name);
   for (const auto& s : m_.streams) {
     if (s.kind == "table" && s.schema == name.schema && s.table == name.table) p.stream = &s;
@@ -214,12 +216,11 @@ Status TableRestorer::AddTable(const TableName& name, int depth, int parent) {
                                    " has no data in the snapshot (is it a foreign table?)");
   }
   bool partitioned = p.objects.partitioned;
-  const int self = static_cast<int>(plans_.size());
   plans_.push_back(std::move(p));
   if (partitioned) {
     if (depth > 16) return Status::InvalidArgument("partitions nested too deep: " + name.Quoted());
     for (const TableName& child : PartitionsOf(pre_, name)) {
-      PGDEDUP_RETURN_IF_ERROR(AddTable(child, depth + 1, self));
+      PGDEDUP_RETURN_IF_ERROR(AddTable(child, depth + 1));
     }
   }
   return Status::OK();
@@ -325,11 +326,9 @@ Status TableRestorer::CreateSchemas(Connection* c) {
     Step("create schema " + QuoteDumpIdent(p.name.schema));
     // One transaction: a schema is made whole (its comment and grants) or not at all.
     DumpScript d = ParseDumpScript(script);
-    std::set<size_t> all;
-    for (size_t i = 0; i < d.entries.size(); ++i) all.insert(i);
     Status st = RunStatement(c, "BEGIN");
     if (st.ok()) st = RunStatement(c, BatchSettings(d));
-    if (st.ok()) st = RunStatement(c, Batch(d, all));
+    if (st.ok()) st = RunStatement(c, BatchAll(d));
     if (st.ok()) st = RunStatement(c, kBackToUtf8);
     if (st.ok()) st = Commit(c, {}, {p.name.schema});
     if (!st.ok()) {
@@ -536,10 +535,8 @@ Status TableRestorer::AddForeignKeys(Connection* c) {
     for (const std::string& fk : p.objects.foreign_keys) {
       Step("a foreign key of " + p.name.Quoted());
       DumpScript d = ParseDumpScript(fk);
-      std::set<size_t> all;
-      for (size_t i = 0; i < d.entries.size(); ++i) all.insert(i);
       Status s = RunStatement(c, BatchSettings(d));
-      if (s.ok()) s = RunStatement(c, Batch(d, all));
+      if (s.ok()) s = RunStatement(c, BatchAll(d));
       PGDEDUP_RETURN_IF_ERROR(RunStatement(c, kBackToUtf8));
       if (s.IsUnavailable()) return s;  // interrupted
       if (!s.ok())
@@ -552,8 +549,7 @@ Status TableRestorer::AddForeignKeys(Connection* c) {
 Result<DatabaseRestoreStats> TableRestorer::Run() {
   PGDEDUP_RETURN_IF_ERROR(LoadSchema());
   for (const std::string& spec : options_.tables) PGDEDUP_RETURN_IF_ERROR(Resolve(spec));
-  // A partition named before its parent was added without one: link every partition to its
-  // parent's plan.
+  // Every partition to its parent's plan, whichever --table named first.
   for (size_t i = 0; i < plans_.size(); ++i) {
     if (!plans_[i].objects.partitioned) continue;
     for (const TableName& child : PartitionsOf(pre_, plans_[i].name)) {
