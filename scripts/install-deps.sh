@@ -15,8 +15,9 @@ packages=(
   # libraries pgdedup links against (headers)
   libpq-dev libzstd-dev libsodium-dev librocksdb-dev libcli11-dev libspdlog-dev
   catch2 libssl-dev libcurl4-openssl-dev
-  # a real PostgreSQL server and client tools for the integration tests
-  postgresql postgresql-contrib
+  # a real PostgreSQL server and client tools for the integration tests; pg_partman is an
+  # extension with configuration tables (pg_extension_config_dump) for native_edge_test
+  postgresql postgresql-contrib postgresql-15-partman
   # tools used by the scripts and tests (curl and openssl: scripts/s3-server.sh; jq: tests)
   zstd gzip python3 procps util-linux curl openssl jq
 )

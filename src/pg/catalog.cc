@@ -1,11 +1,16 @@
 #include "pg/catalog.h"
 
+#include <functional>
+#include <map>
+#include <set>
+
 namespace pgdedup::pg {
 
 namespace {
 
+// What a backup needs of a table `c` (in namespace `n`): the columns of ListTables' rows.
 // Column lists come back as arrays of names; quote_ident makes them SQL.
-constexpr char kTablesSql[] = R"SQL(
+constexpr char kTableColumnsSql[] = R"SQL(
 SELECT n.nspname, c.relname,
   (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
      FROM pg_attribute a
@@ -30,6 +35,9 @@ SELECT n.nspname, c.relname,
        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum),
     ''),
   pg_relation_size(c.oid), c.oid::text
+)SQL";
+
+constexpr char kTablesSql[] = R"SQL(
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r'
@@ -47,11 +55,36 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'S' AND c.relpersistence <> 't'
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%'
-  AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                   WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
-                     AND d.deptype = 'e')
+  AND (NOT EXISTS (SELECT 1 FROM pg_depend d
+                    WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                      AND d.deptype = 'e')
+       OR c.oid IN (SELECT unnest(e.extconfig) FROM pg_extension e WHERE e.oid >= 16384))
 ORDER BY n.nspname, c.relname
 )SQL";
+
+// The relations extensions mark as their configuration (pg_extension_config_dump), with the
+// condition that picks the operator's rows. Extensions with oids below FirstNormalObjectId
+// (16384: plpgsql) are part of every new database, and pg_dump does not dump them either.
+constexpr char kExtensionConfigSql[] = R"SQL(
+FROM pg_extension e
+CROSS JOIN LATERAL unnest(e.extconfig, e.extcondition) WITH ORDINALITY AS x(oid, cond, ord)
+JOIN pg_class c ON c.oid = x.oid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE e.oid >= 16384
+ORDER BY e.extname, x.ord
+)SQL";
+
+TableInfo TableFromRow(Connection* conn, const Row& r) {
+  TableInfo t;
+  t.schema = r[0].value_or("");
+  t.name = r[1].value_or("");
+  t.qualified = conn->QuoteIdent(t.schema) + "." + conn->QuoteIdent(t.name);
+  t.columns = r[2].value_or("");
+  t.order_by = r[3].value_or("");
+  t.size = std::stoull(r[4].value_or("0"));
+  t.oid = r[5].value_or("");
+  return t;
+}
 
 }  // namespace
 
@@ -59,25 +92,69 @@ std::string CopyOutSql(const TableInfo& t) {
   // A table without columns still has rows; COPY of the table itself handles that.
   if (t.columns.empty()) return "COPY " + t.qualified + " TO STDOUT";
   return "COPY (SELECT " + t.columns + " FROM ONLY " + t.qualified +
+         (t.filter.empty() ? "" : " " + t.filter) +
          (t.order_by.empty() ? "" : " ORDER BY " + t.order_by) + ") TO STDOUT";
 }
 
 Result<std::vector<TableInfo>> ListTables(Connection* conn) {
-  auto rows = conn->Query(kTablesSql);
+  auto rows = conn->Query(std::string(kTableColumnsSql) + kTablesSql);
   if (!rows.ok()) return rows.status().WithContext("listing tables");
   std::vector<TableInfo> tables;
-  for (const auto& r : *rows) {
-    TableInfo t;
-    t.schema = r[0].value_or("");
-    t.name = r[1].value_or("");
-    t.qualified = conn->QuoteIdent(t.schema) + "." + conn->QuoteIdent(t.name);
-    t.columns = r[2].value_or("");
-    t.order_by = r[3].value_or("");
-    t.size = std::stoull(r[4].value_or("0"));
-    t.oid = r[5].value_or("");
-    tables.push_back(std::move(t));
-  }
+  for (const auto& r : *rows) tables.push_back(TableFromRow(conn, r));
   return tables;
+}
+
+Result<ExtensionConfiguration> ListExtensionConfiguration(Connection* conn) {
+  auto rows =
+      conn->Query(std::string(kTableColumnsSql) +
+                  ", e.extname, COALESCE(x.cond, ''), c.relkind::text" + kExtensionConfigSql);
+  if (!rows.ok()) return rows.status().WithContext("listing the extensions' configuration");
+  ExtensionConfiguration config;
+  for (const auto& r : *rows) {
+    TableInfo t = TableFromRow(conn, r);
+    t.extension = r[6].value_or("");
+    t.filter = r[7].value_or("");
+    const std::string relkind = r[8].value_or("");
+    if (relkind == "r") {
+      config.tables.push_back(std::move(t));
+    } else if (relkind != "S") {  // sequences are in SequenceSetvalSql's list
+      config.unsupported.push_back(t.qualified + " (of extension " + t.extension + ")");
+    }
+  }
+  if (config.tables.size() < 2) return config;
+
+  // A table after the tables it references, so that each can be loaded in its own transaction
+  // with its foreign keys checked (the extension's script made them). Otherwise in the
+  // extensions' order.
+  std::string oids = "{";
+  for (size_t i = 0; i < config.tables.size(); ++i) {
+    oids += (i ? "," : "") + config.tables[i].oid;
+  }
+  oids += "}";
+  auto edges = conn->Query(
+      "SELECT conrelid::text, confrelid::text FROM pg_catalog.pg_constraint "
+      "WHERE contype = 'f' AND conrelid <> confrelid "
+      "AND conrelid = ANY($1::oid[]) AND confrelid = ANY($1::oid[])",
+      {oids});
+  if (!edges.ok()) return edges.status().WithContext("reading the configuration's foreign keys");
+  std::multimap<std::string, std::string> references;  // table oid -> referenced table oid
+  for (const auto& e : *edges) references.emplace(e[0].value_or(""), e[1].value_or(""));
+  std::vector<TableInfo> ordered;
+  std::set<std::string> placed, visiting;
+  std::function<void(const TableInfo&)> place = [&](const TableInfo& t) {
+    if (placed.count(t.oid) || !visiting.insert(t.oid).second) return;  // a cycle: as listed
+    auto [from, to] = references.equal_range(t.oid);
+    for (auto it = from; it != to; ++it) {
+      for (const auto& other : config.tables) {
+        if (other.oid == it->second) place(other);
+      }
+    }
+    placed.insert(t.oid);
+    ordered.push_back(t);
+  };
+  for (const auto& t : config.tables) place(t);
+  config.tables = std::move(ordered);
+  return config;
 }
 
 Result<std::vector<std::string>> TablesRewrittenSinceSnapshot(

@@ -25,6 +25,22 @@ struct TableInfo {
   std::string order_by;
   uint64_t size = 0;  // pg_relation_size: to copy the largest tables first
   std::string oid;    // as text
+  // An extension's configuration table: the extension, and the condition ("WHERE ...", or
+  // empty) that picks the rows the extension's own script did not make.
+  std::string extension;
+  std::string filter;
+};
+
+// What extensions keep as configuration (pg_extension_config_dump: PostGIS's spatial_ref_sys,
+// pg_partman's part_config, pg_cron's jobs). CREATE EXTENSION on restore makes these tables
+// with the extension's own rows; the rows their conditions pick are the operator's, and are
+// copied as pg_dump copies them.
+struct ExtensionConfiguration {
+  // Ordinary tables, each after the configuration tables it references by a foreign key.
+  std::vector<TableInfo> tables;
+  // Configuration relations that are neither ordinary tables nor sequences (a partitioned
+  // table), quoted and named with their extension: not copied.
+  std::vector<std::string> unsupported;
 };
 
 struct DatabaseInfo {
@@ -48,7 +64,7 @@ struct DatabaseInfo {
 };
 
 // The COPY that reads a table the way a backup stores it: its stored columns in its order key
-// (`COPY (SELECT columns FROM ONLY t ORDER BY key) TO STDOUT`). Backup and drill must read
+// (`COPY (SELECT columns FROM ONLY t [filter] ORDER BY key) TO STDOUT`). Backup and drill must read
 // tables identically, or a drill would report differences that are not there.
 std::string CopyOutSql(const TableInfo& table);
 
@@ -56,6 +72,10 @@ std::string CopyOutSql(const TableInfo& table);
 // system schemas, not belonging to an extension. Partitioned parents hold no rows themselves.
 // Sorted by schema and name.
 Result<std::vector<TableInfo>> ListTables(Connection* conn);
+
+// The extensions' configuration tables, with their columns and order keys as ListTables gives
+// them, their extensions and conditions. Their sequences are in SequenceSetvalSql's.
+Result<ExtensionConfiguration> ListExtensionConfiguration(Connection* conn);
 
 // The tables (quoted names) that were rewritten (TRUNCATE, a rewriting ALTER TABLE, VACUUM
 // FULL, CLUSTER) or replaced under their name after the snapshot of `conn`'s transaction was
@@ -65,7 +85,9 @@ Result<std::vector<TableInfo>> ListTables(Connection* conn);
 Result<std::vector<std::string>> TablesRewrittenSinceSnapshot(Connection* conn,
                                                               const std::vector<TableInfo>& tables);
 
-// SQL that sets every sequence to its current state (`SELECT pg_catalog.setval(...)` lines).
+// SQL that sets every sequence to its current state (`SELECT pg_catalog.setval(...)` lines):
+// the sequences outside the system schemas that belong to no extension, and those an extension
+// marks as its configuration.
 Result<std::string> SequenceSetvalSql(Connection* conn);
 
 Result<DatabaseInfo> DescribeDatabase(Connection* conn);

@@ -42,25 +42,6 @@ void LogDumpWarnings(const Subprocess& dump) {
   }
 }
 
-// Tables and sequences an extension marks as its configuration (pg_extension_config_dump: a
-// PostGIS spatial_ref_sys, pg_cron's jobs) hold rows the operator added; pg_dump writes them in
-// its data section, which the native path does not run, and CREATE EXTENSION on restore brings
-// back only the extension's own. Not yet copied: said, so that nothing goes missing unsaid.
-Status WarnExtensionConfiguration(Connection* c) {
-  auto rows = c->Query(
-      "SELECT e.extname, string_agg(x.oid::pg_catalog.regclass::text, ', ' ORDER BY x.ord) "
-      "FROM pg_catalog.pg_extension e, unnest(e.extconfig) WITH ORDINALITY AS x(oid, ord) "
-      "GROUP BY e.extname ORDER BY e.extname");
-  if (!rows.ok()) return rows.status().WithContext("reading the extensions' configuration");
-  for (const auto& r : *rows) {
-    LogWarning("extension " + r[0].value_or("") + " keeps configuration in " + r[1].value_or("") +
-               ": the native backup does not copy those rows (CREATE EXTENSION brings back "
-               "only the extension's own on restore); back this database up with --format "
-               "pg_dump as well, or save those rows apart");
-  }
-  return Status::OK();
-}
-
 // Runs pg_dump for one section into a stream of the session. `restrict_key`, when not empty,
 // is passed as --restrict-key so the psql \restrict line, random by default, is the same every
 // night and the section deduplicates.
@@ -189,11 +170,13 @@ Status CopyTable(Connection* c, const TableInfo& t, repo::BackupSession* session
   });
   if (!stream.ok()) return stream.status().WithContext("table " + t.qualified);
   repo::StreamInfo* info = session->MutableStream(t.qualified);
-  info->kind = "table";
+  info->kind = t.extension.empty() ? "table" : "extension-table";
   info->schema = t.schema;
   info->table = t.name;
   info->columns = t.columns;
   info->rows = rows;
+  info->extension = t.extension;
+  info->filter = t.filter;
   if (t.order_by.empty()) {
     LogDebug("table " + t.qualified + " has no primary key: copied in physical order");
   }
@@ -331,6 +314,7 @@ Status BackupDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* se
   PGDEDUP_RETURN_IF_ERROR(c->Exec("SET row_security = off"));
   Result<std::string> snapshot = std::string();
   Result<std::vector<TableInfo>> tables = std::vector<TableInfo>();
+  Result<ExtensionConfiguration> config = ExtensionConfiguration();
   for (int attempt = 1;; ++attempt) {
     PGDEDUP_RETURN_IF_ERROR(
         c->Exec("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"));
@@ -338,6 +322,12 @@ Status BackupDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* se
     if (!snapshot.ok()) return snapshot.status();
     tables = ListTables(c);
     if (!tables.ok()) return tables.status();
+    // An extension's configuration tables are copied like the others (their streams restore
+    // after pre-data, into the tables CREATE EXTENSION made), with only the rows the
+    // extension's condition picks.
+    config = ListExtensionConfiguration(c);
+    if (!config.ok()) return config.status();
+    tables->insert(tables->end(), config->tables.begin(), config->tables.end());
     if (!tables->empty()) {
       std::string lock = "LOCK TABLE ";
       for (size_t i = 0; i < tables->size(); ++i) {
@@ -365,7 +355,12 @@ Status BackupDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* se
   }
   auto db = DescribeDatabase(c);
   if (!db.ok()) return db.status();
-  PGDEDUP_RETURN_IF_ERROR(WarnExtensionConfiguration(c));
+  for (const std::string& relation : config->unsupported) {
+    LogWarning("extension configuration " + relation +
+               " is not an ordinary table or a sequence: the native backup does not copy its "
+               "rows (CREATE EXTENSION brings back only the extension's own on restore); back "
+               "this database up with --format pg_dump as well, or save those rows apart");
+  }
 
   auto help = RunForOutput({options.pg_dump, "--help"});
   std::string restrict_key = help.ok() && help->find("--restrict-key") != std::string::npos
@@ -389,9 +384,13 @@ Status BackupDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* se
   PGDEDUP_RETURN_IF_ERROR(DumpSection(options, *snapshot, "post-data", restrict_key, session));
   PGDEDUP_RETURN_IF_ERROR(c->Exec("COMMIT"));
 
-  // The manifest lists the streams in restore order, whatever order the copies finished in.
+  // The manifest lists the streams in restore order, whatever order the copies finished in:
+  // the extensions' configuration (in its own order) first.
   std::vector<std::string> order = {"pre-data.sql"};
-  for (const auto& t : *tables) order.push_back(t.qualified);
+  for (const auto& t : config->tables) order.push_back(t.qualified);
+  for (const auto& t : *tables) {
+    if (t.extension.empty()) order.push_back(t.qualified);
+  }
   order.insert(order.end(), {"sequences.sql", "large-objects.sql", "post-data.sql"});
   session->OrderStreams(order);
 

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -921,8 +922,9 @@ Result<DatabaseRestoreStats> RestoreSnapshot(repo::Repository* repo,
   if (options.dry_run) {
     step("pre-data: " + pre->name);
     for (const auto& s : m.streams) {
-      if (s.kind != "table") continue;
-      step("table " + s.name + ": " + std::to_string(s.rows) + " rows");
+      if (s.kind != "table" && s.kind != "extension-table") continue;
+      step((s.kind == "table" ? "table " : "configuration of extension " + s.extension + ": ") +
+           s.name + ": " + std::to_string(s.rows) + " rows");
       stats.tables++;
       stats.rows += s.rows;
       stats.bytes += s.size;
@@ -938,9 +940,32 @@ Result<DatabaseRestoreStats> RestoreSnapshot(repo::Repository* repo,
   }
   stats.seconds_schema = Since(t0);
 
+  // The extensions' configuration rows, into the tables CREATE EXTENSION made in pre-data (with
+  // the extension's own rows, so without TRUNCATE or FREEZE), one table after another in the
+  // order the backup chose (a table after those it references), and before post-data adds the
+  // foreign keys of user tables that may reference them.
+  auto t1 = Clock::now();
+  LoadStats config_loaded;
+  if (!options.schema_only) {
+    std::unique_ptr<Connection> loader;
+    for (const auto& s : m.streams) {
+      if (s.kind != "extension-table") continue;
+      step("configuration of extension " + s.extension + ": " + s.name);
+      if (!loader) {
+        auto opened = OpenLoader(options);
+        if (!opened.ok()) return opened.status();
+        loader = std::move(*opened);
+      }
+      PGDEDUP_RETURN_IF_ERROR(LoadTable(repo, loader.get(), s, /*truncate=*/false, options)
+                                  .WithContext("configuration of extension " + s.extension));
+      config_loaded.tables++;
+      config_loaded.rows += s.rows;
+      config_loaded.bytes += s.size;
+    }
+  }
+
   // Sequence values and large objects first: they depend on no table's rows, and the tables'
   // indexes, constraints and statistics then follow their loads without a pause.
-  auto t1 = Clock::now();
   if (!options.schema_only) {
     step("sequences");
     // Our own script of setval() calls, no psql meta-commands: one round trip through libpq
@@ -965,9 +990,9 @@ Result<DatabaseRestoreStats> RestoreSnapshot(repo::Repository* repo,
   }
   auto done = LoadAndBuild(repo, tables, post_sql, options, step);
   if (!done.ok()) return done.status();
-  stats.tables = done->loaded.tables;
-  stats.rows = done->loaded.rows;
-  stats.bytes = done->loaded.bytes;
+  stats.tables = config_loaded.tables + done->loaded.tables;
+  stats.rows = config_loaded.rows + done->loaded.rows;
+  stats.bytes = config_loaded.bytes + done->loaded.bytes;
   stats.seconds_data = std::chrono::duration<double>(done->loads_done - t1).count();
   step("statistics (ANALYZE)");
   PGDEDUP_RETURN_IF_ERROR(AnalyzeInParallel(options, done->analyzed));

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <optional>
 
 #include "common/bytes.h"
 #include "common/hex.h"
@@ -90,17 +91,23 @@ Result<DrillReport> Drill(repo::Repository* repo, const repo::SnapshotRef& snaps
   // The order each table was copied in, as the backup chose it.
   auto tables = ListTables(c);
   if (!tables.ok()) return tables.status();
+  auto config = ListExtensionConfiguration(c);
+  if (!config.ok()) return config.status();
+  // An extension's configuration table holds the extension's own rows too: the rows are
+  // picked by the condition the backup recorded.
+  tables->insert(tables->end(), config->tables.begin(), config->tables.end());
   for (const auto& s : snapshot.manifest.streams) {
-    if (s.kind != "table") continue;
+    if (s.kind != "table" && s.kind != "extension-table") continue;
     if (options.progress) options.progress("verify " + s.name);
-    const TableInfo* t = nullptr;
+    std::optional<TableInfo> t;
     for (const auto& candidate : *tables) {
-      if (candidate.schema == s.schema && candidate.name == s.table) t = &candidate;
+      if (candidate.schema == s.schema && candidate.name == s.table) t = candidate;
     }
-    if (t == nullptr) {
+    if (!t) {
       report.mismatches.push_back("table " + s.name + " is missing after the restore");
       continue;
     }
+    t->filter = s.filter;
     PGDEDUP_RETURN_IF_ERROR(c->BeginCopyOut(CopyOutSql(*t)));
     uint64_t rows = 0;
     auto got = repo::DigestStream(repo, [&](char* buf, size_t n) -> Result<size_t> {

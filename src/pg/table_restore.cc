@@ -190,6 +190,16 @@ Status TableRestorer::Resolve(const std::string& spec) {
     }
   }
   if (matches.empty()) {
+    for (const auto& s : m_.streams) {
+      if (s.kind == "extension-table" && s.table == parsed->table &&
+          (parsed->schema.empty() || s.schema == parsed->schema)) {
+        return Status::InvalidArgument(
+            "--table " + spec + ": " + s.name + " is configuration of extension " + s.extension +
+            ", made by CREATE EXTENSION; its rows are restored with the whole database, or "
+            "printed as COPY text by restore --stream '" +
+            s.name + "' --output -");
+      }
+    }
     return Status::InvalidArgument("--table " + spec + ": the snapshot has no such table");
   }
   if (matches.size() > 1) {

@@ -50,6 +50,8 @@ enum StreamTag : uint64_t {
   kStreamTable = 8,
   kStreamColumns = 9,
   kStreamRows = 10,
+  kStreamFilter = 11,
+  kStreamExtension = 12,
 };
 
 void PutField(std::string* out, uint64_t tag, std::string_view value) {
@@ -113,6 +115,12 @@ Result<StreamInfo> DecodeStream(std::string_view value) {
       case kStreamRows:
         ok = ParseInt(v, &s.rows);
         break;
+      case kStreamFilter:
+        s.filter = std::string(v);
+        break;
+      case kStreamExtension:
+        s.extension = std::string(v);
+        break;
       default:
         break;  // a field from a newer version
     }
@@ -149,6 +157,8 @@ std::string EncodeManifest(const Manifest& m) {
       PutField(&rec, kStreamTable, s.table);
       PutField(&rec, kStreamColumns, s.columns);
       PutIntField(&rec, kStreamRows, s.rows);
+      if (!s.filter.empty()) PutField(&rec, kStreamFilter, s.filter);
+      if (!s.extension.empty()) PutField(&rec, kStreamExtension, s.extension);
     }
     PutField(&out, kStream, rec);
   }

@@ -38,13 +38,18 @@ struct StreamInfo {
   std::vector<Id> chunk_lists;  // ids of the kChunkList blobs, in order
 
   // Native database backups (empty otherwise): what the stream holds ("pre-data", "table",
-  // "sequences", "post-data"), and for a table its schema, name, the column list of its COPY
-  // (quoted SQL, as COPY ... (columns) FROM STDIN takes it) and its row count.
+  // "extension-table", "sequences", "post-data"), and for a table its schema, name, the column
+  // list of its COPY (quoted SQL, as COPY ... (columns) FROM STDIN takes it) and its row count.
   std::string kind;
   std::string schema;
   std::string table;
   std::string columns;
   uint64_t rows = 0;
+  // An extension's configuration table (kind "extension-table"): the extension, and the
+  // condition it gave pg_extension_config_dump ("WHERE ...", or empty for every row), which
+  // picked the rows copied.
+  std::string extension;
+  std::string filter;
 };
 
 struct Manifest {
