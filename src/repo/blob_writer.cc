@@ -42,13 +42,16 @@ void BlobWriter::UploadLoop() {
       failed = !status_.ok();
     }
     if (!failed) {  // after a failure the run is abandoned: nothing more is stored
-      Status s = UploadPack(std::move(pack.bytes), std::move(pack.entries));
+      Status s = UploadPack(pack.bytes, std::move(pack.entries));
       // Store or Flush reports it, for whichever stream comes next: say what failed.
       if (!s.ok()) (void)Fail(s.WithContext("storing a pack"));
     }
-    pack = FullPack();  // its memory goes before another pack may be finished
     {
+      // Its buffer goes back to the builder (or is freed) before another pack may be
+      // finished: at most 1 + max_uploads_ packs in memory.
       std::lock_guard<std::mutex> f(mu_);
+      builder_.Recycle(std::move(pack.bytes));
+      pack = FullPack();
       --packs_out_;
     }
     pack_cv_.notify_all();
@@ -140,7 +143,7 @@ Result<bool> BlobWriter::Store(BlobType type, const Id& id, std::string_view pla
   return true;
 }
 
-Status BlobWriter::UploadPack(std::string pack, std::vector<BlobEntry> entries) {
+Status BlobWriter::UploadPack(const std::string& pack, std::vector<BlobEntry> entries) {
   Id pack_id = Sha256(pack);
   PGDEDUP_RETURN_IF_ERROR(repo_->backend()->Put(PackObjectName(pack_id), pack));
   {

@@ -95,7 +95,7 @@ class BlobWriter {
   // Gives a finished pack to the upload threads.
   void HandOff(FullPack pack);
   void UploadLoop();
-  Status UploadPack(std::string pack, std::vector<BlobEntry> entries);
+  Status UploadPack(const std::string& pack, std::vector<BlobEntry> entries);
   // REQUIRES: index_mu_ held.
   Status WriteIndexLocked();
 

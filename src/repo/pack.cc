@@ -75,6 +75,7 @@ std::optional<Id> PackIdFromName(const std::string& name) {
 }
 
 void PackBuilder::Add(BlobEntry entry, std::string_view sealed) {
+  if (entries_.empty() && data_.capacity() < expected_) Reserve();
   Populate(data_.size() + sealed.size());
   entry.offset = data_.size();
   entry.stored_length = static_cast<uint32_t>(sealed.size());
@@ -93,12 +94,26 @@ std::string PackBuilder::Finish() {
   PutFixed32(&pack, kPackVersion);
   pack.append(kPackMagic, 4);
   data_ = std::string();
-  Reserve();
+  populated_ = 0;
   entries_.clear();
   return pack;
 }
 
+void PackBuilder::Recycle(std::string buffer) {
+  if (spare_.capacity() >= expected_ || buffer.capacity() < expected_) return;
+  spare_mapped_ = buffer.size();
+  spare_ = std::move(buffer);
+}
+
 void PackBuilder::Reserve() {
+  if (spare_.capacity() >= expected_) {
+    data_ = std::move(spare_);
+    data_.clear();
+    populated_ = spare_mapped_;
+    spare_ = std::string();
+    spare_mapped_ = 0;
+    return;
+  }
   data_.reserve(expected_);
   populated_ = 0;
 }

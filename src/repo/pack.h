@@ -31,15 +31,19 @@ std::optional<Id> PackIdFromName(const std::string& name);
 
 class PackBuilder {
  public:
-  // `expected_size` is reserved up front, so a pack is not copied as it grows; its pages are
-  // mapped a few MiB at a time rather than faulted in one by one as blobs are appended.
+  // `expected_size` is reserved when a pack gets its first blob, so a pack is not copied as it
+  // grows; the pages of a fresh buffer are mapped a few MiB at a time rather than faulted in
+  // one by one as blobs are appended.
   PackBuilder(const MasterKeys* keys, size_t expected_size)
-      : keys_(keys), expected_(expected_size) {
-    Reserve();
-  }
+      : keys_(keys), expected_(expected_size) {}
 
   // Appends a sealed blob; `entry` describes it (its offset is set here).
   void Add(BlobEntry entry, std::string_view sealed);
+  // Takes back the bytes of a pack Finish returned, once they are stored: the next pack is
+  // built in that buffer, whose pages are mapped already, rather than in a fresh one (first
+  // touches of fresh pages were ~10% of a new-data backup's CPU on this project's VMs). Keeps
+  // one such buffer; a second is freed.
+  void Recycle(std::string buffer);
   // Bytes so far (without header and trailer).
   size_t size() const { return data_.size(); }
   size_t count() const { return entries_.size(); }
@@ -50,6 +54,7 @@ class PackBuilder {
   std::string Finish();
 
  private:
+  // Gives data_ its buffer: the recycled one, else a fresh one of expected_ bytes.
   void Reserve();
   // Maps the buffer's pages up to at least `upto` (best effort).
   void Populate(size_t upto);
@@ -59,6 +64,8 @@ class PackBuilder {
   size_t populated_ = 0;  // bytes of data_'s buffer already mapped
   std::string data_;
   std::vector<BlobEntry> entries_;
+  std::string spare_;         // a stored pack's buffer, for the next pack
+  size_t spare_mapped_ = 0;   // bytes of spare_'s buffer that were written (so mapped)
 };
 
 // Parses the header of a whole pack held in memory. Corruption if anything does not
