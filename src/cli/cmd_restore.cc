@@ -94,6 +94,10 @@ int RunRestoreDatabase(const Context& ctx, const RestoreArgs& args) {
     j.Field("seconds_data", stats->seconds_data);
     j.Field("seconds_post_data", stats->seconds_post);
     j.Field("duration_seconds", secs);
+    j.Key("skipped_tables");
+    j.BeginArray();
+    for (const std::string& name : stats->skipped) j.String(name);
+    j.EndArray();
     WriteBackendStats(&j, repo->backend()->stats());
     j.EndObject();
     std::puts(j.str().c_str());
@@ -103,6 +107,10 @@ int RunRestoreDatabase(const Context& ctx, const RestoreArgs& args) {
         "{:.1f}s, data {:.1f}s, indexes and constraints {:.1f}s)",
         snap->id.ShortHex(), snap->manifest.database, stats->tables, stats->rows, secs,
         stats->seconds_schema, stats->seconds_data, stats->seconds_post);
+    if (!stats->skipped.empty()) {
+      spdlog::warn("{} configuration table(s) of extensions NOT restored (said above)",
+                   stats->skipped.size());
+    }
   }
   return kExitOk;
 }

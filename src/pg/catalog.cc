@@ -64,7 +64,7 @@ ORDER BY n.nspname, c.relname
 
 // The relations extensions mark as their configuration (pg_extension_config_dump), with the
 // condition that picks the operator's rows. Extensions with oids below FirstNormalObjectId
-// (16384: plpgsql) are part of every new database, and pg_dump does not dump them either.
+// (16384: plpgsql) come with every new database and have no configuration tables.
 constexpr char kExtensionConfigSql[] = R"SQL(
 FROM pg_extension e
 CROSS JOIN LATERAL unnest(e.extconfig, e.extcondition) WITH ORDINALITY AS x(oid, cond, ord)
@@ -105,20 +105,22 @@ Result<std::vector<TableInfo>> ListTables(Connection* conn) {
 }
 
 Result<ExtensionConfiguration> ListExtensionConfiguration(Connection* conn) {
-  auto rows =
-      conn->Query(std::string(kTableColumnsSql) +
-                  ", e.extname, COALESCE(x.cond, ''), c.relkind::text" + kExtensionConfigSql);
+  auto rows = conn->Query(std::string(kTableColumnsSql) +
+                          ", e.extname, COALESCE(x.cond, ''), c.relkind::text, e.extversion" +
+                          kExtensionConfigSql);
   if (!rows.ok()) return rows.status().WithContext("listing the extensions' configuration");
   ExtensionConfiguration config;
   for (const auto& r : *rows) {
     TableInfo t = TableFromRow(conn, r);
     t.extension = r[6].value_or("");
     t.filter = r[7].value_or("");
+    t.extension_version = r[9].value_or("");
     const std::string relkind = r[8].value_or("");
     if (relkind == "r") {
       config.tables.push_back(std::move(t));
     } else if (relkind != "S") {  // sequences are in SequenceSetvalSql's list
-      config.unsupported.push_back(t.qualified + " (of extension " + t.extension + ")");
+      config.unsupported.push_back(t.qualified + " (relkind " + relkind + ", of extension " +
+                                   t.extension + ")");
     }
   }
   if (config.tables.size() < 2) return config;

@@ -25,9 +25,10 @@ struct TableInfo {
   std::string order_by;
   uint64_t size = 0;  // pg_relation_size: to copy the largest tables first
   std::string oid;    // as text
-  // An extension's configuration table: the extension, and the condition ("WHERE ...", or
-  // empty) that picks the rows the extension's own script did not make.
+  // An extension's configuration table: the extension, its version, and the condition
+  // ("WHERE ...", or empty) that picks the rows the extension's own script did not make.
   std::string extension;
+  std::string extension_version;
   std::string filter;
 };
 
@@ -39,7 +40,8 @@ struct ExtensionConfiguration {
   // Ordinary tables, each after the configuration tables it references by a foreign key.
   std::vector<TableInfo> tables;
   // Configuration relations that are neither ordinary tables nor sequences (a partitioned
-  // table), quoted and named with their extension: not copied.
+  // table), quoted and named with their relkind and extension: not copied (pg_dump does not
+  // copy them either).
   std::vector<std::string> unsupported;
 };
 

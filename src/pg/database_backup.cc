@@ -176,6 +176,7 @@ Status CopyTable(Connection* c, const TableInfo& t, repo::BackupSession* session
   info->columns = t.columns;
   info->rows = rows;
   info->extension = t.extension;
+  info->extension_version = t.extension_version;
   info->filter = t.filter;
   if (t.order_by.empty()) {
     LogDebug("table " + t.qualified + " has no primary key: copied in physical order");
@@ -357,9 +358,9 @@ Status BackupDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* se
   if (!db.ok()) return db.status();
   for (const std::string& relation : config->unsupported) {
     LogWarning("extension configuration " + relation +
-               " is not an ordinary table or a sequence: the native backup does not copy its "
-               "rows (CREATE EXTENSION brings back only the extension's own on restore); back "
-               "this database up with --format pg_dump as well, or save those rows apart");
+               " is not an ordinary table or a sequence: its rows are not copied (nor does "
+               "pg_dump copy them), and a restore has only what CREATE EXTENSION makes; rows in "
+               "partitions created apart from the extension are copied with those tables");
   }
 
   auto help = RunForOutput({options.pg_dump, "--help"});

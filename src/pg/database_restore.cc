@@ -109,19 +109,27 @@ Status CheckEmpty(Connection* c, const std::string& dbname) {
   return Status::OK();
 }
 
-// For a data-only restore: every table of the snapshot exists and is empty.
+// For a data-only restore: every table of the snapshot exists and is empty; an extension's
+// configuration table holds none of the rows its condition picks (the extension's own may be
+// there).
 Status CheckTablesEmpty(Connection* c, const repo::Manifest& m) {
   for (const auto& s : m.streams) {
-    if (s.kind != "table") continue;
+    if (s.kind != "table" && s.kind != "extension-table") continue;
     std::string qualified = c->QuoteIdent(s.schema) + "." + c->QuoteIdent(s.table);
-    auto any = c->Query("SELECT 1 FROM ONLY " + qualified + " LIMIT 1");
+    auto any = c->Query("SELECT 1 FROM ONLY " + qualified +
+                        (s.filter.empty() ? "" : " " + s.filter) + " LIMIT 1");
     if (!any.ok()) {
       return Status::InvalidArgument("--data-only needs the schema in place: table " + qualified +
                                      ": " + any.status().message());
     }
-    if (!any->empty()) {
+    if (!any->empty() && s.kind == "table") {
       return Status::InvalidArgument("--data-only: table " + qualified +
                                      " already holds rows; refusing to add to them");
+    }
+    if (!any->empty()) {
+      return Status::InvalidArgument(
+          "--data-only: " + qualified + ", configuration of extension " + s.extension +
+          ", already holds rows besides the extension's own; refusing to add to them");
     }
   }
   return Status::OK();
@@ -872,6 +880,53 @@ Result<DatabaseRestoreStats> RestoreArchive(repo::Repository* repo,
   return stats;
 }
 
+// Loads the extensions' configuration rows (the streams of kind extension-table, in the
+// manifest's order: a table after those it references) into the tables CREATE EXTENSION made,
+// each in its own transaction, without TRUNCATE or FREEZE (the extension's own rows stay). A
+// load that fails where the target's extension is another version than the backup's (its
+// configuration tables may have other columns, or its own rows may now collide) is skipped:
+// a warning says how to get the rows, and the table is added to `skipped`. Any other failure
+// is the restore's.
+Result<LoadStats> LoadExtensionConfiguration(repo::Repository* repo,
+                                             const repo::SnapshotRef& snapshot,
+                                             const DatabaseRestoreOptions& options,
+                                             const std::function<void(const std::string&)>& step,
+                                             std::vector<std::string>* skipped) {
+  LoadStats loaded;
+  std::unique_ptr<Connection> loader;
+  for (const auto& s : snapshot.manifest.streams) {
+    if (s.kind != "extension-table") continue;
+    step("configuration of extension " + s.extension + ": " + s.name);
+    if (!loader) {
+      auto opened = OpenLoader(options);
+      if (!opened.ok()) return opened.status();
+      loader = std::move(*opened);
+    }
+    Status st = LoadTable(repo, loader.get(), s, /*truncate=*/false, options);
+    if (!st.ok()) {
+      auto version = loader->Query(
+          "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = $1", {s.extension});
+      if (!version.ok() || version->size() != 1 || s.extension_version.empty() ||
+          (*version)[0][0].value_or("") == s.extension_version) {
+        return st.WithContext("configuration of extension " + s.extension);
+      }
+      LogWarning("configuration of extension " + s.extension + ": the " + std::to_string(s.rows) +
+                 " rows of " + s.name + " are NOT restored: the backup is of version " +
+                 s.extension_version + ", this server's CREATE EXTENSION made version " +
+                 (*version)[0][0].value_or("") + ", and the rows do not fit (" + st.message() +
+                 "). They are in the snapshot: pgdedup restore " + snapshot.id.ShortHex() +
+                 " --stream '" + s.name + "' --output - prints them as COPY text (columns " +
+                 s.columns + ")");
+      skipped->push_back(s.name);
+      continue;
+    }
+    loaded.tables++;
+    loaded.rows += s.rows;
+    loaded.bytes += s.size;
+  }
+  return loaded;
+}
+
 Result<DatabaseRestoreStats> RestoreSnapshot(repo::Repository* repo,
                                              const repo::SnapshotRef& snapshot,
                                              const DatabaseRestoreOptions& opts) {
@@ -947,21 +1002,9 @@ Result<DatabaseRestoreStats> RestoreSnapshot(repo::Repository* repo,
   auto t1 = Clock::now();
   LoadStats config_loaded;
   if (!options.schema_only) {
-    std::unique_ptr<Connection> loader;
-    for (const auto& s : m.streams) {
-      if (s.kind != "extension-table") continue;
-      step("configuration of extension " + s.extension + ": " + s.name);
-      if (!loader) {
-        auto opened = OpenLoader(options);
-        if (!opened.ok()) return opened.status();
-        loader = std::move(*opened);
-      }
-      PGDEDUP_RETURN_IF_ERROR(LoadTable(repo, loader.get(), s, /*truncate=*/false, options)
-                                  .WithContext("configuration of extension " + s.extension));
-      config_loaded.tables++;
-      config_loaded.rows += s.rows;
-      config_loaded.bytes += s.size;
-    }
+    auto loaded = LoadExtensionConfiguration(repo, snapshot, options, step, &stats.skipped);
+    if (!loaded.ok()) return loaded.status();
+    config_loaded = *loaded;
   }
 
   // Sequence values and large objects first: they depend on no table's rows, and the tables'

@@ -78,6 +78,9 @@ struct DatabaseRestoreStats {
   double seconds_schema = 0;  // pre-data
   double seconds_data = 0;    // sequences and tables, until the last table is loaded
   double seconds_post = 0;    // from then: the rest of post-data and ANALYZE
+  // Extensions' configuration tables whose rows were not restored (a warning said why and how
+  // to get them): the target's extension is another version, and the rows do not fit it.
+  std::vector<std::string> skipped;
 };
 
 // REQUIRES: repo->SyncIndex() returned OK. InvalidArgument when the snapshot is not a native

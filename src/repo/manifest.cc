@@ -52,6 +52,7 @@ enum StreamTag : uint64_t {
   kStreamRows = 10,
   kStreamFilter = 11,
   kStreamExtension = 12,
+  kStreamExtensionVersion = 13,
 };
 
 void PutField(std::string* out, uint64_t tag, std::string_view value) {
@@ -121,6 +122,9 @@ Result<StreamInfo> DecodeStream(std::string_view value) {
       case kStreamExtension:
         s.extension = std::string(v);
         break;
+      case kStreamExtensionVersion:
+        s.extension_version = std::string(v);
+        break;
       default:
         break;  // a field from a newer version
     }
@@ -159,6 +163,9 @@ std::string EncodeManifest(const Manifest& m) {
       PutIntField(&rec, kStreamRows, s.rows);
       if (!s.filter.empty()) PutField(&rec, kStreamFilter, s.filter);
       if (!s.extension.empty()) PutField(&rec, kStreamExtension, s.extension);
+      if (!s.extension_version.empty()) {
+        PutField(&rec, kStreamExtensionVersion, s.extension_version);
+      }
     }
     PutField(&out, kStream, rec);
   }

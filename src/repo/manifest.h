@@ -45,10 +45,11 @@ struct StreamInfo {
   std::string table;
   std::string columns;
   uint64_t rows = 0;
-  // An extension's configuration table (kind "extension-table"): the extension, and the
-  // condition it gave pg_extension_config_dump ("WHERE ...", or empty for every row), which
-  // picked the rows copied.
+  // An extension's configuration table (kind "extension-table"): the extension, its version
+  // at backup time, and the condition it gave pg_extension_config_dump ("WHERE ...", or empty
+  // for every row), which picked the rows copied.
   std::string extension;
+  std::string extension_version;
   std::string filter;
 };
 

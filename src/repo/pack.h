@@ -64,8 +64,8 @@ class PackBuilder {
   size_t populated_ = 0;  // bytes of data_'s buffer already mapped
   std::string data_;
   std::vector<BlobEntry> entries_;
-  std::string spare_;         // a stored pack's buffer, for the next pack
-  size_t spare_mapped_ = 0;   // bytes of spare_'s buffer that were written (so mapped)
+  std::string spare_;        // a stored pack's buffer, for the next pack
+  size_t spare_mapped_ = 0;  // bytes of spare_'s buffer that were written (so mapped)
 };
 
 // Parses the header of a whole pack held in memory. Corruption if anything does not

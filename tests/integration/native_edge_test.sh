@@ -430,6 +430,40 @@ assert_eq "$(jq -c .mismatches "$LAST_STDOUT")" "[]" "drill verifies the configu
 assert_exit 2 pgd "${P[@]}" restore latest --db "$(pg_conninfo edge_ext_r)" --table partman.part_config
 assert_contains "$LAST_STDERR" "is configuration of extension pg_partman" \
   "--table says a configuration table comes with the whole database"
+# --schema-only then --data-only: the configuration rows come with the data; a second
+# --data-only, once the tables are emptied, is refused for the configuration rows.
+assert_exit 0 pgd "${P[@]}" restore latest --db "$(pg_conninfo edge_ext_s)" --create --schema-only
+assert_eq "$(psql_q edge_ext_s "SELECT count(*) FROM partman.part_config")" 0 "--schema-only: no configuration rows"
+assert_exit 0 pgd "${P[@]}" restore latest --db "$(pg_conninfo edge_ext_s)" --data-only
+assert_eq "$(partman_state edge_ext_s)" "$(partman_state edge_ext)" "--schema-only, then --data-only"
+psql_q edge_ext_s "TRUNCATE events, items" >/dev/null
+assert_exit 2 pgd "${P[@]}" restore latest --db "$(pg_conninfo edge_ext_s)" --data-only
+assert_contains "$LAST_STDERR" "configuration of extension pg_partman, already holds rows" \
+  "--data-only refuses to add configuration rows twice"
+# The target's extension is another version whose configuration table does not take the
+# backup's rows (an extra column here): the restore completes without them, says so, and
+# names them in --json; drill reports them missing. With the same version, such a failure
+# fails the restore.
+psql_q edge_ext "ALTER TABLE partman.part_config ADD COLUMN legacy int DEFAULT 1" >/dev/null
+psql_q edge_ext "UPDATE pg_extension SET extversion = '4.6.0' WHERE extname = 'pg_partman'" >/dev/null
+assert_exit 0 pgd "${P[@]}" backup --db "$(pg_conninfo edge_ext)"
+assert_exit 0 pgd "${P[@]}" restore latest --db "$(pg_conninfo edge_ext_v)" --create --json
+assert_eq "$(jq -c .skipped_tables "$LAST_STDOUT")" '["\"partman\".\"part_config\"","\"partman\".\"part_config_sub\""]' \
+  "--json names the configuration tables not restored"
+assert_contains "$LAST_STDERR" "are NOT restored: the backup is of version 4.6.0" "the warning says why"
+assert_contains "$LAST_STDERR" "--stream '\"partman\".\"part_config\"' --output -" "and how to get the rows"
+assert_eq "$(psql_q edge_ext_v "SELECT count(*) FROM events")" 3000 "the rest of the database is restored"
+assert_exit 4 pgd "${P[@]}" drill latest --db "$(pg_conninfo postgres)" --json
+assert_contains "$LAST_STDOUT" "part_config" "drill reports the configuration rows missing"
+psql_q edge_ext "UPDATE pg_extension SET extversion = '4.7.2' WHERE extname = 'pg_partman'" >/dev/null
+assert_exit 0 pgd "${P[@]}" backup --db "$(pg_conninfo edge_ext)"
+rc=0
+pgd "${P[@]}" restore latest --db "$(pg_conninfo edge_ext_w)" --create >/dev/null 2>"$TEST_TMP/ext_w.err" || rc=$?
+[[ $rc -ne 0 ]] || fail "a configuration load that fails with the same extension version fails the restore"
+assert_contains "$TEST_TMP/ext_w.err" "configuration of extension pg_partman" "the failure names the extension"
+assert_eq "$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname = 'edge_ext_w'")" 0 \
+  "the failed restore leaves no database"
+psql_q edge_ext "ALTER TABLE partman.part_config DROP COLUMN legacy" >/dev/null
 # A configuration sequence (added to the extension by hand: pg_partman has none).
 run_t 60 psql -X -q -v ON_ERROR_STOP=1 -d edge_ext -c "CREATE SEQUENCE partman.job_seq" \
   -c "SELECT setval('partman.job_seq', 41)" \
@@ -441,6 +475,5 @@ assert_exit 0 pgd "${P[@]}" backup --db "$(pg_conninfo edge_ext)"
 assert_exit 0 pgd "${P[@]}" restore latest --stream sequences.sql --output -
 assert_contains "$LAST_STDOUT" "setval('partman.job_seq', 41, true)" \
   "an extension's configuration sequence has its value saved"
-psql_q postgres "DROP DATABASE edge_ext" >/dev/null
-psql_q postgres "DROP DATABASE edge_ext_r" >/dev/null
+for db in edge_ext edge_ext_r edge_ext_s edge_ext_v; do psql_q postgres "DROP DATABASE $db" >/dev/null; done
 pass

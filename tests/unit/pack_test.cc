@@ -129,6 +129,7 @@ TEST_CASE("manifests round-trip and skip unknown fields", "[manifest]") {
   config.columns = "parent_table, control";
   config.rows = 4;
   config.extension = "pg_partman";
+  config.extension_version = "4.7.2";
   config.filter = "WHERE NOT builtin";
   m.streams.push_back(config);
   m.server_version = 150018;
@@ -160,6 +161,7 @@ TEST_CASE("manifests round-trip and skip unknown fields", "[manifest]") {
   CHECK(dec->streams[1].table == "part_config");
   CHECK(dec->streams[1].rows == 4);
   CHECK(dec->streams[1].extension == "pg_partman");
+  CHECK(dec->streams[1].extension_version == "4.7.2");
   CHECK(dec->streams[1].filter == "WHERE NOT builtin");
   CHECK(dec->database_settings == m.database_settings);
   CHECK(dec->database_owner == "shop_owner");
