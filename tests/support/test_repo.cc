@@ -23,12 +23,14 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-std::unique_ptr<repo::Repository> MakeRepo(const TempDir& dir, uint32_t pack_size) {
+std::unique_ptr<repo::Repository> MakeRepo(const TempDir& dir, uint32_t pack_size,
+                                           const chunker::ChunkerParams* chunker) {
   auto backend = repo::OpenBackend(dir.path() + "/repo", /*create=*/true);
   REQUIRE(backend.ok());
   repo::InitOptions options;
   options.kdf = repo::KdfStrength::kInteractive;
   options.config.pack_size = pack_size;
+  if (chunker != nullptr) options.config.chunker = *chunker;
   Status s = repo::Repository::Init(backend->get(), kTestPassword, options);
   INFO(s.ToString());
   REQUIRE(s.ok());

@@ -26,7 +26,9 @@ constexpr char kTestPassword[] = "test-password";
 
 // Creates a repository in dir/repo (small packs so tests see several) and opens it through
 // `backend` (default: the plain local backend). Aborts the test on failure.
-std::unique_ptr<repo::Repository> MakeRepo(const TempDir& dir, uint32_t pack_size = 1u << 20);
+// `chunker`, when given, replaces the default chunk sizes.
+std::unique_ptr<repo::Repository> MakeRepo(const TempDir& dir, uint32_t pack_size = 1u << 20,
+                                           const chunker::ChunkerParams* chunker = nullptr);
 std::unique_ptr<repo::Repository> OpenRepo(const TempDir& dir,
                                            std::unique_ptr<repo::Backend> backend = nullptr);
 // The same through the local backend, with the index cache under `cache_root` (another host's).

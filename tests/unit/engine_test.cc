@@ -233,8 +233,13 @@ TEST_CASE("a restore that meets a damaged chunk writes nothing past it", "[engin
 }
 
 TEST_CASE("a mapped file and a pipe give the same chunks and restore alike", "[engine]") {
+  // Default sizes, and sizes whose maximum is far above twice the mean (a pipe's read, up to
+  // 64 KiB here, can then leave a tail longer than a chunk buffer's first size).
+  const chunker::ChunkerParams wide{1 << 10, 4 << 10, 64 << 10};
+  const bool wide_sizes = GENERATE(false, true);
+  const size_t piece = wide_sizes ? 65536 : 7777;
   TempDir dir;
-  auto repo = testing::MakeRepo(dir);
+  auto repo = testing::MakeRepo(dir, 1u << 20, wide_sizes ? &wide : nullptr);
   std::string data = testing::TestData((3 << 20) + 12345, 21);
   std::string path = dir.path() + "/input";
   {
@@ -264,7 +269,7 @@ TEST_CASE("a mapped file and a pipe give the same chunks and restore alike", "[e
   std::thread writer([&] {
     size_t off = 0;
     while (off < data.size()) {
-      ssize_t n = ::write(fds[1], data.data() + off, std::min<size_t>(7777, data.size() - off));
+      ssize_t n = ::write(fds[1], data.data() + off, std::min<size_t>(piece, data.size() - off));
       if (n <= 0) break;
       off += static_cast<size_t>(n);
     }
