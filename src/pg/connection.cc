@@ -70,12 +70,18 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo
   }
   impl->cancel = PQgetCancel(impl->conn.get());
   std::unique_ptr<Connection> c(new Connection(std::move(impl)));
-  // Dumps must not depend on the session's settings.
-  PGDEDUP_RETURN_IF_ERROR(
-      c->Exec("SET client_encoding = 'UTF8'; SET DateStyle = ISO; SET IntervalStyle = postgres; "
-              "SET extra_float_digits = 3; SET search_path = pg_catalog; SET bytea_output = hex; "
-              "SET statement_timeout = 0; SET lock_timeout = 0; "
-              "SET idle_in_transaction_session_timeout = 0"));
+  // Dumps must not depend on the session's settings, and no timeout set for the application's
+  // sessions (ALTER ROLE/DATABASE ... SET) may end a long backup or restore part way: a
+  // backup's snapshot is one transaction that lasts as long as the backup (transaction_timeout,
+  // PostgreSQL 17), and a session may wait idle while others work (idle_session_timeout, 14).
+  std::string setup =
+      "SET client_encoding = 'UTF8'; SET DateStyle = ISO; SET IntervalStyle = postgres; "
+      "SET extra_float_digits = 3; SET search_path = pg_catalog; SET bytea_output = hex; "
+      "SET statement_timeout = 0; SET lock_timeout = 0; "
+      "SET idle_in_transaction_session_timeout = 0";
+  if (c->ServerVersion() >= 140000) setup += "; SET idle_session_timeout = 0";
+  if (c->ServerVersion() >= 170000) setup += "; SET transaction_timeout = 0";
+  PGDEDUP_RETURN_IF_ERROR(c->Exec(setup));
   return c;
 }
 
