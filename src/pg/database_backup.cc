@@ -308,9 +308,12 @@ Status BackupDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* se
   Connection* c = conn->get();
   // The catalog queries read columns that PostgreSQL 12 added (pg_attribute.attgenerated).
   if (c->ServerVersion() < 120000) {
+    const int v = c->ServerVersion();
+    const std::string version =
+        v >= 100000 ? std::to_string(v / 10000)
+                    : std::to_string(v / 10000) + "." + std::to_string(v / 100 % 100);
     return Status::SourceError("native backups need PostgreSQL 12 or newer; this server is " +
-                               std::to_string(c->ServerVersion() / 10000) +
-                               ". Back it up with --format pg_dump (a pg_dump archive)");
+                               version + ". Back it up with --format pg_dump (a pg_dump archive)");
   }
   options.pg_dump = ResolveClientProgram(options.pg_dump, c->ServerVersion() / 10000);
   auto version = CheckPgDump(options, c);

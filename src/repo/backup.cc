@@ -393,11 +393,11 @@ Result<StreamInfo> BackupSession::AddStream(const std::string& name, const ReadF
   // zero-filling max_size per chunk cost more than hashing it), so a chunk is copied only when
   // a read straddles its end and the tail moves to the next chunk's buffer. Reads are small
   // enough for the scanned bytes to still be in cache when a worker hashes them. A buffer
-  // holds twice the mean chunk at first and grows to max_size (one copy) for the few chunks
-  // that are longer: kMaxInFlight buffers of max_size touched in full were ~8 MiB of a 2 GB
-  // backup's peak RSS.
+  // holds twice the mean chunk (at least a read) at first and grows to max_size (one copy)
+  // for the few chunks that are longer: kMaxInFlight buffers of max_size touched in full were
+  // ~8 MiB of a 2 GB backup's peak RSS.
   const size_t max = params.max_size;
-  const size_t first = std::min<size_t>(max, 2 * size_t{params.avg_size});
+  const size_t first = std::min<size_t>(max, std::max(2 * size_t{params.avg_size}, kReadSize));
   auto new_buffer = [](size_t size) {
     return std::shared_ptr<char[]>(std::make_unique_for_overwrite<char[]>(size));
   };

@@ -11,7 +11,8 @@ namespace pgdedup::repo {
 BlobWriter::BlobWriter(Repository* repo, int uploads)
     : repo_(repo),
       max_uploads_(std::max(uploads, 1)),
-      builder_(&repo->keys(), repo->config().pack_size + (1 << 20)) {
+      builder_(&repo->keys(),
+               PackBufferSize(repo->config().pack_size, repo->config().chunker.max_size)) {
   for (int i = 0; i < max_uploads_; ++i) uploaders_.emplace_back([this] { UploadLoop(); });
 }
 
@@ -46,12 +47,17 @@ void BlobWriter::UploadLoop() {
       // Store or Flush reports it, for whichever stream comes next: say what failed.
       if (!s.ok()) (void)Fail(s.WithContext("storing a pack"));
     }
+    // Its buffer goes back to the builder, or is freed (outside mu_, which every Store
+    // takes), before another pack may be finished: at most 1 + max_uploads_ packs in memory.
+    std::string unwanted;
     {
-      // Its buffer goes back to the builder (or is freed) before another pack may be
-      // finished: at most 1 + max_uploads_ packs in memory.
       std::lock_guard<std::mutex> f(mu_);
-      builder_.Recycle(std::move(pack.bytes));
-      pack = FullPack();
+      unwanted = builder_.Recycle(std::move(pack.bytes));
+    }
+    unwanted = std::string();
+    pack = FullPack();
+    {
+      std::lock_guard<std::mutex> f(mu_);
       --packs_out_;
     }
     pack_cv_.notify_all();

@@ -99,10 +99,16 @@ std::string PackBuilder::Finish() {
   return pack;
 }
 
-void PackBuilder::Recycle(std::string buffer) {
-  if (spare_.capacity() >= expected_ || buffer.capacity() < expected_) return;
+std::string PackBuilder::Recycle(std::string buffer) {
+  // A buffer that grew past the expected size (a pack of many tiny blobs whose header did not
+  // fit) is not kept: it would hold twice the memory for every later pack.
+  if (spare_.capacity() >= expected_ || buffer.capacity() < expected_ ||
+      buffer.capacity() > expected_ + expected_ / 4) {
+    return buffer;
+  }
   spare_mapped_ = buffer.size();
   spare_ = std::move(buffer);
+  return std::string();
 }
 
 void PackBuilder::Reserve() {

@@ -29,6 +29,13 @@ std::string PackObjectName(const Id& id);
 // The pack id in a name made by PackObjectName; nullopt for anything else.
 std::optional<Id> PackIdFromName(const std::string& name);
 
+// The buffer a pack needs when it takes blobs until it reaches `pack_size`: it may end a whole
+// blob of up to `max_blob` bytes (sealed: plus kSealOverhead) past it, then its header (up to
+// ~1 MiB for a pack of very small blobs).
+inline size_t PackBufferSize(size_t pack_size, size_t max_blob) {
+  return pack_size + max_blob + kSealOverhead + (1 << 20);
+}
+
 class PackBuilder {
  public:
   // `expected_size` is reserved when a pack gets its first blob, so a pack is not copied as it
@@ -41,9 +48,11 @@ class PackBuilder {
   void Add(BlobEntry entry, std::string_view sealed);
   // Takes back the bytes of a pack Finish returned, once they are stored: the next pack is
   // built in that buffer, whose pages are mapped already, rather than in a fresh one (first
-  // touches of fresh pages were ~10% of a new-data backup's CPU on this project's VMs). Keeps
-  // one such buffer; a second is freed.
-  void Recycle(std::string buffer);
+  // touches of fresh pages cost a new-data backup ~10% of its time on this project's VMs:
+  // docs/BENCHMARKS.md). Keeps one such buffer, of about the expected size; returns a buffer
+  // it does not keep, for the caller to free (outside its locks: a free of a pack's pages
+  // takes a while).
+  [[nodiscard]] std::string Recycle(std::string buffer);
   // Bytes so far (without header and trailer).
   size_t size() const { return data_.size(); }
   size_t count() const { return entries_.size(); }

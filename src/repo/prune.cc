@@ -108,7 +108,8 @@ class Pruner {
     for (const auto& [id, p] : plan_->packs()) {
       if (p.fate == PackFate::kRepack) total += p.size;
     }
-    PackBuilder builder(&repo_->keys(), repo_->config().pack_size + (1u << 20));
+    PackBuilder builder(&repo_->keys(), PackBufferSize(repo_->config().pack_size,
+                                                       repo_->config().chunker.max_size));
     for (const auto& [pack_id, p] : plan_->packs()) {
       if (p.fate != PackFate::kRepack) continue;
       // A pack whose live blobs all live in kept packs too has nothing to copy.
@@ -186,6 +187,7 @@ class Pruner {
     PGDEDUP_RETURN_IF_ERROR(repo_->backend()->Put(PackObjectName(id), pack));
     stats_.packs_written++;
     new_bytes_ += pack.size();
+    (void)builder->Recycle(std::move(pack));  // the next pack is built in its mapped pages
     return AddToIndex(PackContents{id, std::move(entries)});
   }
 

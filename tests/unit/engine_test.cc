@@ -235,11 +235,14 @@ TEST_CASE("a restore that meets a damaged chunk writes nothing past it", "[engin
 TEST_CASE("a mapped file and a pipe give the same chunks and restore alike", "[engine]") {
   // Default sizes, and sizes whose maximum is far above twice the mean (a pipe's read, up to
   // 64 KiB here, can then leave a tail longer than a chunk buffer's first size).
+  // And sizes whose maximum is below twice the mean.
   const chunker::ChunkerParams wide{1 << 10, 4 << 10, 64 << 10};
-  const bool wide_sizes = GENERATE(false, true);
-  const size_t piece = wide_sizes ? 65536 : 7777;
+  const chunker::ChunkerParams narrow{16 << 10, 64 << 10, 100 << 10};
+  const int sizes = GENERATE(0, 1, 2);
+  const size_t piece = sizes == 0 ? 7777 : 65536;
+  const chunker::ChunkerParams* params = sizes == 0 ? nullptr : sizes == 1 ? &wide : &narrow;
   TempDir dir;
-  auto repo = testing::MakeRepo(dir, 1u << 20, wide_sizes ? &wide : nullptr);
+  auto repo = testing::MakeRepo(dir, 1u << 20, params);
   std::string data = testing::TestData((3 << 20) + 12345, 21);
   std::string path = dir.path() + "/input";
   {
