@@ -35,6 +35,7 @@ struct Connection::Impl {
   int copy_len = 0;
   int copy_pos = 0;
   bool copy_done = false;
+  std::string client_encoding = "UTF8";
 
   ~Impl() {
     if (copy_row) PQfreemem(copy_row);
@@ -69,16 +70,21 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo
                                Trim(PQerrorMessage(impl->conn.get())));
   }
   impl->cancel = PQgetCancel(impl->conn.get());
+  const char* server_encoding = PQparameterStatus(impl->conn.get(), "server_encoding");
+  if (server_encoding != nullptr && std::string_view(server_encoding) == "SQL_ASCII") {
+    impl->client_encoding = "SQL_ASCII";
+  }
   std::unique_ptr<Connection> c(new Connection(std::move(impl)));
   // Dumps must not depend on the session's settings, and no timeout set for the application's
   // sessions (ALTER ROLE/DATABASE ... SET) may end a long backup or restore part way: a
   // backup's snapshot is one transaction that lasts as long as the backup (transaction_timeout,
   // PostgreSQL 17), and a session may wait idle while others work (idle_session_timeout, 14).
   std::string setup =
-      "SET client_encoding = 'UTF8'; SET DateStyle = ISO; SET IntervalStyle = postgres; "
+      "SET client_encoding = '" + c->ClientEncoding() +
+      "'; SET DateStyle = ISO; SET IntervalStyle = postgres; "
       "SET extra_float_digits = 3; SET search_path = pg_catalog; SET bytea_output = hex; "
-      "SET statement_timeout = 0; SET lock_timeout = 0; "
-      "SET idle_in_transaction_session_timeout = 0";
+      "SET statement_timeout = 0; SET lock_timeout = 0";
+  if (c->ServerVersion() >= 90600) setup += "; SET idle_in_transaction_session_timeout = 0";
   if (c->ServerVersion() >= 140000) setup += "; SET idle_session_timeout = 0";
   if (c->ServerVersion() >= 170000) setup += "; SET transaction_timeout = 0";
   PGDEDUP_RETURN_IF_ERROR(c->Exec(setup));
@@ -221,6 +227,8 @@ std::string Connection::QuoteLiteral(std::string_view literal) const {
 }
 
 int Connection::ServerVersion() const { return PQserverVersion(impl_->conn.get()); }
+
+const std::string& Connection::ClientEncoding() const { return impl_->client_encoding; }
 
 namespace {
 using ConninfoPtr = std::unique_ptr<PQconninfoOption, ConninfoDeleter>;

@@ -63,6 +63,13 @@ class Connection {
   // server_version_num, e.g. 150018.
   int ServerVersion() const;
 
+  // The client_encoding of pgdedup's SQL and COPY data on this session: "UTF8", or
+  // "SQL_ASCII" in a database whose encoding is SQL_ASCII. Such a database holds bytes in no
+  // particular encoding (often Latin-1 left by an old application); with UTF8 the server would
+  // refuse to send or take any byte sequence that is not valid UTF-8, as pg_dump, which uses
+  // the database's encoding, does not.
+  const std::string& ClientEncoding() const;
+
   // Asks the server to cancel the statement this connection is running, if any (PQcancel):
   // that statement then fails with "canceling statement due to user request". Unlike every
   // other method, safe to call from another thread while the connection is in use.

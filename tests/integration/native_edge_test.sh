@@ -4,7 +4,8 @@
 # table truncated by a transaction open when the snapshot is taken is not stored empty; an ALTER
 # TABLE waiting behind the backup stops the backup instead of hanging both; row-level security
 # that would hide rows fails the backup (exit 6) instead of storing fewer rows; an extension's
-# configuration tables (pg_partman's) are copied and restored; two backups within one second
+# configuration tables (pg_partman's) are copied and restored; a SQL_ASCII database's bytes
+# that are not UTF-8 round-trip; two backups within one second
 # order correctly for `latest`; an unchanged database backs up to nothing new (the pg_dump
 # sections too); restore refuses a non-empty target and --dry-run changes nothing; drill passes
 # and reports its phases.
@@ -476,4 +477,25 @@ assert_exit 0 pgd "${P[@]}" restore latest --stream sequences.sql --output -
 assert_contains "$LAST_STDOUT" "setval('partman.job_seq', 41, true)" \
   "an extension's configuration sequence has its value saved"
 for db in edge_ext edge_ext_r edge_ext_s edge_ext_v; do psql_q postgres "DROP DATABASE $db" >/dev/null; done
+
+# A SQL_ASCII database holding bytes that are not UTF-8 (Latin-1 left by an old application):
+# backed up and restored byte for byte, drilled, and one table brought back with --table.
+psql_q postgres "CREATE DATABASE edge_ascii ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'
+                 TEMPLATE template0" >/dev/null
+run_t 60 psql -X -q -v ON_ERROR_STOP=1 -d edge_ascii \
+  -c "CREATE TABLE t (id int PRIMARY KEY, v text)" \
+  -c "INSERT INTO t VALUES (1, convert_from('\\x636166e9'::bytea, 'SQL_ASCII')), (2, 'plain'),
+        (3, convert_from('\\xfffe41'::bytea, 'SQL_ASCII'))" >/dev/null ||
+  fail "making the SQL_ASCII database"
+ascii_rows() { psql_q "$1" "SELECT string_agg(id || ':' || encode(convert_to(v, 'SQL_ASCII'), 'hex'), ',' ORDER BY id) FROM t"; }
+assert_contains "$(ascii_rows edge_ascii)" "1:636166e9" "the SQL_ASCII database holds a Latin-1 byte"
+assert_exit 0 pgd "${P[@]}" backup --db "$(pg_conninfo edge_ascii)"
+assert_exit 0 pgd "${P[@]}" restore latest --db "$(pg_conninfo edge_ascii_r)" --create
+assert_eq "$(ascii_rows edge_ascii_r)" "$(ascii_rows edge_ascii)" "SQL_ASCII bytes restored as they were"
+assert_exit 0 pgd "${P[@]}" drill latest --db "$(pg_conninfo postgres)"
+psql_q edge_ascii_r "DROP TABLE t" >/dev/null
+assert_exit 0 pgd "${P[@]}" restore latest --db "$(pg_conninfo edge_ascii_r)" --table t
+assert_eq "$(ascii_rows edge_ascii_r)" "$(ascii_rows edge_ascii)" "--table in a SQL_ASCII database"
+psql_q postgres "DROP DATABASE edge_ascii" >/dev/null
+psql_q postgres "DROP DATABASE edge_ascii_r" >/dev/null
 pass
