@@ -139,6 +139,11 @@ Status AddLargeObjects(Connection* c, repo::BackupSession* session) {
 // Copies one table into a stream named "schema"."table", counting its rows.
 Status CopyTable(Connection* c, const TableInfo& t, repo::BackupSession* session) {
   std::string sql = CopyOutSql(t);
+  const std::string label =
+      "table " + t.qualified +
+      (t.extension.empty() ? ""
+                           : " (configuration of extension " + t.extension +
+                                 ", whose rows a backup copies as pg_dump does)");
   // The backup's main session holds its lock since the start: a session that asks for a
   // conflicting one now (an ALTER TABLE) waits behind it, and this COPY would wait behind that
   // one, for ever, and everything that touches the table after it. A bounded wait (as pg_dump's
@@ -148,17 +153,17 @@ Status CopyTable(Connection* c, const TableInfo& t, repo::BackupSession* session
               t.qualified + " IN ACCESS SHARE MODE; SET LOCAL lock_timeout = 0");
   if (!locked.ok()) {
     if (locked.message().find("lock timeout") == std::string::npos) {
-      return locked.WithContext("table " + t.qualified);
+      return locked.WithContext(label);
     }
     return locked.WithContext(
-        "table " + t.qualified +
+        label +
         ": another session is waiting for a lock on it (an ALTER TABLE, say), behind this "
         "backup's; stopping the backup rather than holding up that session and every query "
         "queued behind it. Run the backup again once it is done");
   }
   // Rows hidden by row-level security fail this COPY (row_security is off) rather than go
   // missing.
-  PGDEDUP_RETURN_IF_ERROR(c->BeginCopyOut(sql).WithContext("table " + t.qualified));
+  PGDEDUP_RETURN_IF_ERROR(c->BeginCopyOut(sql).WithContext(label));
   uint64_t rows = 0;
   auto stream = session->AddStream(t.qualified, [&](char* buf, size_t n) -> Result<size_t> {
     auto got = c->ReadCopy(buf, n);
@@ -168,7 +173,7 @@ Status CopyTable(Connection* c, const TableInfo& t, repo::BackupSession* session
     }
     return got;
   });
-  if (!stream.ok()) return stream.status().WithContext("table " + t.qualified);
+  if (!stream.ok()) return stream.status().WithContext(label);
   repo::StreamInfo* info = session->MutableStream(t.qualified);
   info->kind = t.extension.empty() ? "table" : "extension-table";
   info->schema = t.schema;
