@@ -54,6 +54,21 @@ struct Connection::Impl {
   }
 };
 
+namespace {
+
+// `text` between two `quote`s, each `quote` in it doubled.
+std::string QuoteDoubling(std::string_view text, char quote) {
+  std::string out(1, quote);
+  for (char ch : text) {
+    out.push_back(ch);
+    if (ch == quote) out.push_back(quote);
+  }
+  out.push_back(quote);
+  return out;
+}
+
+}  // namespace
+
 Connection::Connection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Connection::~Connection() = default;
 
@@ -83,7 +98,8 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo
       "SET client_encoding = '" + c->ClientEncoding() +
       "'; SET DateStyle = ISO; SET IntervalStyle = postgres; "
       "SET extra_float_digits = 3; SET search_path = pg_catalog; SET bytea_output = hex; "
-      "SET statement_timeout = 0; SET lock_timeout = 0";
+      "SET statement_timeout = 0; SET standard_conforming_strings = on";
+  if (c->ServerVersion() >= 90300) setup += "; SET lock_timeout = 0";
   if (c->ServerVersion() >= 90600) setup += "; SET idle_in_transaction_session_timeout = 0";
   if (c->ServerVersion() >= 140000) setup += "; SET idle_session_timeout = 0";
   if (c->ServerVersion() >= 170000) setup += "; SET transaction_timeout = 0";
@@ -212,16 +228,22 @@ Status Connection::EndCopyIn(const char* error) {
   return s;
 }
 
+// libpq refuses to escape bytes that are not valid in the session's client_encoding (a
+// SQL_ASCII database's Latin-1 name on a UTF8 session); quoting by doubling the quote character
+// is then still correct (standard_conforming_strings is on for literals), and the server
+// reports the bytes it cannot take.
 std::string Connection::QuoteIdent(std::string_view ident) const {
   char* q = PQescapeIdentifier(impl_->conn.get(), ident.data(), ident.size());
-  std::string out = q ? q : "";
+  if (q == nullptr) return QuoteDoubling(ident, '"');
+  std::string out = q;
   PQfreemem(q);
   return out;
 }
 
 std::string Connection::QuoteLiteral(std::string_view literal) const {
   char* q = PQescapeLiteral(impl_->conn.get(), literal.data(), literal.size());
-  std::string out = q ? q : "";
+  if (q == nullptr) return QuoteDoubling(literal, '\'');
+  std::string out = q;
   PQfreemem(q);
   return out;
 }

@@ -44,20 +44,20 @@ void LogDumpWarnings(const Subprocess& dump) {
 
 // Runs pg_dump for one section into a stream of the session. `restrict_key`, when not empty,
 // is passed as --restrict-key so the psql \restrict line, random by default, is the same every
-// night and the section deduplicates.
+// night and the section deduplicates. The script is written in `encoding`, the backup's
+// sessions' (UTF8, or SQL_ASCII): the names in it are then spelt as in the table streams and
+// the manifest, whatever the database's encoding.
 Status DumpSection(const DatabaseBackupOptions& options, const std::string& snapshot,
                    const std::string& section, const std::string& restrict_key,
-                   repo::BackupSession* session) {
+                   const std::string& encoding, repo::BackupSession* session) {
   // pg_dump locks every table it dumps. The backup's main session has held its own locks since
   // the start, so a conflicting request now (an ALTER TABLE) waits behind it, and pg_dump
   // would wait behind that one for ever: a bounded wait, then the backup stops.
-  std::vector<std::string> argv = {options.pg_dump,
-                                   "--section=" + section,
-                                   "--snapshot=" + snapshot,
-                                   "--no-sync",
-                                   "--quote-all-identifiers",
-                                   "--lock-wait-timeout=" + std::to_string(kDumpLockWaitMs),
-                                   "--dbname=" + options.conninfo};
+  std::vector<std::string> argv = {
+      options.pg_dump,           "--section=" + section,
+      "--snapshot=" + snapshot,  "--no-sync",
+      "--quote-all-identifiers", "--lock-wait-timeout=" + std::to_string(kDumpLockWaitMs),
+      "--encoding=" + encoding,  "--dbname=" + options.conninfo};
   if (!restrict_key.empty()) argv.push_back("--restrict-key=" + restrict_key);
   auto dump = Subprocess::Start(argv, Subprocess::kReadStdout);
   if (!dump.ok()) return dump.status();
@@ -381,7 +381,8 @@ Status BackupDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* se
   std::string restrict_key = help.ok() && help->find("--restrict-key") != std::string::npos
                                  ? RestrictKey(session, db->name)
                                  : "";
-  PGDEDUP_RETURN_IF_ERROR(DumpSection(options, *snapshot, "pre-data", restrict_key, session));
+  PGDEDUP_RETURN_IF_ERROR(
+      DumpSection(options, *snapshot, "pre-data", restrict_key, c->ClientEncoding(), session));
 
   PGDEDUP_RETURN_IF_ERROR(CopyTables(options, *snapshot, *tables, session));
 
@@ -396,7 +397,8 @@ Status BackupDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* se
       }));
 
   PGDEDUP_RETURN_IF_ERROR(AddLargeObjects(c, session));
-  PGDEDUP_RETURN_IF_ERROR(DumpSection(options, *snapshot, "post-data", restrict_key, session));
+  PGDEDUP_RETURN_IF_ERROR(
+      DumpSection(options, *snapshot, "post-data", restrict_key, c->ClientEncoding(), session));
   PGDEDUP_RETURN_IF_ERROR(c->Exec("COMMIT"));
 
   // The manifest lists the streams in restore order, whatever order the copies finished in:

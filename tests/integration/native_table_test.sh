@@ -287,8 +287,8 @@ for clean in "" --clean; do
 done
 psql_q "DROP DATABASE trg"
 
-# A LATIN1 database: the table's script is in the database's encoding, its rows (and pgdedup's
-# own SQL) in UTF8; --table brings back the text as it was.
+# A LATIN1 database: its scripts, its rows and pgdedup's own SQL go in UTF8 (the server
+# converts); --table brings back the text as it was.
 psql_q postgres "CREATE DATABASE latin ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0" >/dev/null
 psql_q latin "CREATE TABLE loose (w text); INSERT INTO loose VALUES ('no index, no key, no trigger');
               CREATE TABLE words (id int PRIMARY KEY, w text DEFAULT 'café');
@@ -300,6 +300,25 @@ psql_q latin "DROP TABLE words" >/dev/null
 assert_exit 0 p restore latest --db "$(pg_conninfo latin)" --table words
 table_state latin public.words >"$S/latin-restored"
 diff "$S/latin-source" "$S/latin-restored" >&2 || fail "a LATIN1 table restored with --table differs"
+# Names that are not ASCII in a LATIN1 database (written here in UTF-8, which the server
+# converts): the dump's scripts are in the sessions' encoding, so the whole database comes back
+# (--jobs 2: each table analyzed by name as soon as it is built), and so does the table alone.
+latin_names() {
+  PGCLIENTENCODING=UTF8 psql_q "$1" "SELECT string_agg(format('%s:%s', \"höhe\", w), ',' ORDER BY \"höhe\")
+    FROM \"größe\"" 2>&1
+  PGCLIENTENCODING=UTF8 psql_q "$1" "SELECT indexdef FROM pg_indexes WHERE tablename = 'größe' ORDER BY 1"
+}
+PGCLIENTENCODING=UTF8 psql_q latin "CREATE TABLE \"größe\" (\"höhe\" int PRIMARY KEY, w text CHECK (w <> 'ñ'));
+  CREATE INDEX \"größe_w\" ON \"größe\" (w);
+  INSERT INTO \"größe\" VALUES (1, 'äöü'), (2, 'ß')" >/dev/null
+assert_exit 0 p backup --db "$(pg_conninfo latin)"
+assert_exit 0 p restore latest --db "$(pg_conninfo latin_r)" --create --jobs 2
+assert_eq "$(latin_names latin_r)" "$(latin_names latin)" "a LATIN1 database with non-ASCII names, restored"
+assert_contains "$(latin_names latin)" "1:äöü,2:ß" "the LATIN1 table as written"
+PGCLIENTENCODING=UTF8 psql_q latin "DROP TABLE \"größe\"" >/dev/null
+assert_exit 0 p restore latest --db "$(pg_conninfo latin)" --table größe
+assert_eq "$(latin_names latin)" "$(latin_names latin_r)" "--table with a non-ASCII name in a LATIN1 database"
+psql_q postgres "DROP DATABASE latin_r" >/dev/null
 # A table with nothing in post-data (no index, key, trigger or policy).
 table_state latin public.loose >"$S/loose-source"
 psql_q latin "DROP TABLE loose" >/dev/null
