@@ -178,7 +178,7 @@ int RunBackup(const Context& ctx, const BackupArgs& args) {
       j.Field("name", st.name);
       j.Field("size", st.size);
       j.Field("digest", st.digest.Hex());
-      if (st.kind == "table" || st.kind == "extension-table") j.Field("rows", st.rows);
+      if (st.holds_table_rows()) j.Field("rows", st.rows);
       j.EndObject();
     }
     j.EndArray();

@@ -342,7 +342,7 @@ Status BackupDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* se
     // extension's condition picks.
     config = ListExtensionConfiguration(c);
     if (!config.ok()) return config.status();
-    tables->insert(tables->end(), config->tables.begin(), config->tables.end());
+    tables->insert(tables->begin(), config->tables.begin(), config->tables.end());
     if (!tables->empty()) {
       std::string lock = "LOCK TABLE ";
       for (size_t i = 0; i < tables->size(); ++i) {
@@ -401,13 +401,10 @@ Status BackupDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* se
       DumpSection(options, *snapshot, "post-data", restrict_key, c->ClientEncoding(), session));
   PGDEDUP_RETURN_IF_ERROR(c->Exec("COMMIT"));
 
-  // The manifest lists the streams in restore order, whatever order the copies finished in:
-  // the extensions' configuration (in its own order) first.
+  // The manifest lists the streams in restore order, whatever order the copies finished in
+  // (the extensions' configuration first, in its own order).
   std::vector<std::string> order = {"pre-data.sql"};
-  for (const auto& t : config->tables) order.push_back(t.qualified);
-  for (const auto& t : *tables) {
-    if (t.extension.empty()) order.push_back(t.qualified);
-  }
+  for (const auto& t : *tables) order.push_back(t.qualified);
   order.insert(order.end(), {"sequences.sql", "large-objects.sql", "post-data.sql"});
   session->OrderStreams(order);
 

@@ -114,7 +114,7 @@ Status CheckEmpty(Connection* c, const std::string& dbname) {
 // there).
 Status CheckTablesEmpty(Connection* c, const repo::Manifest& m) {
   for (const auto& s : m.streams) {
-    if (s.kind != "table" && s.kind != "extension-table") continue;
+    if (!s.holds_table_rows()) continue;
     std::string qualified = c->QuoteIdent(s.schema) + "." + c->QuoteIdent(s.table);
     auto any = c->Query("SELECT 1 FROM ONLY " + qualified +
                         (s.filter.empty() ? "" : " " + s.filter) + " LIMIT 1");
@@ -977,7 +977,7 @@ Result<DatabaseRestoreStats> RestoreSnapshot(repo::Repository* repo,
   if (options.dry_run) {
     step("pre-data: " + pre->name);
     for (const auto& s : m.streams) {
-      if (s.kind != "table" && s.kind != "extension-table") continue;
+      if (!s.holds_table_rows()) continue;
       step((s.kind == "table" ? "table " : "configuration of extension " + s.extension + ": ") +
            s.name + ": " + std::to_string(s.rows) + " rows");
       stats.tables++;
@@ -995,10 +995,7 @@ Result<DatabaseRestoreStats> RestoreSnapshot(repo::Repository* repo,
   }
   stats.seconds_schema = Since(t0);
 
-  // The extensions' configuration rows, into the tables CREATE EXTENSION made in pre-data (with
-  // the extension's own rows, so without TRUNCATE or FREEZE), one table after another in the
-  // order the backup chose (a table after those it references), and before post-data adds the
-  // foreign keys of user tables that may reference them.
+  // The extensions' configuration first: post-data may add foreign keys that reference it.
   auto t1 = Clock::now();
   LoadStats config_loaded;
   if (!options.schema_only) {

@@ -97,7 +97,7 @@ Result<DrillReport> Drill(repo::Repository* repo, const repo::SnapshotRef& snaps
   // picked by the condition the backup recorded.
   tables->insert(tables->end(), config->tables.begin(), config->tables.end());
   for (const auto& s : snapshot.manifest.streams) {
-    if (s.kind != "table" && s.kind != "extension-table") continue;
+    if (!s.holds_table_rows()) continue;
     if (options.progress) options.progress("verify " + s.name);
     std::optional<TableInfo> t;
     for (const auto& candidate : *tables) {

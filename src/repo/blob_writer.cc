@@ -11,8 +11,7 @@ namespace pgdedup::repo {
 BlobWriter::BlobWriter(Repository* repo, int uploads)
     : repo_(repo),
       max_uploads_(std::max(uploads, 1)),
-      builder_(&repo->keys(),
-               PackBufferSize(repo->config().pack_size, repo->config().chunker.max_size)) {
+      builder_(&repo->keys(), PackBufferSize(repo->config())) {
   for (int i = 0; i < max_uploads_; ++i) uploaders_.emplace_back([this] { UploadLoop(); });
 }
 

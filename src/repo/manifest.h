@@ -51,6 +51,9 @@ struct StreamInfo {
   std::string extension;
   std::string extension_version;
   std::string filter;
+
+  // A table's rows (kind "table" or "extension-table"), in COPY text format.
+  bool holds_table_rows() const { return kind == "table" || kind == "extension-table"; }
 };
 
 struct Manifest {

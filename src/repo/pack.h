@@ -18,6 +18,7 @@
 #include "common/result.h"
 #include "repo/backend.h"
 #include "repo/blob.h"
+#include "repo/config.h"
 
 namespace pgdedup::repo {
 
@@ -29,11 +30,11 @@ std::string PackObjectName(const Id& id);
 // The pack id in a name made by PackObjectName; nullopt for anything else.
 std::optional<Id> PackIdFromName(const std::string& name);
 
-// The buffer a pack needs when it takes blobs until it reaches `pack_size`: it may end a whole
-// blob of up to `max_blob` bytes (sealed: plus kSealOverhead) past it, then its header (up to
-// ~1 MiB for a pack of very small blobs).
-inline size_t PackBufferSize(size_t pack_size, size_t max_blob) {
-  return pack_size + max_blob + kSealOverhead + (1 << 20);
+// The buffer a pack needs when it takes blobs until it reaches the repository's pack_size: it
+// may end a whole chunk (sealed: plus kSealOverhead) past it, then its header (up to ~1 MiB
+// for a pack of very small blobs).
+inline size_t PackBufferSize(const RepoConfig& config) {
+  return size_t{config.pack_size} + config.chunker.max_size + kSealOverhead + (1 << 20);
 }
 
 class PackBuilder {

@@ -108,8 +108,7 @@ class Pruner {
     for (const auto& [id, p] : plan_->packs()) {
       if (p.fate == PackFate::kRepack) total += p.size;
     }
-    PackBuilder builder(&repo_->keys(), PackBufferSize(repo_->config().pack_size,
-                                                       repo_->config().chunker.max_size));
+    PackBuilder builder(&repo_->keys(), PackBufferSize(repo_->config()));
     for (const auto& [pack_id, p] : plan_->packs()) {
       if (p.fate != PackFate::kRepack) continue;
       // A pack whose live blobs all live in kept packs too has nothing to copy.
