@@ -16,6 +16,40 @@ std::string Text(int n) {
 }
 }  // namespace
 
+TEST_CASE("a stored pack's buffer is kept for the next pack, one at a time", "[pack]") {
+  auto keys = MasterKeys::Generate();
+  const size_t expected = 1 << 20;
+  PackBuilder builder(keys->get(), expected);
+  auto build = [&](int seed) {
+    std::string p = Text(3000 + seed);
+    BlobEntry e;
+    Id id = BlobIdOf(**keys, p);
+    builder.Add(e, SealBlob(**keys, BlobType::kData, id, p, 3, &e));
+    return std::make_pair(builder.Finish(), p);
+  };
+  auto [first, first_plain] = build(1);
+  auto [second, second_plain] = build(2);
+  const char* first_buffer = first.data();
+  CHECK(builder.Recycle(std::move(first)).empty());  // kept
+  std::string other = second;
+  other.reserve(expected);
+  CHECK(builder.Recycle(std::move(other)).capacity() >= expected);  // one is kept already
+  auto [third, third_plain] = build(3);
+  CHECK(third.data() == first_buffer);  // built in the kept buffer
+  auto entries = ParsePackHeader(**keys, third);
+  REQUIRE(entries.ok());
+  REQUIRE(entries->size() == 1);
+  auto plain =
+      OpenBlob(**keys, (*entries)[0],
+               std::string_view(third).substr((*entries)[0].offset, (*entries)[0].stored_length));
+  REQUIRE(plain.ok());
+  CHECK(*plain == third_plain);
+  // A buffer that grew well past the expected size is not kept.
+  std::string grown;
+  grown.reserve(2 * expected);
+  CHECK(builder.Recycle(std::move(grown)).capacity() >= 2 * expected);
+}
+
 TEST_CASE("a pack lists its blobs and every blob opens to its id", "[pack]") {
   auto keys = MasterKeys::Generate();
   PackBuilder builder(keys->get(), 1 << 20);
