@@ -31,6 +31,7 @@ struct RestoreArgs {
   bool dry_run = false;
   bool schema_only = false;
   bool data_only = false;
+  bool no_analyze = false;
   pg::ScriptOmissions omit;
   std::vector<std::string> tables;
   int jobs = 0;
@@ -51,6 +52,7 @@ int RunRestoreDatabase(const Context& ctx, const RestoreArgs& args) {
   options.omit = args.omit;
   options.tables = args.tables;
   options.jobs = args.jobs;
+  options.analyze = !args.no_analyze;
   options.progress = [&](const std::string& step) {
     if (args.dry_run) {
       if (!ctx.json()) std::printf("would restore: %s\n", step.c_str());
@@ -94,6 +96,7 @@ int RunRestoreDatabase(const Context& ctx, const RestoreArgs& args) {
     j.Field("seconds_data", stats->seconds_data);
     j.Field("seconds_post_data", stats->seconds_post);
     j.Field("duration_seconds", secs);
+    j.Field("analyzed", options.analyze && !args.schema_only && !args.dry_run);
     j.Key("skipped_tables");
     j.BeginArray();
     for (const std::string& name : stats->skipped) j.String(name);
@@ -110,6 +113,11 @@ int RunRestoreDatabase(const Context& ctx, const RestoreArgs& args) {
     if (!stats->skipped.empty()) {
       spdlog::warn("{} configuration table(s) of extensions NOT restored (said above)",
                    stats->skipped.size());
+    }
+    if (!options.analyze && !args.schema_only) {
+      spdlog::info(
+          "no planner statistics were gathered (--no-analyze): until autovacuum analyzes the "
+          "tables, run vacuumdb --analyze-in-stages (or ANALYZE) before serving queries");
     }
   }
   return kExitOk;
@@ -140,9 +148,10 @@ int RunRestore(const Context& ctx, const RestoreArgs& args) {
     return RunRestoreDatabase(ctx, args);
   }
   if (args.create || args.clean || args.dry_run || args.schema_only || args.data_only ||
-      !args.tables.empty()) {
+      args.no_analyze || !args.tables.empty()) {
     return ctx.Fail(Status::InvalidArgument(
-        "--create, --clean, --table, --dry-run, --schema-only and --data-only go with --db"));
+        "--create, --clean, --table, --dry-run, --schema-only, --data-only and --no-analyze go "
+        "with --db"));
   }
   if (args.output.empty()) {
     return ctx.Fail(
@@ -278,11 +287,16 @@ void AddRestore(CLI::App* app, Runner* run) {
                 "the tablespace it was in (for a server that lacks them; as pg_restore "
                 "--no-tablespaces). Without it, a tablespace the schema needs that the server "
                 "lacks refuses the restore before anything changes");
+  cmd->add_flag("--no-analyze", args->no_analyze,
+                "with --db: gather no planner statistics (ANALYZE) for the restored tables, as "
+                "pg_restore does not; queries are then planned blind until autovacuum, or the "
+                "operator's vacuumdb --analyze-in-stages, analyzes them");
   cmd->add_option("--jobs", args->jobs,
-                  "with --db: connections used at once to load tables (largest first) and, "
-                  "as soon as a table is loaded, to build its indexes and constraints and "
-                  "ANALYZE it (with more than one, indexes are built without the server's "
-                  "parallel workers); otherwise worker threads (default: the number of cores)");
+                  "with --db: connections used at once to load tables and, as soon as a table "
+                  "is loaded, to build its indexes and constraints and ANALYZE it (the tables "
+                  "with the most work behind them first; with more than one connection, indexes "
+                  "are built without the server's parallel workers); otherwise worker threads "
+                  "(default: the number of cores)");
   cmd->callback([run, args] { *run = [args](const Context& c) { return RunRestore(c, *args); }; });
 }
 

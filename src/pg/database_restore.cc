@@ -876,6 +876,15 @@ Result<DatabaseRestoreStats> RestoreArchive(repo::Repository* repo,
   PGDEDUP_RETURN_IF_ERROR(s.WithContext(archive.name));
   stats.seconds_schema = Since(t0);
   stats.bytes = archive.size;
+  if (options.analyze) {
+    // As a native restore does, and pg_restore does not.
+    auto t1 = Clock::now();
+    step("statistics (ANALYZE)");
+    auto c = Connection::Open(options.conninfo);
+    if (!c.ok()) return c.status();
+    PGDEDUP_RETURN_IF_ERROR((*c)->Exec("ANALYZE").WithContext("ANALYZE"));
+    stats.seconds_post = Since(t1);
+  }
   PGDEDUP_RETURN_IF_ERROR(FinishDatabase(snapshot.manifest, options, &*target, step));
   return stats;
 }
@@ -984,7 +993,7 @@ Result<DatabaseRestoreStats> RestoreSnapshot(repo::Repository* repo,
       stats.rows += s.rows;
       stats.bytes += s.size;
     }
-    step("sequences, post-data, ANALYZE");
+    step(options.analyze ? "sequences, post-data, ANALYZE" : "sequences, post-data");
     return stats;
   }
 
@@ -1034,8 +1043,10 @@ Result<DatabaseRestoreStats> RestoreSnapshot(repo::Repository* repo,
   stats.rows = config_loaded.rows + done->loaded.rows;
   stats.bytes = config_loaded.bytes + done->loaded.bytes;
   stats.seconds_data = std::chrono::duration<double>(done->loads_done - t1).count();
-  step("statistics (ANALYZE)");
-  PGDEDUP_RETURN_IF_ERROR(AnalyzeInParallel(options, done->analyzed));
+  if (options.analyze) {
+    step("statistics (ANALYZE)");
+    PGDEDUP_RETURN_IF_ERROR(AnalyzeInParallel(options, done->analyzed));
+  }
   if (!options.data_only) {
     PGDEDUP_RETURN_IF_ERROR(FinishDatabase(m, options, &*target, step));
   }

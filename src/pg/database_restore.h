@@ -58,6 +58,10 @@ struct DatabaseRestoreOptions {
   // say, a user mapping's role), and a pg_dump archive is left to pg_restore: there a missing
   // role shows as the server's error, with what to do.
   ScriptOmissions omit;
+  // Gather planner statistics (ANALYZE) for every table restored, as soon as it is built.
+  // Without, the restored tables have none until autovacuum or the operator's ANALYZE (as
+  // after pg_restore): queries are planned from row estimates alone until then.
+  bool analyze = true;
   // Connections loading tables at once. Default: the machine's cores.
   int jobs = 0;
   // Worker threads decoding each table's stream. Default: the machine's cores.

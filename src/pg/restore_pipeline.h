@@ -16,12 +16,15 @@
 //   build T     T's entries in turn, each its own transaction: ready once T is loaded (the
 //               entries of one table lock each other, so they share a connection);
 //   analyze T   ANALYZE T right after build T, unless the script creates extended statistics
-//               (CREATE STATISTICS is in the rest, and ANALYZE must follow it);
+//               (CREATE STATISTICS is in the rest, and ANALYZE must follow it) or
+//               options.analyze is false;
 //   fk F        a foreign key, once both its tables are built (and analyzed): its check of
 //               every row then uses the referenced table's new unique index.
-// A free worker takes the next load (the largest tables first), else the largest ready task
-// whose tables no running task holds (a build locks its table, a foreign key both of its
-// tables: they would only wait for each other), else waits for a task to finish. The
+// A free worker takes the ready task (loads are ready from the start) with the most estimated
+// work behind it whose tables no running task holds (a build locks its table, a foreign key
+// both of its tables: they would only wait for each other), else waits for a task to finish.
+// Work is estimated from the streams' bytes and rows; what is behind a load is its table's
+// build and ANALYZE and the longest run of foreign keys that wait on it. The
 // groups of tables that have no stream (a partitioned parent, a materialized view) and entries
 // whose table cannot be told run once every load is done. Finally the rest goes through psql.
 // The first failure stops every worker from taking more and is returned.

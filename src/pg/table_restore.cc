@@ -694,7 +694,7 @@ Status TableRestorer::Apply(Connection* c, const std::vector<const repo::StreamI
   stats->seconds_data = std::chrono::duration<double>(t2 - t1).count();
   if (!options_.data_only) PGDEDUP_RETURN_IF_ERROR(AddForeignKeys(c));
   for (const Plan& p : plans_) {
-    if (p.stream == nullptr || options_.schema_only) continue;
+    if (p.stream == nullptr || options_.schema_only || !options_.analyze) continue;
     PGDEDUP_RETURN_IF_ERROR(RunStatement(c, "ANALYZE " + p.name.Quoted()));
   }
   stats->seconds_post =

@@ -92,6 +92,19 @@ assert_eq "$(psql_q awk_restored "SELECT analyze_count >= 2 AND last_analyze >= 
   FROM pg_stat_user_tables WHERE relid = 'app.vehicles'::regclass")" t \
   "the inheritance parent analyzed again after its child"
 
+# --no-analyze: the same database, and no ANALYZE run on any of its tables (as pg_restore).
+assert_exit 0 p restore latest --db "$(pg_conninfo awk_noanalyze)" --create --jobs 2 --no-analyze --json
+assert_eq "$(jq -r .analyzed "$LAST_STDOUT")" false "restore --no-analyze --json: analyzed"
+db_state awk_noanalyze "$S/r_noanalyze"
+compare_state "$S/awk" "$S/r_noanalyze" "restore --create --no-analyze"
+assert_eq "$(psql_q awk_noanalyze "SELECT count(*) FROM pg_stat_user_tables WHERE analyze_count > 0")" 0 \
+  "tables analyzed by a restore with --no-analyze"
+assert_eq "$(psql_q awk_restored "SELECT count(*) > 0 FROM pg_stat_user_tables WHERE analyze_count > 0")" t \
+  "tables analyzed by a restore without --no-analyze"
+psql_q postgres "DROP DATABASE awk_noanalyze" >/dev/null
+assert_exit 2 p restore latest --no-analyze --output "$S/never.sql"
+assert_contains "$LAST_STDERR" "go with --db"
+
 # Spot checks on the restored copy: odd values, and that it works as a database.
 r() { psql_q awk_restored "$1"; }
 assert_eq "$(r "SELECT name FROM customers WHERE email = 'UNICODE@example.com'")" "ünïcödé — 日本語 — 🐘" "unicode text (and citext lookup)"

@@ -162,6 +162,9 @@ archive=$(python3 -c 'import json,sys; d=json.load(sys.stdin); assert [s["name"]
 assert_exit 0 pgd "${P[@]}" restore "$archive" --db "$(pg_conninfo edge_archive)" --create
 assert_eq "$(psql_q edge_archive "$t_q")" "$(psql_q edge "$t_q")" "table t from a pg_dump archive"
 assert_eq "$(psql_q edge_archive "$lo_q")" "$(psql_q edge "$lo_q")" "large objects from a pg_dump archive"
+# ANALYZE follows pg_restore, as it follows a native restore's loads.
+assert_eq "$(psql_q edge_archive "SELECT analyze_count > 0 FROM pg_stat_user_tables WHERE relname = 't'")" t \
+  "table t analyzed after a restore from a pg_dump archive"
 # --create --clean replaces it with a new database restored from the archive.
 psql_q edge_archive "DELETE FROM t"
 archive_oid=$(psql_q postgres "SELECT oid FROM pg_database WHERE datname = 'edge_archive'")

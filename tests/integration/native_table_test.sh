@@ -322,9 +322,13 @@ psql_q postgres "DROP DATABASE latin_r" >/dev/null
 # A table with nothing in post-data (no index, key, trigger or policy).
 table_state latin public.loose >"$S/loose-source"
 psql_q latin "DROP TABLE loose" >/dev/null
-assert_exit 0 p restore latest --db "$(pg_conninfo latin)" --table loose
+assert_exit 0 p restore latest --db "$(pg_conninfo latin)" --table loose --no-analyze
 table_state latin public.loose >"$S/loose-restored"
 diff "$S/loose-source" "$S/loose-restored" >&2 || fail "a table without post-data objects differs"
+assert_eq "$(psql_q latin "SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'loose'")" 0 \
+  "a table restored with --table --no-analyze analyzed"
+assert_eq "$(psql_q latin "SELECT analyze_count > 0 FROM pg_stat_user_tables WHERE relname = 'words'")" t \
+  "a table restored with --table not analyzed"
 psql_q postgres "DROP DATABASE latin" >/dev/null
 
 pass
