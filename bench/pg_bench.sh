@@ -15,7 +15,7 @@
 #            again unchanged into the same repository)
 #            pg_dump shop | gzip > shop.sql.gz
 #            pg_dump -Fc -f shop.dump shop
-#   restore: pgdedup restore latest --db dbname=NEW --create --jobs 2
+#   restore: pgdedup restore latest --db dbname=NEW --create --jobs 2 [--no-analyze]
 #            createdb NEW && psql -f shop.sql NEW          (the plain dump, uncompressed)
 #            createdb NEW && pg_restore -j 2 -d NEW shop.dump
 #            and each of the last two followed by vacuumdb -j 2 --analyze-only NEW: pgdedup's
@@ -102,6 +102,9 @@ for ((i = 1; i <= RUNS; i++)); do
     restore latest --db dbname=r_pgd --create --jobs 2
   ((i == 1)) && check_restored r_pgd pgdedup
   dropdb r_pgd
+  measure "$T/pgd_restore_na" "$PGDEDUP" --repo "$REPO" --cache-dir "$CACHE" -q \
+    restore latest --db dbname=r_pgd --create --jobs 2 --no-analyze
+  dropdb r_pgd
   measure "$T/psql_restore" sh -c "createdb r_psql && psql -X -q -v ON_ERROR_STOP=1 -f '$WORK/shop.sql' r_psql"
   ((i == 1)) && check_restored r_psql psql
   measure "$T/psql_analyze" vacuumdb -q -j 2 --analyze-only r_psql
@@ -136,6 +139,7 @@ echo
 echo "| restore (into a new database) | seconds | MB/s | peak RSS | |"
 echo "|---|---|---|---|---|"
 row "pgdedup restore latest --db --create --jobs 2" "$T/pgd_restore" ""
+row "pgdedup restore latest --db --create --jobs 2 --no-analyze" "$T/pgd_restore_na" ""
 row "createdb + psql -f shop.sql (plain)" "$T/psql_restore" "" no-rss
 row "createdb + pg_restore -j 2 (-Fc)" "$T/pgr_restore" "" no-rss
 # The same work as pgdedup's restore: each run's restore and ANALYZE added, then the best run.

@@ -99,18 +99,19 @@ class Pipeline {
  private:
   struct Task {
     enum class Kind { kLoad, kBuild, kForeignKey } kind;
-    size_t index;    // into tables_ (kLoad, kBuild) or plan_.foreign_keys (kForeignKey)
-    double weight;   // the estimated work of the task and of the longest chain behind it
+    size_t index;   // into tables_ (kLoad, kBuild) or plan_.foreign_keys (kForeignKey)
+    double weight;  // the estimated work of the task and of the longest chain behind it
     std::vector<std::string> locks;  // tables it holds while it runs (none for a load)
   };
 
   // The estimated work of going through table t once (COPY, an index build's scan and sort,
-  // ANALYZE's sample): in bytes, a row counted as kRowBytes. Measured on the shop database
-  // (bench/pg_bench.sh): a table of 900,000 short rows took as long to load as one of 200 MB
-  // of long rows took to load half of, so rows weigh as much as bytes.
+  // ANALYZE's sample): its stream's bytes, and kRowBytes for each row. Fitted to the loads of
+  // the shop database (bench/pg_bench.sh, scale 15): 197 MB in 600,000 rows took 2.3 s, 24 MB
+  // in 900,000 rows 1.0 s, that is ~9 ms a MB and ~0.9 s a million rows.
   static constexpr double kRowBytes = 100;
   double Cost(size_t t) const {
-    return static_cast<double>(tables_[t]->size) + kRowBytes * static_cast<double>(tables_[t]->rows);
+    return static_cast<double>(tables_[t]->size) +
+           kRowBytes * static_cast<double>(tables_[t]->rows);
   }
   // A foreign key's check reads both of its tables once, through their new indexes: measured
   // at about a quarter of a load of the two.
@@ -135,8 +136,7 @@ class Pipeline {
     }
     for (size_t t = 0; t < tables_.size(); ++t) {
       const size_t entries = group_of_table_[t] ? group_of_table_[t]->entries.size() : 0;
-      const double build = Cost(t) * (0.5 * static_cast<double>(entries) +
-                                      (analyze_ ? 0.25 : 0.0));
+      const double build = Cost(t) * (0.5 * static_cast<double>(entries) + (analyze_ ? 0.25 : 0.0));
       chain_[t] = build + std::max(own_fks[t], referenced[t]);
     }
   }
@@ -269,8 +269,8 @@ class Pipeline {
   const PostDataPlan& plan_;
   const DatabaseRestoreOptions& options_;
   const std::function<void(const std::string&)>& step_;
-  const bool analyze_;  // ANALYZE each table right after its build
-  std::map<std::string, size_t> index_of_;                  // quoted name -> index in tables_
+  const bool analyze_;                      // ANALYZE each table right after its build
+  std::map<std::string, size_t> index_of_;  // quoted name -> index in tables_
   std::vector<const PostDataPlan::Group*> group_of_table_;  // per table; nullptr: none
   std::vector<std::vector<size_t>> tasks_of_;               // per table: its foreign keys
   std::vector<std::pair<size_t, size_t>> fk_tables_;        // per foreign key: its two tables
