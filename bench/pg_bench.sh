@@ -104,6 +104,7 @@ for ((i = 1; i <= RUNS; i++)); do
   dropdb r_pgd
   measure "$T/pgd_restore_na" "$PGDEDUP" --repo "$REPO" --cache-dir "$CACHE" -q \
     restore latest --db dbname=r_pgd --create --jobs 2 --no-analyze
+  ((i == 1)) && check_restored r_pgd "pgdedup --no-analyze"
   dropdb r_pgd
   measure "$T/psql_restore" sh -c "createdb r_psql && psql -X -q -v ON_ERROR_STOP=1 -f '$WORK/shop.sql' r_psql"
   ((i == 1)) && check_restored r_psql psql

@@ -107,7 +107,7 @@ int RunRestoreDatabase(const Context& ctx, const RestoreArgs& args) {
   } else if (!args.dry_run) {
     spdlog::info(
         "restored snapshot {} of database {}: {} tables, {} rows in {:.1f}s (schema "
-        "{:.1f}s, data {:.1f}s, indexes and constraints {:.1f}s)",
+        "{:.1f}s, data {:.1f}s with indexes built meanwhile, then the rest {:.1f}s)",
         snap->id.ShortHex(), snap->manifest.database, stats->tables, stats->rows, secs,
         stats->seconds_schema, stats->seconds_data, stats->seconds_post);
     if (!stats->skipped.empty()) {
@@ -117,7 +117,8 @@ int RunRestoreDatabase(const Context& ctx, const RestoreArgs& args) {
     if (!options.analyze && !args.schema_only) {
       spdlog::info(
           "no planner statistics were gathered (--no-analyze): until autovacuum analyzes the "
-          "tables, run vacuumdb --analyze-in-stages (or ANALYZE) before serving queries");
+          "restored tables, ANALYZE them (a whole database: vacuumdb --analyze-in-stages) "
+          "before serving queries");
     }
   }
   return kExitOk;

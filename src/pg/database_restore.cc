@@ -854,6 +854,7 @@ Result<DatabaseRestoreStats> RestoreArchive(repo::Repository* repo,
   if (!target.ok()) return target.status();
   if (options.dry_run) {
     step("pg_restore of " + archive.name);
+    if (options.analyze) step("statistics (ANALYZE)");
     return stats;
   }
   options.conninfo = target->conninfo;
@@ -880,9 +881,7 @@ Result<DatabaseRestoreStats> RestoreArchive(repo::Repository* repo,
     // As a native restore does, and pg_restore does not.
     auto t1 = Clock::now();
     step("statistics (ANALYZE)");
-    auto c = Connection::Open(options.conninfo);
-    if (!c.ok()) return c.status();
-    PGDEDUP_RETURN_IF_ERROR((*c)->Exec("ANALYZE").WithContext("ANALYZE"));
+    PGDEDUP_RETURN_IF_ERROR(AnalyzeInParallel(options));
     stats.seconds_post = Since(t1);
   }
   PGDEDUP_RETURN_IF_ERROR(FinishDatabase(snapshot.manifest, options, &*target, step));
@@ -993,7 +992,8 @@ Result<DatabaseRestoreStats> RestoreSnapshot(repo::Repository* repo,
       stats.rows += s.rows;
       stats.bytes += s.size;
     }
-    step(options.analyze ? "sequences, post-data, ANALYZE" : "sequences, post-data");
+    step(options.analyze && !options.schema_only ? "sequences, post-data, ANALYZE"
+                                                 : "sequences, post-data");
     return stats;
   }
 
@@ -1043,7 +1043,7 @@ Result<DatabaseRestoreStats> RestoreSnapshot(repo::Repository* repo,
   stats.rows = config_loaded.rows + done->loaded.rows;
   stats.bytes = config_loaded.bytes + done->loaded.bytes;
   stats.seconds_data = std::chrono::duration<double>(done->loads_done - t1).count();
-  if (options.analyze) {
+  if (options.analyze && !options.schema_only) {  // (no rows to gather statistics of)
     step("statistics (ANALYZE)");
     PGDEDUP_RETURN_IF_ERROR(AnalyzeInParallel(options, done->analyzed));
   }

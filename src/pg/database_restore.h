@@ -10,10 +10,14 @@
 //      (`omit`; the roles and tablespaces the schema needs are checked before step 1);
 //   3. sequences.sql and large objects; then the tables on `jobs` connections at once
 //      (restore_pipeline.h): COPY ... FROM STDIN, checking each row count against the manifest,
-//      each table's indexes and constraints built and ANALYZE run as soon as its rows are in;
-//      then the rest of post-data.sql (foreign keys, triggers, matview data, ...) through psql;
-//   4. ANALYZE of what is left (partitioned parents, materialized views), then the database's
-//      settings. seconds_data ends when the last table is loaded, seconds_post then.
+//      with more than one job, each table's indexes and constraints built and ANALYZE run as
+//      soon as its rows (and its inheritance descendants' rows) are in, while other tables
+//      load; then the rest of post-data.sql (foreign keys, triggers, matview data, ...) through
+//      psql;
+//   4. ANALYZE of what is left (everything with one job; partitioned parents, materialized
+//      views), unless `analyze` is false or `schema_only`; then the database's settings.
+//      seconds_data ends when the last table is loaded (builds of loaded tables overlap it),
+//      seconds_post then.
 // Every stream is verified chunk by chunk as it is read (restore.h). Any failure stops the
 // restore with an error naming the step; the target is then incomplete and says so.
 //
@@ -58,9 +62,9 @@ struct DatabaseRestoreOptions {
   // say, a user mapping's role), and a pg_dump archive is left to pg_restore: there a missing
   // role shows as the server's error, with what to do.
   ScriptOmissions omit;
-  // Gather planner statistics (ANALYZE) for every table restored, as soon as it is built.
-  // Without, the restored tables have none until autovacuum or the operator's ANALYZE (as
-  // after pg_restore): queries are planned from row estimates alone until then.
+  // Gather planner statistics (ANALYZE) for every table restored (after pg_restore, for a
+  // pg_dump archive). Without, the restored tables have none until autovacuum or the
+  // operator's ANALYZE (as after pg_restore): queries are planned from row estimates alone.
   bool analyze = true;
   // Connections loading tables at once. Default: the machine's cores.
   int jobs = 0;

@@ -12,12 +12,14 @@
 //
 // LoadAndBuild then runs, on `options.jobs` workers (each with a loading connection, and a
 // second connection for DDL that first runs the script's preamble settings):
-//   load T      COPY into T (LoadTable): the largest tables first;
-//   build T     T's entries in turn, each its own transaction: ready once T is loaded (the
-//               entries of one table lock each other, so they share a connection);
-//   analyze T   ANALYZE T right after build T, unless the script creates extended statistics
-//               (CREATE STATISTICS is in the rest, and ANALYZE must follow it) or
-//               options.analyze is false;
+//   load T      COPY into T (LoadTable);
+//   build T     T's entries in turn, each its own transaction: ready once T and its
+//               inheritance descendants are loaded (the entries of one table lock each
+//               other, so they share a connection);
+//   analyze T   ANALYZE T right after build T (its statistics then cover its descendants'
+//               rows too), unless the script creates extended statistics (CREATE STATISTICS
+//               is in the rest, and ANALYZE must follow it) or options.analyze is false; a
+//               failure is a warning (WarnAnalyzeFailed);
 //   fk F        a foreign key, once both its tables are built (and analyzed): its check of
 //               every row then uses the referenced table's new unique index.
 // A free worker takes the ready task (loads are ready from the start) with the most estimated

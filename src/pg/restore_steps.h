@@ -91,11 +91,15 @@ Status ForEachOnConnections(const DatabaseRestoreOptions& options, size_t count,
                             const std::function<Status(Connection*, size_t)>& fn);
 
 // ANALYZE of every user table, partitioned table and materialized view of the target but those
-// in `done` ((schema, name) pairs; a table with inheritance children is analyzed all the same),
-// spread over `options.jobs` connections (a whole-database ANALYZE runs on one), the largest
-// first.
+// in `done` ((schema, name) pairs), spread over `options.jobs` connections (a whole-database
+// ANALYZE runs on one), the largest first. A failed ANALYZE does not fail it (the rows are
+// restored; what is missing is statistics): WarnAnalyzeFailed says so. Fails when the
+// relations cannot be listed or a connection cannot be opened.
 Status AnalyzeInParallel(const DatabaseRestoreOptions& options,
                          const std::set<std::pair<std::string, std::string>>& done = {});
+
+// The warning for an ANALYZE of `name` (quoted) that failed with `s`, saying what to run.
+void WarnAnalyzeFailed(const std::string& name, const Status& s);
 
 // OK when the server `c` is connected to has every role and tablespace in `needs`; otherwise
 // InvalidArgument naming each missing one (a role with what it is for), and what to do: create

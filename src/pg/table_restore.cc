@@ -695,7 +695,11 @@ Status TableRestorer::Apply(Connection* c, const std::vector<const repo::StreamI
   if (!options_.data_only) PGDEDUP_RETURN_IF_ERROR(AddForeignKeys(c));
   for (const Plan& p : plans_) {
     if (p.stream == nullptr || options_.schema_only || !options_.analyze) continue;
-    PGDEDUP_RETURN_IF_ERROR(RunStatement(c, "ANALYZE " + p.name.Quoted()));
+    // Statistics, not rows: a failure is said, unless the restore was interrupted.
+    if (Status st = RunStatement(c, "ANALYZE " + p.name.Quoted()); !st.ok()) {
+      PGDEDUP_RETURN_IF_ERROR(CheckNotInterrupted());
+      WarnAnalyzeFailed(p.name.Quoted(), st);
+    }
   }
   stats->seconds_post =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t2).count();

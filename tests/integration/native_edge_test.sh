@@ -165,6 +165,11 @@ assert_eq "$(psql_q edge_archive "$lo_q")" "$(psql_q edge "$lo_q")" "large objec
 # ANALYZE follows pg_restore, as it follows a native restore's loads.
 assert_eq "$(psql_q edge_archive "SELECT analyze_count > 0 FROM pg_stat_user_tables WHERE relname = 't'")" t \
   "table t analyzed after a restore from a pg_dump archive"
+assert_exit 0 pgd "${P[@]}" restore "$archive" --db "$(pg_conninfo edge_archive_na)" --create --no-analyze
+assert_eq "$(psql_q edge_archive_na "$t_q")" "$(psql_q edge "$t_q")" "table t from a pg_dump archive, --no-analyze"
+assert_eq "$(psql_q edge_archive_na "SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 't'")" 0 \
+  "table t analyzed after a restore from a pg_dump archive with --no-analyze"
+psql_q postgres "DROP DATABASE edge_archive_na" >/dev/null
 # --create --clean replaces it with a new database restored from the archive.
 psql_q edge_archive "DELETE FROM t"
 archive_oid=$(psql_q postgres "SELECT oid FROM pg_database WHERE datname = 'edge_archive'")
@@ -452,6 +457,7 @@ psql_q edge_ext "ALTER TABLE partman.part_config ADD COLUMN legacy int DEFAULT 1
 psql_q edge_ext "UPDATE pg_extension SET extversion = '4.6.0' WHERE extname = 'pg_partman'" >/dev/null
 assert_exit 0 pgd "${P[@]}" backup --db "$(pg_conninfo edge_ext)"
 assert_exit 0 pgd "${P[@]}" restore latest --db "$(pg_conninfo edge_ext_v)" --create --json
+assert_eq "$(jq -r .analyzed "$LAST_STDOUT")" true "restore --json: analyzed"
 assert_eq "$(jq -c .skipped_tables "$LAST_STDOUT")" '["\"partman\".\"part_config\"","\"partman\".\"part_config_sub\""]' \
   "--json names the configuration tables not restored"
 assert_contains "$LAST_STDERR" "are NOT restored: the backup is of version 4.6.0" "the warning says why"
