@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/log.h"
 #include "common/thread_pool.h"
 
 namespace pgdedup::pg {
@@ -300,9 +301,20 @@ class Pipeline {
       PGDEDUP_RETURN_IF_ERROR(RunGroup(c, plan_, *g));
     }
     if (analyze_) {
+      // The name is in the session's encoding, which the script's preamble may have changed.
+      const std::string to_session = SessionEncodingSql(c);
+      const bool switched = plan_.settings.find(to_session) == std::string::npos;
+      if (switched) PGDEDUP_RETURN_IF_ERROR(c->Exec(to_session));
       std::string name = QualifiedName(c, s);
-      // Statistics, not rows: a failure is said, and is not retried at the end.
-      if (Status st = c->Exec("ANALYZE " + name); !st.ok()) WarnAnalyzeFailed(name, st);
+      Status analyzed = c->Exec("ANALYZE " + name);
+      if (switched) PGDEDUP_RETURN_IF_ERROR(c->Exec(plan_.settings));
+      // Statistics, not rows: a failure leaves the table to the ANALYZE at the end, on a
+      // connection of its own, which warns if it fails again.
+      if (!analyzed.ok()) {
+        LogDebug("ANALYZE " + name +
+                 " failed, to be tried again at the end: " + analyzed.message());
+        return Status::OK();
+      }
       std::lock_guard<std::mutex> l(mu_);
       result_.analyzed.insert({s.schema, s.table});
     }

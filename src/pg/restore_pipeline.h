@@ -19,7 +19,8 @@
 //   analyze T   ANALYZE T right after build T (its statistics then cover its descendants'
 //               rows too), unless the script creates extended statistics (CREATE STATISTICS
 //               is in the rest, and ANALYZE must follow it) or options.analyze is false; a
-//               failure is a warning (WarnAnalyzeFailed);
+//               failure leaves T to AnalyzeInParallel at the end, which warns if it fails
+//               again;
 //   fk F        a foreign key, once both its tables are built (and analyzed): its check of
 //               every row then uses the referenced table's new unique index.
 // A free worker takes the ready task (loads are ready from the start) with the most estimated

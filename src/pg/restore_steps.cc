@@ -388,6 +388,10 @@ Status AnalyzeInParallel(const DatabaseRestoreOptions& options,
   });
 }
 
+std::string SessionEncodingSql(const Connection* c) {
+  return "SET client_encoding = '" + c->ClientEncoding() + "'";
+}
+
 void WarnAnalyzeFailed(const std::string& name, const Status& s) {
   LogWarning("ANALYZE " + name + " failed (" + s.message() +
              "): the table is restored, without planner statistics; run ANALYZE " + name +

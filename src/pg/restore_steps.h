@@ -109,6 +109,12 @@ void WarnAnalyzeFailed(const std::string& name, const Status& s);
 // operator restoring onto a new server learns them all at once here.
 Status CheckServerHas(Connection* c, const ScriptNeeds& needs);
 
+// The statement that puts `c` back in its own client encoding (Connection::ClientEncoding), the
+// encoding of the COPY streams and of pgdedup's own SQL, after a script's preamble set the
+// script's (snapshots taken before pg_dump ran with --encoding hold scripts in the database's
+// encoding).
+std::string SessionEncodingSql(const Connection* c);
+
 // The qualified, quoted name of a table stream: "schema"."table".
 std::string QualifiedName(Connection* c, const repo::StreamInfo& s);
 

@@ -97,11 +97,6 @@ std::string BatchSettings(const DumpScript& d) {
          PreambleSettings(d);
 }
 
-// After such a batch: back to the encoding of the COPY streams and of pgdedup's own SQL.
-std::string BackToSessionEncoding(const Connection* c) {
-  return "SET client_encoding = '" + c->ClientEncoding() + "'";
-}
-
 class TableRestorer {
  public:
   TableRestorer(repo::Repository* repo, const repo::SnapshotRef& snapshot,
@@ -341,11 +336,11 @@ Status TableRestorer::CreateSchemas(Connection* c) {
     Status st = RunStatement(c, "BEGIN");
     if (st.ok()) st = RunStatement(c, BatchSettings(d));
     if (st.ok()) st = RunStatement(c, BatchAll(d));
-    if (st.ok()) st = RunStatement(c, BackToSessionEncoding(c));
+    if (st.ok()) st = RunStatement(c, SessionEncodingSql(c));
     if (st.ok()) st = Commit(c, {}, {p.name.schema});
     if (!st.ok()) {
       (void)c->Exec("ROLLBACK");
-      (void)c->Exec(BackToSessionEncoding(c));
+      (void)c->Exec(SessionEncodingSql(c));
       return st.WithContext("schema " + QuoteDumpIdent(p.name.schema));
     }
   }
@@ -413,7 +408,7 @@ Status TableRestorer::CreateTables(DatabaseRestoreStats* stats) {
     for (const Plan* p : created) Step("create table " + p->name.Quoted());
     PGDEDUP_RETURN_IF_ERROR(RunStatement(c, BatchSettings(pre_)));
     PGDEDUP_RETURN_IF_ERROR(RunStatement(c, Batch(pre_, pre)).WithContext("creating " + names));
-    PGDEDUP_RETURN_IF_ERROR(RunStatement(c, BackToSessionEncoding(c)));
+    PGDEDUP_RETURN_IF_ERROR(RunStatement(c, SessionEncodingSql(c)));
     for (const Plan* p : created) {
       if (p->stream == nullptr || options_.schema_only) continue;
       Step("table " + p->name.Quoted());
@@ -449,7 +444,7 @@ Status TableRestorer::CreateTables(DatabaseRestoreStats* stats) {
       PGDEDUP_RETURN_IF_ERROR(RunStatement(c, Batch(pre_, attach_pre) + Batch(post_, attach_post))
                                   .WithContext("attaching " + names));
     }
-    PGDEDUP_RETURN_IF_ERROR(RunStatement(c, BackToSessionEncoding(c)));
+    PGDEDUP_RETURN_IF_ERROR(RunStatement(c, SessionEncodingSql(c)));
     std::vector<TableName> names;
     for (const Plan* p : created) names.push_back(p->name);
     return Commit(c, names, {});
@@ -549,7 +544,7 @@ Status TableRestorer::AddForeignKeys(Connection* c) {
       DumpScript d = ParseDumpScript(fk);
       Status s = RunStatement(c, BatchSettings(d));
       if (s.ok()) s = RunStatement(c, BatchAll(d));
-      PGDEDUP_RETURN_IF_ERROR(RunStatement(c, BackToSessionEncoding(c)));
+      PGDEDUP_RETURN_IF_ERROR(RunStatement(c, SessionEncodingSql(c)));
       if (s.IsUnavailable()) return s;  // interrupted
       if (!s.ok())
         LogWarning("not restored: a foreign key of " + p.name.Quoted() + ": " + s.message());
