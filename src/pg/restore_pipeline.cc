@@ -303,7 +303,8 @@ class Pipeline {
     if (analyze_) {
       // The name is in the session's encoding, which the script's preamble may have changed.
       const std::string to_session = SessionEncodingSql(c);
-      const bool switched = plan_.settings.find(to_session) == std::string::npos;
+      const bool switched =
+          !plan_.settings.empty() && plan_.settings.find(to_session) == std::string::npos;
       if (switched) PGDEDUP_RETURN_IF_ERROR(c->Exec(to_session));
       std::string name = QualifiedName(c, s);
       Status analyzed = c->Exec("ANALYZE " + name);

@@ -238,18 +238,31 @@ TEST_CASE("prune refuses to delete anything when it cannot see what is live", "[
     CHECK(CountFiles(dir.path() + "/repo/data") == packs - 1);
   }
   SECTION("packs are damaged") {
-    // A byte flipped in the middle of every pack: prune stops at the first damaged live blob it
-    // reads (a chunk list while marking, or a blob it would copy) and deletes nothing.
-    for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path() + "/repo/data")) {
-      if (!e.is_regular_file()) continue;
-      std::FILE* f = std::fopen(e.path().c_str(), "r+b");
+    // A byte flipped in the middle of every pack, and one in the newest snapshot's last chunk
+    // list, which marking must read (the middle of a pack may be a blob nothing reads, with
+    // the layout a repository's random chunker seed gives): prune stops at the first damaged
+    // live blob it reads (a chunk list while marking, or a blob it would copy) and deletes
+    // nothing.
+    // (Two masks: should both flips hit one byte, it is still changed.)
+    auto flip = [](const std::string& path, long at, int mask) {
+      std::FILE* f = std::fopen(path.c_str(), "r+b");
       REQUIRE(f != nullptr);
-      long middle = static_cast<long>(e.file_size() / 2);
-      std::fseek(f, middle, SEEK_SET);
+      std::fseek(f, at, SEEK_SET);
       int c = std::fgetc(f);
-      std::fseek(f, middle, SEEK_SET);
-      std::fputc(c ^ 0x5a, f);
+      std::fseek(f, at, SEEK_SET);
+      std::fputc(c ^ mask, f);
       std::fclose(f);
+    };
+    auto snap = repo->FindSnapshot(nights[2].id.Hex());
+    REQUIRE(snap.ok());
+    REQUIRE(repo->SyncIndex().ok());
+    auto list = repo->index()->Lookup(snap->manifest.streams[0].chunk_lists.back());
+    REQUIRE(list.ok());
+    REQUIRE(list->has_value());
+    flip(dir.path() + "/repo/" + PackObjectName((*list)->pack_id),
+         static_cast<long>((*list)->entry.offset + (*list)->entry.stored_length / 2), 0xa5);
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path() + "/repo/data")) {
+      if (e.is_regular_file()) flip(e.path(), static_cast<long>(e.file_size() / 2), 0x5a);
     }
     repo.reset();
     std::filesystem::remove_all(dir.path() + "/cache");
