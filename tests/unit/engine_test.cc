@@ -6,10 +6,12 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "repo/backup.h"
 #include "repo/check.h"
+#include "repo/cut_predictor.h"
 #include "repo/index_cache.h"
 #include "repo/lock.h"
 #include "repo/pack.h"
@@ -359,11 +361,23 @@ TEST_CASE("predicting the parent's cuts gives exactly the chunks the chunker giv
     CHECK(predicted.digest == plain.digest);
     CHECK(predicted.chunk_lists == plain.chunk_lists);
     if (v.all_predicted) CHECK(predicted_stats.predicted_chunks == predicted.chunk_count);
-    if (std::string(v.what) == "one byte changed in the middle" ||
-        std::string(v.what) == "bytes inserted at the start" ||
-        std::string(v.what) == "a region deleted") {
-      // The chunks after the change are found again: predictions resume past it.
-      CHECK(predicted_stats.predicted_chunks > predicted.chunk_count * 2 / 3);
+    // Where a change begins: the chunks after it are found again, and predictions resume
+    // past it. How many chunks that takes depends on the repository's (random) chunker seed:
+    // a third of those after the change are asked for, not a share of all (two thirds of all
+    // failed about one run in fifty, 26 of 40 chunks, after a deletion a third of the way in).
+    const std::map<std::string, uint64_t> change_at = {
+        {"one byte changed in the middle", (3 << 20) / 2},
+        {"bytes inserted at the start", 0},
+        {"a region deleted", 1 << 20}};
+    if (auto at = change_at.find(v.what); at != change_at.end()) {
+      REQUIRE(repo->SyncIndex().ok());
+      auto chunks = CutPredictor::Load(repo.get(), plain);
+      REQUIRE(chunks != nullptr);
+      uint64_t before = 0, end = 0;  // the chunks that end before the change
+      for (size_t i = 0; i < chunks->size() && (end += chunks->length(i)) <= at->second; ++i) {
+        before++;
+      }
+      CHECK(predicted_stats.predicted_chunks > before + (predicted.chunk_count - before) / 3);
       CHECK(predicted_stats.predicted_chunks < predicted.chunk_count);
     }
     auto back = testing::RestoreBytes(repo.get(), snap, "s");

@@ -223,15 +223,19 @@ TEST_CASE("prune refuses to delete anything when it cannot see what is live", "[
     CHECK(s.status().code() == StatusCode::kCorruption);
     CHECK(s.status().message().find("nothing was deleted") != std::string::npos);
   }
-  SECTION("a pack holding live blobs is missing") {
-    // The pack of the newest snapshot's last blobs.
+  // Where the newest snapshot's last chunk list is stored: marking must read it.
+  auto newest_chunk_list = [&] {
     auto snap = repo->FindSnapshot(nights[2].id.Hex());
     REQUIRE(snap.ok());
     REQUIRE(repo->SyncIndex().ok());
     auto loc = repo->index()->Lookup(snap->manifest.streams[0].chunk_lists.back());
     REQUIRE(loc.ok());
     REQUIRE(loc->has_value());
-    std::filesystem::remove(dir.path() + "/repo/" + PackObjectName((*loc)->pack_id));
+    return **loc;
+  };
+  SECTION("a pack holding live blobs is missing") {
+    // The pack of the newest snapshot's last blobs.
+    std::filesystem::remove(dir.path() + "/repo/" + PackObjectName(newest_chunk_list().pack_id));
     auto lock = Exclusive(repo.get());
     auto s = Prune(repo.get(), *lock, {});
     CHECK(s.status().code() == StatusCode::kCorruption);
@@ -253,14 +257,9 @@ TEST_CASE("prune refuses to delete anything when it cannot see what is live", "[
       std::fputc(c ^ mask, f);
       std::fclose(f);
     };
-    auto snap = repo->FindSnapshot(nights[2].id.Hex());
-    REQUIRE(snap.ok());
-    REQUIRE(repo->SyncIndex().ok());
-    auto list = repo->index()->Lookup(snap->manifest.streams[0].chunk_lists.back());
-    REQUIRE(list.ok());
-    REQUIRE(list->has_value());
-    flip(dir.path() + "/repo/" + PackObjectName((*list)->pack_id),
-         static_cast<long>((*list)->entry.offset + (*list)->entry.stored_length / 2), 0xa5);
+    const BlobLocation list = newest_chunk_list();
+    flip(dir.path() + "/repo/" + PackObjectName(list.pack_id),
+         static_cast<long>(list.entry.offset + list.entry.stored_length / 2), 0xa5);
     for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path() + "/repo/data")) {
       if (e.is_regular_file()) flip(e.path(), static_cast<long>(e.file_size() / 2), 0x5a);
     }
