@@ -289,8 +289,8 @@ void AddRestore(CLI::App* app, Runner* run) {
                 "--no-tablespaces). Without it, a tablespace the schema needs that the server "
                 "lacks refuses the restore before anything changes");
   cmd->add_flag("--no-analyze", args->no_analyze,
-                "with --db: gather no planner statistics (ANALYZE) for the restored tables, as "
-                "pg_restore does not; queries are then planned blind until autovacuum, or the "
+                "with --db: skip ANALYZE of the restored tables (pg_restore does not run it "
+                "either); queries are then planned without statistics until autovacuum, or the "
                 "operator's vacuumdb --analyze-in-stages, analyzes them");
   cmd->add_option("--jobs", args->jobs,
                   "with --db: connections used at once to load tables and, as soon as a table "
