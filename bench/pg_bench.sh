@@ -96,16 +96,24 @@ check_restored() {  # check_restored DB LABEL
   fi
   say "$2: restored database verified (row counts and row hashes of every table)"
 }
+# pgdedup's restore with and without ANALYZE, in turn first (neither always after the other).
+pgd_restore() {  # pgd_restore RUN [--no-analyze]
+  local out=$T/pgd_restore label=pgdedup
+  [[ -z "${2:-}" ]] || { out=$T/pgd_restore_na; label="pgdedup --no-analyze"; }
+  measure "$out" "$PGDEDUP" --repo "$REPO" --cache-dir "$CACHE" -q \
+    restore latest --db dbname=r_pgd --create --jobs 2 ${2:-}
+  (($1 > 1)) || check_restored r_pgd "$label"
+  dropdb r_pgd
+}
 for ((i = 1; i <= RUNS; i++)); do
   say "restore run $i of $RUNS"
-  measure "$T/pgd_restore" "$PGDEDUP" --repo "$REPO" --cache-dir "$CACHE" -q \
-    restore latest --db dbname=r_pgd --create --jobs 2
-  ((i == 1)) && check_restored r_pgd pgdedup
-  dropdb r_pgd
-  measure "$T/pgd_restore_na" "$PGDEDUP" --repo "$REPO" --cache-dir "$CACHE" -q \
-    restore latest --db dbname=r_pgd --create --jobs 2 --no-analyze
-  ((i == 1)) && check_restored r_pgd "pgdedup --no-analyze"
-  dropdb r_pgd
+  if ((i % 2)); then
+    pgd_restore "$i"
+    pgd_restore "$i" --no-analyze
+  else
+    pgd_restore "$i" --no-analyze
+    pgd_restore "$i"
+  fi
   measure "$T/psql_restore" sh -c "createdb r_psql && psql -X -q -v ON_ERROR_STOP=1 -f '$WORK/shop.sql' r_psql"
   ((i == 1)) && check_restored r_psql psql
   measure "$T/psql_analyze" vacuumdb -q -j 2 --analyze-only r_psql
