@@ -374,6 +374,7 @@ PostDataPlan SplitPostData(const std::string& post_data, int jobs,
     }
   }
   std::map<std::string, size_t> group_of;  // table -> index in plan.groups
+  size_t rest_entries = 0;                 // entries left in plan.rest
   for (size_t i = 0; i < plan.script.entries.size(); ++i) {
     const DumpEntry& e = plan.script.entries[i];
     if (e.type == "STATISTICS") plan.analyze_early = false;
@@ -387,6 +388,7 @@ PostDataPlan SplitPostData(const std::string& post_data, int jobs,
     const std::string table = EntryTable(e);
     if (jobs <= 1 || (e.type != "INDEX" && e.type != "CONSTRAINT") || made_here.count(table) > 0) {
       plan.rest += e.settings + e.text;
+      rest_entries++;
       continue;
     }
     // An entry whose table cannot be told is a group of its own.
@@ -398,6 +400,7 @@ PostDataPlan SplitPostData(const std::string& post_data, int jobs,
     plan.groups.push_back({table, {i}});
   }
   plan.rest += plan.script.epilogue;
+  plan.rest_needed = plan.script.entries.empty() || rest_entries > 0;
   // Nothing taken out: run it as it was written.
   if (plan.groups.empty() && plan.foreign_keys.empty()) plan.rest = post_data;
   if (jobs <= 1) plan.analyze_early = false;
@@ -437,7 +440,7 @@ Result<LoadAndBuildResult> LoadAndBuild(repo::Repository* repo,
   PGDEDUP_RETURN_IF_ERROR(
       ForEachOnConnections(options, last.size(), setup,
                            [&](Connection* c, size_t i) { return RunGroup(c, plan, *last[i]); }));
-  if (!plan.rest.empty()) {
+  if (!plan.rest.empty() && plan.rest_needed) {
     step("post-data");
     PGDEDUP_RETURN_IF_ERROR(RunSqlText(plan.rest, "post-data", options));
   }
