@@ -27,9 +27,10 @@
 // work behind it whose tables no running task holds (a build locks its table, a foreign key
 // both of its tables: they would only wait for each other), else waits for a task to finish.
 // Work is estimated from the streams' bytes and rows; what is behind a load is its table's
-// build and ANALYZE and the longest run of foreign keys that wait on it. The
+// build and ANALYZE, then the foreign keys on it (one after another), or a parent's build. The
 // groups of tables that have no stream (a partitioned parent, a materialized view) and entries
-// whose table cannot be told run once every load is done. Finally the rest goes through psql.
+// whose table cannot be told run once every load is done. Finally the rest goes through psql,
+// when an entry is left in it.
 // The first failure stops every worker from taking more and is returned.
 //
 // With one job the post-data script is not cut: it runs whole through psql after the loads, as
