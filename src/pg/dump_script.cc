@@ -233,6 +233,17 @@ std::string PreambleSettings(const DumpScript& d) {
   return out;
 }
 
+bool PreambleIsSettingsOnly(const DumpScript& d) {
+  bool only = true;
+  ForEachTopLevelLine(d.preamble, [&only](size_t, std::string_view line) {
+    for (std::string_view ok : {"--", "SET ", "SELECT pg_catalog.set_config(", "\\restrict "}) {
+      if (line.starts_with(ok)) return;
+    }
+    if (line.find_first_not_of(" \t\r") != std::string_view::npos) only = false;
+  });
+  return only;
+}
+
 std::string QuoteDumpIdent(std::string_view ident) {
   std::string out = "\"";
   for (char c : ident) {

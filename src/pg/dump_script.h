@@ -55,6 +55,10 @@ DumpScript ParseDumpScript(std::string_view text);
 // meta-commands such as \restrict: what a connection runs before entries sent through libpq.
 std::string PreambleSettings(const DumpScript& d);
 
+// Whether the preamble holds nothing but comments, blank lines, SET and set_config lines and
+// psql's \restrict (as pg_dump writes it): then it has no effect beyond a session's settings.
+bool PreambleIsSettingsOnly(const DumpScript& d);
+
 // An identifier as pg_dump --quote-all-identifiers writes it: "a""b".
 std::string QuoteDumpIdent(std::string_view ident);
 

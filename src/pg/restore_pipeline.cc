@@ -400,7 +400,8 @@ PostDataPlan SplitPostData(const std::string& post_data, int jobs,
     plan.groups.push_back({table, {i}});
   }
   plan.rest += plan.script.epilogue;
-  plan.rest_needed = plan.script.entries.empty() || rest_entries > 0;
+  plan.rest_needed =
+      plan.script.entries.empty() || rest_entries > 0 || !PreambleIsSettingsOnly(plan.script);
   // Nothing taken out: run it as it was written.
   if (plan.groups.empty() && plan.foreign_keys.empty()) plan.rest = post_data;
   if (jobs <= 1) plan.analyze_early = false;

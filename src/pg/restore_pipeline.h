@@ -67,9 +67,9 @@ struct PostDataPlan {
   };
   std::vector<ForeignKey> foreign_keys;
   std::string rest;  // a script for psql: preamble, the other entries in order, epilogue
-  // Whether `rest` has anything to do: entries of its own, or a script that is all preamble
-  // (not cut by the parser, so run as it is). False when every entry was taken out: the
-  // preamble's session settings alone need no psql.
+  // Whether `rest` has anything to do: entries of its own, a script that is all preamble (not
+  // cut by the parser, so run as it is), or a preamble with more than session settings. False
+  // when every entry was taken out and the preamble holds only settings: they need no psql.
   bool rest_needed = true;
   // No extended statistics in the script: a table may be analyzed once its group is built.
   bool analyze_early = true;

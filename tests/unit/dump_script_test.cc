@@ -45,6 +45,19 @@ std::string Post() {
          kEpilogue;
 }
 
+TEST_CASE("a preamble of session settings only is told from one with more") {
+  const std::string entry = Entry("t t_pkey", "CONSTRAINT", "public", "SELECT 1;");
+  const std::string settings =
+      "--\n-- PostgreSQL database dump\n--\n\n\\restrict abc\n\nSET statement_timeout = 0;\n"
+      "SELECT pg_catalog.set_config('search_path', '', false);\n\n";
+  CHECK(PreambleIsSettingsOnly(ParseDumpScript(settings + entry)));
+  CHECK(PreambleIsSettingsOnly(ParseDumpScript(kPreamble + entry)));
+  CHECK_FALSE(PreambleIsSettingsOnly(ParseDumpScript(settings + "CREATE TABLE x ();\n\n" + entry)));
+  CHECK_FALSE(PreambleIsSettingsOnly(ParseDumpScript(settings + "\\connect other\n\n" + entry)));
+  // A SET split over lines leaves a line that is not one: counted as more, to be safe.
+  CHECK_FALSE(PreambleIsSettingsOnly(ParseDumpScript(settings + "SET x =\n  1;\n\n" + entry)));
+}
+
 TEST_CASE("a dump script parses into preamble, entries and epilogue, keeping every byte") {
   std::string text = Pre();
   DumpScript d = ParseDumpScript(text);
