@@ -434,16 +434,43 @@ Status WaitForNoSessions(Connection* mc, const std::string& name) {
   return Status::Unavailable(sessions + " other sessions are connected to database " + name);
 }
 
-// Gives the complete database `new_name` (ours) the name `final_name`. With `replace_existing`
-// the database of that name (which must still be the one found when the restore began, by
-// oid) has its connections shut off and its sessions ended; then, in one transaction, it is
-// renamed aside, the new one takes its name and is opened to connections: the name passes from
-// one database to the other at once, and a failure, or pgdedup killed, before the commit
-// leaves both under their names (killed outright, the old one with its connections still
-// off). The old database is dropped only once its replacement stands. A failed swap is read
-// back from the catalog on a fresh connection, after the swap's session has ended (a COMMIT
-// whose answer was lost may have taken effect), and both databases are opened again there.
-// Every failure's message says where each database is left.
+// How many times the swap's transaction is tried when the rename of the old database fails
+// while sessions that may be ended are in it (ones that connected between the ending of
+// sessions and the rename's lock).
+constexpr int kSwapAttempts = 3;
+
+// The swap's transaction: the old database's sessions ended, the old database renamed `aside`
+// (unless `aside` is empty: nothing to replace), `new_name` renamed `final_name` and opened to
+// connections, committed. PostgreSQL's rename locks the database it renames, so no session
+// connects to the old database from then until the transaction ends, and waits up to 5 s for
+// the ended sessions to go. On failure the transaction may still be open (or its COMMIT lost).
+Status Swap(Connection* mc, const std::string& final_name, const std::string& new_name,
+            const std::string& aside) {
+  auto q = [mc](const std::string& n) { return mc->QuoteIdent(n); };
+  PGDEDUP_RETURN_IF_ERROR(mc->Exec("BEGIN"));
+  if (!aside.empty()) {
+    // pg_terminate_backend is not transactional: the sessions end whatever becomes of this one.
+    EndSessions(mc, final_name);
+    PGDEDUP_RETURN_IF_ERROR(mc->Exec("ALTER DATABASE " + q(final_name) + " RENAME TO " + q(aside)));
+  }
+  PGDEDUP_RETURN_IF_ERROR(
+      mc->Exec("ALTER DATABASE " + q(new_name) + " RENAME TO " + q(final_name)));
+  PGDEDUP_RETURN_IF_ERROR(mc->Exec("ALTER DATABASE " + q(final_name) + " ALLOW_CONNECTIONS true"));
+  return mc->Exec("COMMIT");
+}
+
+// Gives the complete database `new_name` (ours, its connections shut off here) the name
+// `final_name`. With `replace_existing` the database of that name, which must still be the one
+// found when the restore began (by oid), is replaced in the same transaction (Swap): the name
+// passes from one database to the other at once, and the old database itself is never altered
+// before that commit. A failure, or pgdedup killed outright, before the commit therefore leaves
+// the old database as it was, under its name and open to connections, and the complete restore
+// under its temporary name. A session the restore's role may not end (a superuser's) fails the
+// rename after PostgreSQL's 5 s wait; one that connected just before the rename's lock makes it
+// try again (kSwapAttempts). The old database is dropped only once its replacement stands. A
+// failed swap is read back from the catalog on a fresh connection, after the swap's session has
+// ended (a COMMIT whose answer was lost may have taken effect). Every failure's message says
+// where each database is left.
 Status PutInPlace(const Target& target) {
   const std::string& final_name = target.final_name;
   const std::string& new_name = target.created->name();
@@ -451,52 +478,50 @@ Status PutInPlace(const Target& target) {
   auto maintenance = OpenMaintenance(target.maintenance_conninfo, final_name);
   if (!maintenance.ok()) return maintenance.status().WithContext(kept);
   Connection* mc = maintenance->first.get();
-  auto q = [mc](const std::string& n) { return mc->QuoteIdent(n); };
-  auto allow = [&](const std::string& n, bool on) {
-    return mc->Exec("ALTER DATABASE " + q(n) + " ALLOW_CONNECTIONS " + (on ? "true" : "false"));
+  auto allow_new = [&](bool on) {
+    return mc->Exec("ALTER DATABASE " + mc->QuoteIdent(new_name) + " ALLOW_CONNECTIONS " +
+                    (on ? "true" : "false"));
   };
+  const std::string not_replaced =
+      target.replace_existing ? "database \"" + final_name + "\" is not replaced; " : "";
   // Before the new database has its name: the old one (if any) as it was, the new one open.
   auto unchanged = [&](const Status& s) {
-    (void)allow(new_name, true);
-    return s.WithContext((target.replace_existing
-                              ? "database \"" + final_name + "\" is not replaced; "
-                              : std::string()) +
-                         kept + " (rename it to \"" + final_name + "\")");
+    (void)allow_new(true);
+    return s.WithContext(not_replaced + kept + " (rename it to \"" + final_name + "\")");
   };
-  if (Status s = allow(new_name, false); !s.ok()) return unchanged(s);
+  if (Status s = allow_new(false); !s.ok()) return unchanged(s);
   if (Status s = WaitForNoSessions(mc, new_name); !s.ok()) return unchanged(s);
   std::string aside;
-  bool old_allowed = false;
   if (target.replace_existing) {
-    auto found = mc->Query(
-        "SELECT oid, datallowconn FROM pg_catalog.pg_database WHERE datname = $1", {final_name});
+    auto found =
+        mc->Query("SELECT oid FROM pg_catalog.pg_database WHERE datname = $1", {final_name});
     if (!found.ok()) return unchanged(found.status());
     if (found->empty() || (*found)[0][0].value_or("") != target.old_oid) {
       return unchanged(
           Status::Unavailable("database \"" + final_name +
                               "\" was dropped or replaced by someone else while the restore ran"));
     }
-    old_allowed = (*found)[0][1].value_or("t") == "t";
-    if (Status s = allow(final_name, false); !s.ok()) return unchanged(s);
-    // A session we may not end makes the rename fail after PostgreSQL's own 5 s wait.
-    EndSessions(mc, final_name);
     aside = kReplacedPrefix + ToHex(repo::RandomBytes(8));
   }
   // The swap's own session, to be ended before its outcome is read should its COMMIT be lost.
   auto swap_pid = mc->QueryValue("SELECT pg_catalog.pg_backend_pid()");
-  if (!swap_pid.ok()) {
-    if (old_allowed) (void)allow(final_name, true);
-    return unchanged(swap_pid.status());
+  if (!swap_pid.ok()) return unchanged(swap_pid.status());
+  Status swapped;
+  for (int attempt = 1;; ++attempt) {
+    swapped = Swap(mc, final_name, new_name, aside);
+    if (swapped.ok() || aside.empty() || attempt == kSwapAttempts) break;
+    // Tried again only while the old database holds sessions the swap may end; a lost
+    // connection (a COMMIT's outcome unknown) goes to the check below.
+    if (!mc->Exec("ROLLBACK").ok()) break;
+    auto endable = mc->QueryValue(
+        "SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE datname = $1 AND "
+        "pid <> pg_catalog.pg_backend_pid() AND usesysid IS NOT NULL AND "
+        "pg_catalog.pg_has_role(usesysid, 'USAGE')",
+        {final_name});
+    if (!endable.ok() || *endable == "0") break;
+    LogDebug("sessions connected to database \"" + final_name +
+             "\" while it was being replaced: trying again (" + swapped.message() + ")");
   }
-  Status swapped = mc->Exec("BEGIN");
-  if (swapped.ok() && !aside.empty()) {
-    swapped = mc->Exec("ALTER DATABASE " + q(final_name) + " RENAME TO " + q(aside));
-  }
-  if (swapped.ok()) {
-    swapped = mc->Exec("ALTER DATABASE " + q(new_name) + " RENAME TO " + q(final_name));
-  }
-  if (swapped.ok()) swapped = allow(final_name, true);
-  if (swapped.ok()) swapped = mc->Exec("COMMIT");
   if (!swapped.ok()) {
     (void)mc->Exec("ROLLBACK");
     // What happened is read on a fresh connection (the swap's may be gone), once the swap's
@@ -518,32 +543,26 @@ Status PutInPlace(const Target& target) {
       if (still.ok() && still->empty()) {
         replaced = true;
       } else if (still.ok()) {
-        // Not replaced: both databases open to connections again, as they were.
-        std::string off;
-        auto reopen = [&](const std::string& n) {
-          if (!cc->Exec("ALTER DATABASE " + cc->QuoteIdent(n) + " ALLOW_CONNECTIONS true").ok()) {
-            off += (off.empty() ? "" : ", ") + n;
-          }
-        };
-        if (old_allowed) reopen(final_name);
-        reopen(new_name);
-        return swapped.WithContext(
-            (target.replace_existing ? "database \"" + final_name + "\" is not replaced; "
-                                     : std::string()) +
-            kept + " (rename it to \"" + final_name + "\")" +
-            (off.empty() ? std::string()
-                         : "; connections are still off for " + off +
-                               " (ALTER DATABASE ... ALLOW_CONNECTIONS true)"));
+        // Not replaced: the new database open to connections again, the old one untouched.
+        const bool reopened =
+            cc->Exec("ALTER DATABASE " + cc->QuoteIdent(new_name) + " ALLOW_CONNECTIONS true").ok();
+        return swapped.WithContext(not_replaced + kept + " (rename it to \"" + final_name + "\")" +
+                                   (reopened
+                                        ? std::string()
+                                        : "; connections to it are still off (ALTER DATABASE ... "
+                                          "ALLOW_CONNECTIONS true)"));
       } else {
         unknown = still.status();
       }
     }
     if (!replaced) {
-      return swapped.WithContext(
-          "could not tell whether database " + new_name +
-          " (the complete restore) took the name \"" + final_name + "\" (" + unknown.message() +
-          "): look for databases " + new_name + (aside.empty() ? "" : " and " + aside) +
-          " (connections to them may be off: ALTER DATABASE ... ALLOW_CONNECTIONS true)");
+      return swapped.WithContext("could not tell whether database " + new_name +
+                                 " (the complete restore) took the name \"" + final_name + "\" (" +
+                                 unknown.message() + "): look for databases " + new_name +
+                                 (aside.empty() ? "" : " and " + aside) + " (connections to " +
+                                 new_name +
+                                 " may be off: ALTER DATABASE ... ALLOW_CONNECTIONS "
+                                 "true)");
     }
   }
   // The new database has its name.

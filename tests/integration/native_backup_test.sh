@@ -208,6 +208,24 @@ wait "$sleeper_psql" || sleeper_rc=$?
 [[ "$sleeper_rc" != 0 && "$sleeper_rc" != 124 ]] || fail "the session in the replaced database was not ended (status $sleeper_rc)"
 db_state awk_restored "$S/r2"
 compare_state "$S/awk" "$S/r2" "restore --create --clean"
+# Nor does an application that connects again at once whenever its session is ended (a pool):
+# a session that tries while the old database is being renamed waits for the rename, then
+# finds that database gone; the next one reaches the replacement.
+reconnect_until=$((SECONDS + 120))
+while [[ ! -e "$TEST_TMP/stop-reconnecting" ]] && ((SECONDS < reconnect_until)); do
+  psql -X -q -d awk_restored -c "SELECT pg_sleep(0.05)" >/dev/null 2>&1 || true
+done &
+reconnector=$!
+reconnector_in() {
+  test "$(psql_q postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = 'awk_restored'
+    AND query LIKE '%pg_sleep%'")" != 0
+}
+wait_until 100 reconnector_in || fail "the reconnecting client never connected"
+assert_exit 0 p restore latest --db "$(pg_conninfo awk_restored)" --create --clean
+touch "$TEST_TMP/stop-reconnecting"
+wait "$reconnector"
+db_state awk_restored "$S/r2b"
+compare_state "$S/awk" "$S/r2b" "restore --create --clean while a client reconnects"
 
 # The database's own properties come back with --create: owner, comment, connection limit and
 # privileges (here PUBLIC may not connect, which a restore must not undo).

@@ -6,7 +6,8 @@
 # --no-tablespaces), for --create, into an existing database, for --table, for a drill and for
 # a pg_dump archive; a role that a policy names must exist either way. With the tablespace
 # there, tables and indexes come back in it (the database's own default tablespace too).
-# --create --clean whose swap a session blocks keeps the old database as it was. A function
+# --create --clean whose swap a session blocks keeps the old database as it was, open to
+# connections, even when pgdedup is killed (kill -9) while its rename waits. A function
 # body that contains lines like the statements left out comes back byte for byte. A --table
 # restore that fails while it creates a table, or after it created one, leaves no table it
 # created behind.
@@ -209,8 +210,37 @@ kept=$(psql_q postgres "SELECT datname || ':' || datallowconn FROM pg_database
   WHERE datname LIKE 'pgdedup_restore_%'")
 [[ "$kept" == pgdedup_restore_*:true ]] || fail "the complete restore kept, open: [$kept]"
 assert_eq "$(psql_q "${kept%:true}" "SELECT count(*) FROM k")" 1 "the kept restore's rows"
-stop_job TERM "$sleeper"
 psql_q postgres "DROP DATABASE \"${kept%:true}\"" >/dev/null
+
+# The same swap with pgdedup killed outright (kill -9) while its rename waits: the swap
+# committed nothing, so the old database is as it was, under its name and open to connections
+# (an application can connect at once), and the next restore replaces it and names the
+# complete copy the killed one left under its temporary name.
+renaming_gone() { ! renaming_as_pgdedup; }
+sleeper_in || fail "the superuser's session in swapdb ended early"
+"$PGDEDUP_BIN" "${P[@]}" restore "$swap_snap" --create --clean \
+  --db "host=$PGHOST port=$PGPORT user=owner1 dbname=swapdb" >/dev/null 2>"$swap_err" &
+swap_job=$!
+wait_until 100 renaming_as_pgdedup || { cat "$swap_err" >&2; fail "the swap to kill never began"; }
+stop_job KILL "$swap_job"
+assert_eq "$STOPPED_RC" 137 "exit status of a restore killed with SIGKILL during its swap"
+# The server ends the killed restore's session once the rename's wait is over.
+wait_until 100 renaming_gone
+assert_eq "$(psql_q postgres "$oid_q")" "$swap_before" \
+  "the old database, and its connections, after a swap killed with SIGKILL"
+assert_eq "$(psql -X -At -d "host=$PGHOST port=$PGPORT user=owner1 dbname=swapdb" \
+  -c "SELECT count(*) FROM k")" 1 "a new session in the old database after a killed swap"
+left=$(psql_q postgres "SELECT datname FROM pg_database WHERE datname LIKE 'pgdedup\_restore\_%'")
+[[ "$left" == pgdedup_restore_* ]] || fail "the killed swap's complete restore kept: [$left]"
+psql_q postgres "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'swapdb'
+  AND query LIKE '%pg_sleep%'" >/dev/null
+wait "$sleeper" 2>/dev/null || true
+assert_exit 0 pgd "${P[@]}" restore "$swap_snap" --create --clean \
+  --db "host=$PGHOST port=$PGPORT user=owner1 dbname=swapdb"
+assert_contains "$LAST_STDERR" "$left" "the next restore names what the killed swap left"
+[[ "$(psql_q postgres "$oid_q")" != "$swap_before" ]] || fail "swapdb was not replaced"
+assert_eq "$(psql_q swapdb "SELECT count(*) FROM k")" 1 "the replaced database's rows"
+psql_q postgres "DROP DATABASE \"$left\"" >/dev/null
 
 # Tablespaces: restored where they were when the server has them (the database's own default
 # tablespace too); a server that lacks them is refused before anything changes (with the roles
