@@ -434,24 +434,50 @@ Status WaitForNoSessions(Connection* mc, const std::string& name) {
   return Status::Unavailable(sessions + " other sessions are connected to database " + name);
 }
 
-// How many times the swap's transaction is tried when the rename of the old database fails
-// while sessions that may be ended are in it (ones that connected between the ending of
-// sessions and the rename's lock).
-constexpr int kSwapAttempts = 3;
-
-// The swap's transaction: the old database's sessions ended, the old database renamed `aside`
-// (unless `aside` is empty: nothing to replace), `new_name` renamed `final_name` and opened to
-// connections, committed. PostgreSQL's rename locks the database it renames, so no session
-// connects to the old database from then until the transaction ends, and waits up to 5 s for
-// the ended sessions to go. On failure the transaction may still be open (or its COMMIT lost).
-Status Swap(Connection* mc, const std::string& final_name, const std::string& new_name,
+// The swap's transaction on `mc`: the old database (`final_name`, oid `old_oid`) renamed
+// `aside` (unless `aside` is empty: nothing to replace), `new_name` renamed `final_name` and
+// opened to connections, committed. PostgreSQL's rename first locks the database it renames
+// (a session connecting from then on waits for the transaction's end, then connects to
+// whichever database has the name) and then waits up to 5 s for the sessions in it to go:
+// once `ender`, a second connection, sees the lock held by `swap_pid`, it ends them, as
+// DROP DATABASE ... WITH (FORCE) does, so none can slip in between. On failure the transaction
+// may still be open (or its COMMIT lost).
+Status Swap(Connection* mc, Connection* ender, const std::string& swap_pid,
+            const std::string& old_oid, const std::string& final_name, const std::string& new_name,
             const std::string& aside) {
   auto q = [mc](const std::string& n) { return mc->QuoteIdent(n); };
-  PGDEDUP_RETURN_IF_ERROR(mc->Exec("BEGIN"));
+  // Should pgdedup stop between statements (its host gone), the lock goes after 10 s.
+  PGDEDUP_RETURN_IF_ERROR(mc->Exec(
+      mc->ServerVersion() >= 90600 ? "BEGIN; SET LOCAL idle_in_transaction_session_timeout = '10s'"
+                                   : "BEGIN"));
   if (!aside.empty()) {
-    // pg_terminate_backend is not transactional: the sessions end whatever becomes of this one.
-    EndSessions(mc, final_name);
-    PGDEDUP_RETURN_IF_ERROR(mc->Exec("ALTER DATABASE " + q(final_name) + " RENAME TO " + q(aside)));
+    std::atomic<bool> done{false};
+    Status renamed;
+    std::thread rename([&] {
+      renamed = mc->Exec("ALTER DATABASE " + q(final_name) + " RENAME TO " + q(aside));
+      done = true;
+    });
+    bool locked = false;
+    auto last_end = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+    while (!done) {
+      if (!locked) {
+        auto held = ender->Query(
+            "SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'object' AND classid = "
+            "'pg_catalog.pg_database'::pg_catalog.regclass AND objid = $1::pg_catalog.oid AND "
+            "pid = $2::pg_catalog.int4 AND mode = 'AccessExclusiveLock' AND granted",
+            {old_oid, swap_pid});
+        locked = held.ok() && !held->empty();
+      }
+      // Again every 100 ms while the rename waits: a session whose start was under way when
+      // the lock was taken shows up only once that start is done.
+      if (locked && std::chrono::steady_clock::now() - last_end >= std::chrono::milliseconds(100)) {
+        EndSessions(ender, final_name);
+        last_end = std::chrono::steady_clock::now();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    rename.join();
+    PGDEDUP_RETURN_IF_ERROR(renamed);
   }
   PGDEDUP_RETURN_IF_ERROR(
       mc->Exec("ALTER DATABASE " + q(new_name) + " RENAME TO " + q(final_name)));
@@ -466,11 +492,10 @@ Status Swap(Connection* mc, const std::string& final_name, const std::string& ne
 // before that commit. A failure, or pgdedup killed outright, before the commit therefore leaves
 // the old database as it was, under its name and open to connections, and the complete restore
 // under its temporary name. A session the restore's role may not end (a superuser's) fails the
-// rename after PostgreSQL's 5 s wait; one that connected just before the rename's lock makes it
-// try again (kSwapAttempts). The old database is dropped only once its replacement stands. A
-// failed swap is read back from the catalog on a fresh connection, after the swap's session has
-// ended (a COMMIT whose answer was lost may have taken effect). Every failure's message says
-// where each database is left.
+// rename after PostgreSQL's 5 s wait. The old database is dropped only once its replacement
+// stands. A failed swap is read back from the catalog on a fresh connection, after the swap's
+// session has ended (a COMMIT whose answer was lost may have taken effect). Every failure's
+// message says where each database is left.
 Status PutInPlace(const Target& target) {
   const std::string& final_name = target.final_name;
   const std::string& new_name = target.created->name();
@@ -506,22 +531,13 @@ Status PutInPlace(const Target& target) {
   // The swap's own session, to be ended before its outcome is read should its COMMIT be lost.
   auto swap_pid = mc->QueryValue("SELECT pg_catalog.pg_backend_pid()");
   if (!swap_pid.ok()) return unchanged(swap_pid.status());
-  Status swapped;
-  for (int attempt = 1;; ++attempt) {
-    swapped = Swap(mc, final_name, new_name, aside);
-    if (swapped.ok() || aside.empty() || attempt == kSwapAttempts) break;
-    // Tried again only while the old database holds sessions the swap may end; a lost
-    // connection (a COMMIT's outcome unknown) goes to the check below.
-    if (!mc->Exec("ROLLBACK").ok()) break;
-    auto endable = mc->QueryValue(
-        "SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE datname = $1 AND "
-        "pid <> pg_catalog.pg_backend_pid() AND usesysid IS NOT NULL AND "
-        "pg_catalog.pg_has_role(usesysid, 'USAGE')",
-        {final_name});
-    if (!endable.ok() || *endable == "0") break;
-    LogDebug("sessions connected to database \"" + final_name +
-             "\" while it was being replaced: trying again (" + swapped.message() + ")");
+  std::unique_ptr<Connection> ender;
+  if (target.replace_existing) {
+    auto second = OpenMaintenance(target.maintenance_conninfo, final_name);
+    if (!second.ok()) return unchanged(second.status());
+    ender = std::move(second->first);
   }
+  Status swapped = Swap(mc, ender.get(), *swap_pid, target.old_oid, final_name, new_name, aside);
   if (!swapped.ok()) {
     (void)mc->Exec("ROLLBACK");
     // What happened is read on a fresh connection (the swap's may be gone), once the swap's

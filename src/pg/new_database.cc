@@ -14,10 +14,14 @@ constexpr auto kCancelWait = std::chrono::seconds(30);
 }  // namespace
 
 void EndSessions(Connection* c, const std::string& name) {
+  // Only a superuser may end a superuser's session: asked by anyone else, the server fails the
+  // whole statement, and the sessions it may end would be left too.
   (void)c->Query(
-      "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
-      "WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid() AND usesysid IS NOT NULL AND "
-      "pg_catalog.pg_has_role(usesysid, 'USAGE')",
+      "SELECT pg_catalog.pg_terminate_backend(a.pid) FROM pg_catalog.pg_stat_activity a "
+      "JOIN pg_catalog.pg_roles r ON r.oid = a.usesysid "
+      "WHERE a.datname = $1 AND a.pid <> pg_catalog.pg_backend_pid() AND "
+      "pg_catalog.pg_has_role(a.usesysid, 'USAGE') AND (NOT r.rolsuper OR "
+      "(SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user))",
       {name});
 }
 

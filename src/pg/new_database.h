@@ -40,7 +40,8 @@ namespace pgdedup::pg {
 Status DropDatabase(const std::string& maintenance_conninfo, const std::string& name);
 
 // Ends the sessions connected to database `name` that `c` may end (those of roles whose
-// privileges it has; every one for a superuser), as DROP DATABASE ... WITH (FORCE) would. Best
+// privileges it has, superusers' excepted; every one for a superuser), as DROP DATABASE ...
+// WITH (FORCE) would. Best
 // effort: a session it may not end is left, and whatever needs the database alone then fails.
 void EndSessions(Connection* c, const std::string& name);
 

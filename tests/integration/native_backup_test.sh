@@ -209,11 +209,11 @@ wait "$sleeper_psql" || sleeper_rc=$?
 db_state awk_restored "$S/r2"
 compare_state "$S/awk" "$S/r2" "restore --create --clean"
 # Nor does an application that connects again at once whenever its session is ended (a pool):
-# a session that tries while the old database is being renamed waits for the rename, then
-# finds that database gone; the next one reaches the replacement.
+# its session is ended once the rename holds the old database's lock, and the one it opens
+# next waits for the swap, then reaches the replacement.
 reconnect_until=$((SECONDS + 120))
 while [[ ! -e "$TEST_TMP/stop-reconnecting" ]] && ((SECONDS < reconnect_until)); do
-  psql -X -q -d awk_restored -c "SELECT pg_sleep(0.05)" >/dev/null 2>&1 || true
+  psql -X -q -d awk_restored -c "SELECT pg_sleep(2)" >/dev/null 2>&1 || true
 done &
 reconnector=$!
 reconnector_in() {

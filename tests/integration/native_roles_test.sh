@@ -183,7 +183,7 @@ assert_exit 0 pgd "${P[@]}" backup --db "$(pg_conninfo swapdb)" --json
 swap_snap=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshot_id"])' <"$LAST_STDOUT")
 oid_q="SELECT oid || ':' || datallowconn FROM pg_database WHERE datname = 'swapdb'"
 swap_before=$(psql_q postgres "$oid_q")
-psql -X -q -d swapdb -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+psql -X -q -d swapdb -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
 sleeper=$!
 sleeper_in() {
   test "$(psql_q postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = 'swapdb'
@@ -198,7 +198,8 @@ swap_job=$!
 # While the rename waits for the session, pg_stat_activity shows whose it is.
 renaming_as_pgdedup() {
   test "$(psql_q postgres "SELECT count(*) FROM pg_stat_activity
-    WHERE application_name = 'pgdedup' AND usename = 'owner1' AND query LIKE 'ALTER DATABASE%'")" = 1
+    WHERE application_name = 'pgdedup' AND usename = 'owner1' AND state = 'active'
+      AND query LIKE 'ALTER DATABASE%RENAME TO%'")" = 1
 }
 wait_until 100 renaming_as_pgdedup
 wait "$swap_job" || swap_rc=$?
