@@ -189,8 +189,13 @@ Status CopyTable(Connection* c, const TableInfo& t, repo::BackupSession* session
   return Status::OK();
 }
 
-// Copies every table on `jobs` connections that import the exported snapshot, largest tables
-// first; the first failure stops the others.
+// Copies every table on `jobs` connections, largest tables first; the first failure stops the
+// others. Each table is copied in a transaction of its own that imports the exported snapshot,
+// so a connection's locks (the table's, and its indexes' that planning the ordered COPY takes)
+// go when the table is done: the main session's locks keep every table from being altered or
+// dropped meanwhile, and the lock table needs room for them and pg_dump's only, as pg_dump
+// alone does, not for every table and index on top (a database of thousands of partitions
+// would otherwise exhaust max_locks_per_transaction where pg_dump does not).
 Status CopyTables(const DatabaseBackupOptions& options, const std::string& snapshot,
                   const std::vector<TableInfo>& tables, repo::BackupSession* session) {
   std::vector<const TableInfo*> order;
@@ -205,12 +210,11 @@ Status CopyTables(const DatabaseBackupOptions& options, const std::string& snaps
   auto worker = [&]() {
     auto conn = Connection::Open(options.conninfo);
     Status s = conn.ok() ? (*conn)->Exec("SET row_security = off") : conn.status();
-    if (s.ok()) {
-      s = (*conn)->Exec(
-          "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; "
-          "SET TRANSACTION SNAPSHOT " +
-          (*conn)->QuoteLiteral(snapshot));
-    }
+    const std::string begin = s.ok()
+                                  ? "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; "
+                                    "SET TRANSACTION SNAPSHOT " +
+                                        (*conn)->QuoteLiteral(snapshot)
+                                  : std::string();
     while (s.ok()) {
       const TableInfo* t;
       {
@@ -218,7 +222,9 @@ Status CopyTables(const DatabaseBackupOptions& options, const std::string& snaps
         if (!failure.ok() || next == order.size()) return;
         t = order[next++];
       }
-      s = CopyTable(conn->get(), *t, session);
+      s = (*conn)->Exec(begin);
+      if (s.ok()) s = CopyTable(conn->get(), *t, session);
+      if (s.ok()) s = (*conn)->Exec("COMMIT");
     }
     std::lock_guard<std::mutex> l(mu);
     if (failure.ok()) failure = s;

@@ -399,8 +399,14 @@ Status TableRestorer::CreateTables(DatabaseRestoreStats* stats) {
   }
   auto sequences = SequenceSql(c, created);
   if (!sequences.ok()) return sequences.status();
-  std::string list;  // for errors
-  for (const Plan* p : created) list += (list.empty() ? "" : ", ") + p->name.Quoted();
+  std::string list;  // for errors: the first few (a partition tree may have thousands)
+  constexpr size_t kNamed = 5;
+  for (size_t i = 0; i < created.size() && i < kNamed; ++i) {
+    list += (list.empty() ? "" : ", ") + created[i]->name.Quoted();
+  }
+  if (created.size() > kNamed) {
+    list += " and " + std::to_string(created.size() - kNamed) + " more";
+  }
   const std::string names = (created.size() == 1 ? "table " : "tables ") + list;
 
   Status st = [&]() -> Status {
