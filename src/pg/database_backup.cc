@@ -192,10 +192,11 @@ Status CopyTable(Connection* c, const TableInfo& t, repo::BackupSession* session
 // Copies every table on `jobs` connections, largest tables first; the first failure stops the
 // others. Each table is copied in a transaction of its own that imports the exported snapshot,
 // so a connection's locks (the table's, and its indexes' that planning the ordered COPY takes)
-// go when the table is done: the main session's locks keep every table from being altered or
-// dropped meanwhile, and the lock table needs room for them and pg_dump's only, as pg_dump
-// alone does, not for every table and index on top (a database of thousands of partitions
-// would otherwise exhaust max_locks_per_transaction where pg_dump does not).
+// go when the table is done, while the main session's locks keep every table from being altered
+// or dropped. The server's lock table then needs about the room pg_dump alone does (the main
+// session's locks and pg_dump's share their lock objects), not one entry per table and index on
+// top: a database of thousands of partitions ran out of shared memory that way where pg_dump
+// did not.
 Status CopyTables(const DatabaseBackupOptions& options, const std::string& snapshot,
                   const std::vector<TableInfo>& tables, repo::BackupSession* session) {
   std::vector<const TableInfo*> order;

@@ -62,10 +62,6 @@ bool ContainsToken(std::string_view body, std::string_view needle, bool allow_do
   return false;
 }
 
-bool AltersTable(std::string_view body, const std::string& q) {
-  return ContainsToken(body, "ALTER TABLE ONLY " + q) || ContainsToken(body, "ALTER TABLE " + q);
-}
-
 bool IsIdentChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
          c == '$' || static_cast<unsigned char>(c) >= 0x80;
@@ -258,6 +254,16 @@ TableObjects SelectTableObjects(const DumpScript& pre, const DumpScript& post,
                                 const TableName& table) {
   TableObjects t;
   const std::string q = table.Quoted();
+  // Every entry of both scripts is searched for these: built once, not per entry (a --table
+  // restore of a partition tree calls this for each of thousands of tables).
+  const std::string alter_only = "ALTER TABLE ONLY " + q, alter = "ALTER TABLE " + q;
+  auto alters_table = [&](std::string_view body) {
+    return ContainsToken(body, alter_only) || ContainsToken(body, alter);
+  };
+  const std::string owned_by = "OWNED BY " + q, comment_table = "COMMENT ON TABLE " + q,
+                    comment_column = "COMMENT ON COLUMN " + q, on_table = " ON TABLE " + q,
+                    attach = "ATTACH PARTITION " + q, on = " ON " + q, on_only = " ON ONLY " + q,
+                    to = " TO " + q;
   std::set<std::pair<std::string, std::string>> sequences;  // schema, name
   std::vector<bool> take(pre.entries.size(), false);
 
@@ -271,24 +277,24 @@ TableObjects SelectTableObjects(const DumpScript& pre, const DumpScript& post,
       }
     } else if (e.type == "SEQUENCE") {
       // An identity column's sequence is created by ALTER TABLE ... ADD GENERATED.
-      if (AltersTable(body, q)) {
+      if (alters_table(body)) {
         take[i] = true;
         sequences.insert({e.schema, e.name});
       }
     } else if (e.type == "SEQUENCE OWNED BY") {
-      if (ContainsToken(body, "OWNED BY " + q, /*allow_dot=*/true)) {
+      if (ContainsToken(body, owned_by, /*allow_dot=*/true)) {
         take[i] = true;
         sequences.insert({e.schema, e.name});
       }
     } else if (e.type == "DEFAULT") {
-      take[i] = AltersTable(body, q);
+      take[i] = alters_table(body);
     } else if (e.type == "COMMENT") {
-      take[i] = ContainsToken(body, "COMMENT ON TABLE " + q) ||
-                ContainsToken(body, "COMMENT ON COLUMN " + q, /*allow_dot=*/true);
+      take[i] = ContainsToken(body, comment_table) ||
+                ContainsToken(body, comment_column, /*allow_dot=*/true);
     } else if (e.type == "ACL") {
-      take[i] = ContainsToken(body, " ON TABLE " + q);
+      take[i] = ContainsToken(body, on_table);
     } else if (e.type == "TABLE ATTACH") {
-      take[i] = ContainsToken(body, "ATTACH PARTITION " + q);
+      take[i] = ContainsToken(body, attach);
     }
   }
   // Second pass: a serial column's CREATE SEQUENCE, and the sequences' comments and grants.
@@ -319,27 +325,27 @@ TableObjects SelectTableObjects(const DumpScript& pre, const DumpScript& post,
   for (const DumpEntry& e : post.entries) {
     const size_t taken_before = post_entries.size();
     std::string_view body = Body(e);
-    bool on_table = ContainsToken(body, " ON " + q) || ContainsToken(body, " ON ONLY " + q);
+    auto on_it = [&] { return ContainsToken(body, on) || ContainsToken(body, on_only); };
     if (e.type == "FK CONSTRAINT") {
-      if (AltersTable(body, q)) t.foreign_keys.push_back(Script(post, {&e}));
+      if (alters_table(body)) t.foreign_keys.push_back(Script(post, {&e}));
     } else if (e.type == "CONSTRAINT") {
-      if (AltersTable(body, q)) {
+      if (alters_table(body)) {
         post_entries.push_back(&e);
         if (e.name.rfind(table_prefix, 0) == 0) indexes.insert(e.name.substr(table_prefix.size()));
       }
     } else if (e.type == "INDEX") {
-      if (on_table) {
+      if (on_it()) {
         post_entries.push_back(&e);
         indexes.insert(e.name);
       }
     } else if (e.type == "INDEX ATTACH") {
       if (e.schema == table.schema && indexes.count(e.name)) post_entries.push_back(&e);
     } else if (e.type == "TRIGGER" || e.type == "POLICY" || e.type == "COMMENT") {
-      if (on_table) post_entries.push_back(&e);
+      if (on_it()) post_entries.push_back(&e);
     } else if (e.type == "RULE") {
-      if (ContainsToken(body, " TO " + q)) post_entries.push_back(&e);
+      if (ContainsToken(body, to)) post_entries.push_back(&e);
     } else if (e.type == "ROW SECURITY") {
-      if (AltersTable(body, q)) post_entries.push_back(&e);
+      if (alters_table(body)) post_entries.push_back(&e);
     }
     if (post_entries.size() > taken_before) {
       t.post_entries.push_back(static_cast<size_t>(&e - post.entries.data()));

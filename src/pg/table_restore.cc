@@ -70,6 +70,17 @@ struct Plan {
   TableObjects objects;
 };
 
+// The first few of `tables`, quoted, and how many more: a partition tree may have thousands.
+std::string FewNames(const std::vector<TableName>& tables) {
+  constexpr size_t kNamed = 5;
+  std::string list;
+  for (size_t i = 0; i < tables.size() && i < kNamed; ++i) {
+    list += (list.empty() ? "" : ", ") + tables[i].Quoted();
+  }
+  if (tables.size() > kNamed) list += " and " + std::to_string(tables.size() - kNamed) + " more";
+  return list;
+}
+
 // Entries of a dump script by index, each with the session settings it was written under, as
 // one batch for libpq (pg_dump's entries hold no psql meta-commands; its preamble does).
 std::string Batch(const DumpScript& d, const std::set<size_t>& entries) {
@@ -399,14 +410,9 @@ Status TableRestorer::CreateTables(DatabaseRestoreStats* stats) {
   }
   auto sequences = SequenceSql(c, created);
   if (!sequences.ok()) return sequences.status();
-  std::string list;  // for errors: the first few (a partition tree may have thousands)
-  constexpr size_t kNamed = 5;
-  for (size_t i = 0; i < created.size() && i < kNamed; ++i) {
-    list += (list.empty() ? "" : ", ") + created[i]->name.Quoted();
-  }
-  if (created.size() > kNamed) {
-    list += " and " + std::to_string(created.size() - kNamed) + " more";
-  }
+  std::vector<TableName> created_names;
+  for (const Plan* p : created) created_names.push_back(p->name);
+  const std::string list = FewNames(created_names);  // for errors
   const std::string names = (created.size() == 1 ? "table " : "tables ") + list;
 
   Status st = [&]() -> Status {
@@ -451,9 +457,7 @@ Status TableRestorer::CreateTables(DatabaseRestoreStats* stats) {
                                   .WithContext("attaching " + names));
     }
     PGDEDUP_RETURN_IF_ERROR(RunStatement(c, SessionEncodingSql(c)));
-    std::vector<TableName> names;
-    for (const Plan* p : created) names.push_back(p->name);
-    return Commit(c, names, {});
+    return Commit(c, created_names, {});
   }();
   if (!st.ok()) return st;  // the connection closes: the transaction is rolled back
   for (const Plan* p : created) {
@@ -525,7 +529,7 @@ std::string TableRestorer::DropCreated() {
       std::string list;
       for (const TableName& t : tables) list += (list.empty() ? "" : ", ") + t.Quoted();
       Status s = c->Exec("DROP TABLE IF EXISTS " + list);
-      if (!s.ok()) left = list + " (" + s.message() + ")";
+      if (!s.ok()) left = FewNames(tables) + " (" + s.message() + ")";
     }
     for (auto n = schemas.rbegin(); n != schemas.rend(); ++n) {
       Status s = c->Exec("DROP SCHEMA IF EXISTS " + QuoteDumpIdent(*n));
