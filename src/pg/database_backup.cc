@@ -282,10 +282,8 @@ void DescribeInto(const DatabaseInfo& db, Connection* c, const std::string& pg_d
   manifest->database_acl = db.acl;
 }
 
-}  // namespace
-
-Status BackupDatabaseArchive(const DatabaseBackupOptions& opts, repo::BackupSession* session,
-                             repo::Manifest* manifest) {
+Status ArchiveDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* session,
+                       repo::Manifest* manifest) {
   DatabaseBackupOptions options = opts;
   if (const char* env = std::getenv("PGDEDUP_PG_DUMP"); env && *env) options.pg_dump = env;
   auto conn = Connection::Open(options.conninfo);
@@ -310,8 +308,8 @@ Status BackupDatabaseArchive(const DatabaseBackupOptions& opts, repo::BackupSess
   return Status::OK();
 }
 
-Status BackupDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* session,
-                      repo::Manifest* manifest) {
+Status CopyDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* session,
+                    repo::Manifest* manifest) {
   DatabaseBackupOptions options = opts;
   if (const char* env = std::getenv("PGDEDUP_PG_DUMP"); env && *env) options.pg_dump = env;
 
@@ -417,6 +415,44 @@ Status BackupDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* se
 
   DescribeInto(*db, c, *version, manifest);
   return Status::OK();
+}
+
+// A failed backup of a hot standby: the likely cause and the way out. As a standby replays the
+// primary's changes it cancels the queries whose snapshot still needs rows the primary's
+// VACUUM removed (after max_standby_streaming_delay), unless hot_standby_feedback tells the
+// primary to keep them; the failure then reads "conflict with recovery", or, once the session
+// holding the exported snapshot is gone, anything from "invalid snapshot identifier" to a lost
+// connection.
+Status ExplainStandbyFailure(const std::string& conninfo, const Status& failed) {
+  if (failed.ok() || failed.code() != StatusCode::kSourceError) return failed;
+  const bool conflict = failed.message().find("conflict with recovery") != std::string::npos;
+  auto c = Connection::Open(conninfo);
+  if (!c.ok()) return failed;
+  auto r = (*c)->Query(
+      "SELECT pg_catalog.pg_is_in_recovery(), pg_catalog.current_setting('hot_standby_feedback'), "
+      "pg_catalog.current_setting('max_standby_streaming_delay')");
+  if (!r.ok() || r->size() != 1 || (*r)[0][0].value_or("") != "t") return failed;
+  const bool feedback = (*r)[0][1].value_or("") == "on";
+  if (feedback && !conflict) return failed;
+  return failed.WithDetail(
+      "the server is a standby" + std::string(feedback ? "" : " without hot_standby_feedback") +
+      ": replaying the primary's changes cancels a backup whose snapshot still needs rows "
+      "that the primary has removed (after max_standby_streaming_delay, here " +
+      (*r)[0][2].value_or("?") +
+      "). Set hot_standby_feedback = on on the standby (or raise max_standby_streaming_delay, "
+      "or back up the primary) and run the backup again");
+}
+
+}  // namespace
+
+Status BackupDatabase(const DatabaseBackupOptions& options, repo::BackupSession* session,
+                      repo::Manifest* manifest) {
+  return ExplainStandbyFailure(options.conninfo, CopyDatabase(options, session, manifest));
+}
+
+Status BackupDatabaseArchive(const DatabaseBackupOptions& options, repo::BackupSession* session,
+                             repo::Manifest* manifest) {
+  return ExplainStandbyFailure(options.conninfo, ArchiveDatabase(options, session, manifest));
 }
 
 }  // namespace pgdedup::pg

@@ -36,7 +36,9 @@ struct DatabaseBackupOptions {
 };
 
 // Backs up the database into `session` and fills the manifest's database fields. SourceError
-// (exit code 6) for anything the server or pg_dump refuses; nothing is committed then.
+// (exit code 6) for anything the server or pg_dump refuses; nothing is committed then. The
+// server may be a hot standby; a failure there says how to keep its replay from cancelling the
+// backup (hot_standby_feedback).
 Status BackupDatabase(const DatabaseBackupOptions& options, repo::BackupSession* session,
                       repo::Manifest* manifest);
 

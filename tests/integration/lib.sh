@@ -30,6 +30,8 @@
 #   start_pg [--tcp]       start a server in $TEST_TMP/pg; exports PGHOST, PGPORT, PGUSER
 #                          (superuser "postgres", trust auth; database "postgres" exists)
 #   stop_pg                stop it (also done by the EXIT trap)
+#   start_standby DIR [SETTING...]  a hot standby of it in DIR; sets STANDBY_PORT (stopped by
+#                          the EXIT trap)
 #   pg_conninfo [DB]       print a libpq conninfo for DB (default postgres) on that server
 #   psql_q [DB] SQL        run SQL with psql (-XAtq, ON_ERROR_STOP), print the result
 #   wait_until TENTHS CMD...  run CMD every 0.1 s until it succeeds, at most TENTHS times;
@@ -55,6 +57,7 @@ LAST_STDOUT=$TEST_TMP/last.stdout
 LAST_STDERR=$TEST_TMP/last.stderr
 
 _PG_STARTED=0
+_STANDBY_DIRS=()
 _WATCHDOG_PID=""
 
 _cleanup() {
@@ -64,6 +67,10 @@ _cleanup() {
     kill "$_WATCHDOG_PID" 2>/dev/null
     wait "$_WATCHDOG_PID" 2>/dev/null
   fi
+  local d
+  for d in "${_STANDBY_DIRS[@]}"; do
+    timeout 90 "$SOURCE_DIR/scripts/pg-server.sh" stop "$d" >/dev/null 2>&1
+  done
   if [[ "$_PG_STARTED" == 1 ]]; then
     timeout 90 "$SOURCE_DIR/scripts/pg-server.sh" stop "$TEST_TMP/pg" >/dev/null 2>&1
   fi
@@ -164,6 +171,30 @@ assert_exit() {
     echo "--- stderr of: $*" >&2; tail -n 40 "$LAST_STDERR" >&2
     fail "expected exit status $want, got $got: $*"
   fi
+}
+
+# start_standby DIR [SETTING...]: a hot standby of the server start_pg started, streaming from
+# it (pg_basebackup -R), with SETTING lines added to its postgresql.conf; sets STANDBY_PORT.
+# Its socket is in DIR. The EXIT trap stops it.
+start_standby() {
+  local dir=$1 user bindir out
+  shift
+  user=$(stat -c %U "$TEST_TMP/pg/data")
+  bindir=${PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)}
+  mkdir -p "$dir"
+  chown "$user:" "$dir"
+  if [[ $(id -u) -eq 0 && "$user" != root ]]; then
+    timeout --kill-after=10 120 runuser -u "$user" -- "$bindir/pg_basebackup" -h "$PGHOST" \
+      -p "$PGPORT" -U "$PGUSER" -D "$dir/data" -R -X stream -c fast || fail "pg_basebackup failed"
+  else
+    timeout --kill-after=10 120 "$bindir/pg_basebackup" -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" \
+      -D "$dir/data" -R -X stream -c fast || fail "pg_basebackup failed"
+  fi
+  { echo "unix_socket_directories = '$dir'"; printf '%s\n' "$@"; } >>"$dir/data/postgresql.conf"
+  _STANDBY_DIRS+=("$dir")
+  out=$(timeout --kill-after=10 120 "$SOURCE_DIR/scripts/pg-server.sh" start "$dir") ||
+    fail "could not start the standby"
+  STANDBY_PORT=$(sed -n "s/^export PGPORT=//p" <<<"$out")
 }
 
 # shellcheck disable=SC2120  # arguments (--tcp) are optional
