@@ -446,10 +446,14 @@ Status Swap(Connection* mc, Connection* ender, const std::string& swap_pid,
             const std::string& old_oid, const std::string& final_name, const std::string& new_name,
             const std::string& aside) {
   auto q = [mc](const std::string& n) { return mc->QuoteIdent(n); };
-  // Should pgdedup stop between statements (its host gone), the lock goes after 10 s.
-  PGDEDUP_RETURN_IF_ERROR(mc->Exec(
-      mc->ServerVersion() >= 90600 ? "BEGIN; SET LOCAL idle_in_transaction_session_timeout = '10s'"
-                                   : "BEGIN"));
+  // Should pgdedup stop between statements (its host gone), the lock goes after 10 s; and a
+  // rename waits at most a minute for a lock another session holds on either database (an
+  // interrupt waits for the swap to end).
+  std::string begin = "BEGIN";
+  if (mc->ServerVersion() >= 90300) begin += "; SET LOCAL lock_timeout = '60s'";
+  if (mc->ServerVersion() >= 90600)
+    begin += "; SET LOCAL idle_in_transaction_session_timeout = '10s'";
+  PGDEDUP_RETURN_IF_ERROR(mc->Exec(begin));
   if (!aside.empty()) {
     std::atomic<bool> done{false};
     Status renamed;
