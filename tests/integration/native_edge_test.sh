@@ -8,7 +8,7 @@
 # that are not UTF-8 round-trip; two backups within one second
 # order correctly for `latest`; an unchanged database backs up to nothing new (the pg_dump
 # sections too); restore refuses a non-empty target and --dry-run changes nothing; drill passes
-# and reports its phases.
+# and reports its phases; a post-data the pipeline builds whole starts no second psql.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -507,4 +507,31 @@ assert_exit 0 pgd "${P[@]}" restore latest --db "$(pg_conninfo edge_ascii_r)" --
 assert_eq "$(ascii_rows edge_ascii_r)" "$(ascii_rows edge_ascii)" "--table in a SQL_ASCII database"
 psql_q postgres "DROP DATABASE edge_ascii" >/dev/null
 psql_q postgres "DROP DATABASE edge_ascii_r" >/dev/null
+
+# A snapshot whose post-data holds only what the restore's pipeline builds itself (each table's
+# indexes and constraints, foreign keys) runs psql once, for pre-data: post-data leaves nothing
+# for a second run, whose session settings alone would do nothing.
+psql_q postgres "CREATE DATABASE edge_plain" >/dev/null
+psql_q edge_plain "CREATE TABLE a (id int PRIMARY KEY);
+  CREATE TABLE b (id int PRIMARY KEY, a_id int REFERENCES a, v text);
+  CREATE INDEX b_v ON b (v);
+  INSERT INTO a SELECT generate_series(1, 100);
+  INSERT INTO b SELECT g, g, 'v' || g FROM generate_series(1, 100) g" >/dev/null
+assert_exit 0 pgd "${P[@]}" backup --db "$(pg_conninfo edge_plain)" --json
+plain_snap=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshot_id"])' <"$LAST_STDOUT")
+cat >"$TEST_TMP/counting-psql" <<SH
+#!/bin/sh
+for a in "\$@"; do [ "\$a" = --version ] && exec psql "\$@"; done
+echo run >>"$TEST_TMP/psql-runs"
+exec psql "\$@"
+SH
+chmod +x "$TEST_TMP/counting-psql"
+PGDEDUP_PSQL="$TEST_TMP/counting-psql" assert_exit 0 pgd "${P[@]}" restore "$plain_snap" \
+  --db "$(pg_conninfo edge_plain_r)" --create --jobs 2
+assert_eq "$(wc -l <"$TEST_TMP/psql-runs")" 1 "psql runs of a restore whose post-data the pipeline took whole"
+plain_q="SELECT (SELECT count(*) FROM b) || ':' || (SELECT string_agg(conname || '/' || contype, ',' ORDER BY conname)
+  FROM pg_constraint WHERE conrelid IN ('a'::regclass, 'b'::regclass)) || ':' ||
+  (SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE tablename IN ('a', 'b'))"
+assert_eq "$(psql_q edge_plain_r "$plain_q")" "$(psql_q edge_plain "$plain_q")" \
+  "the restored tables, constraints and indexes"
 pass
