@@ -282,12 +282,36 @@ void DescribeInto(const DatabaseInfo& db, Connection* c, const std::string& pg_d
   manifest->database_acl = db.acl;
 }
 
+// The recovery state of the server a backup reads, taken on the backup's own connection as it
+// opens (a failure is explained with it, without connecting again).
+struct StandbyState {
+  bool standby = false;   // pg_is_in_recovery()
+  bool feedback = false;  // hot_standby_feedback
+  std::string streaming_delay, archive_delay;
+};
+
+StandbyState ReadStandbyState(Connection* c) {
+  StandbyState st;
+  auto r = c->Query(
+      "SELECT pg_catalog.pg_is_in_recovery(), pg_catalog.current_setting('hot_standby_feedback'), "
+      "pg_catalog.current_setting('max_standby_streaming_delay'), "
+      "pg_catalog.current_setting('max_standby_archive_delay')");
+  if (!r.ok() || r->size() != 1) return st;
+  const Row& row = (*r)[0];
+  st.standby = row[0].value_or("") == "t";
+  st.feedback = row[1].value_or("") == "on";
+  st.streaming_delay = row[2].value_or("?");
+  st.archive_delay = row[3].value_or("?");
+  return st;
+}
+
 Status ArchiveDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* session,
-                       repo::Manifest* manifest) {
+                       repo::Manifest* manifest, StandbyState* standby) {
   DatabaseBackupOptions options = opts;
   if (const char* env = std::getenv("PGDEDUP_PG_DUMP"); env && *env) options.pg_dump = env;
   auto conn = Connection::Open(options.conninfo);
   if (!conn.ok()) return conn.status();
+  *standby = ReadStandbyState(conn->get());
   options.pg_dump = ResolveClientProgram(options.pg_dump, (*conn)->ServerVersion() / 10000);
   auto version = CheckPgDump(options, conn->get());
   if (!version.ok()) return version.status();
@@ -309,13 +333,14 @@ Status ArchiveDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* s
 }
 
 Status CopyDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* session,
-                    repo::Manifest* manifest) {
+                    repo::Manifest* manifest, StandbyState* standby) {
   DatabaseBackupOptions options = opts;
   if (const char* env = std::getenv("PGDEDUP_PG_DUMP"); env && *env) options.pg_dump = env;
 
   auto conn = Connection::Open(options.conninfo);
   if (!conn.ok()) return conn.status();
   Connection* c = conn->get();
+  *standby = ReadStandbyState(c);
   // The catalog queries read columns that PostgreSQL 12 added (pg_attribute.attgenerated).
   if (c->ServerVersion() < 120000) {
     const int v = c->ServerVersion();
@@ -418,41 +443,53 @@ Status CopyDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* sess
 }
 
 // A failed backup of a hot standby: the likely cause and the way out. As a standby replays the
-// primary's changes it cancels the queries whose snapshot still needs rows the primary's
-// VACUUM removed (after max_standby_streaming_delay), unless hot_standby_feedback tells the
-// primary to keep them; the failure then reads "conflict with recovery", or, once the session
-// holding the exported snapshot is gone, anything from "invalid snapshot identifier" to a lost
-// connection.
-Status ExplainStandbyFailure(const std::string& conninfo, const Status& failed) {
-  if (failed.ok() || failed.code() != StatusCode::kSourceError) return failed;
-  const bool conflict = failed.message().find("conflict with recovery") != std::string::npos;
-  auto c = Connection::Open(conninfo);
-  if (!c.ok()) return failed;
-  auto r = (*c)->Query(
-      "SELECT pg_catalog.pg_is_in_recovery(), pg_catalog.current_setting('hot_standby_feedback'), "
-      "pg_catalog.current_setting('max_standby_streaming_delay')");
-  if (!r.ok() || r->size() != 1 || (*r)[0][0].value_or("") != "t") return failed;
-  const bool feedback = (*r)[0][1].value_or("") == "on";
-  if (feedback && !conflict) return failed;
+// primary's changes it cancels the sessions whose snapshot still needs rows that the primary's
+// VACUUM removed (after max_standby_streaming_delay, or max_standby_archive_delay when it
+// replays from an archive), unless hot_standby_feedback tells the primary to keep them; other
+// conflicts (locks, a VACUUM truncating a table's empty end) cancel it even then. Such a
+// failure reads "conflict with recovery", or, once the session holding the exported snapshot is
+// gone, "invalid snapshot identifier" or a lost connection; anything else is left as it is.
+Status ExplainStandbyFailure(const StandbyState& st, const Status& failed) {
+  if (failed.ok() || !st.standby) return failed;
+  const std::string& m = failed.message();
+  const bool conflict = m.find("conflict with recovery") != std::string::npos;
+  bool lost = false;
+  for (const char* sign : {"invalid snapshot identifier", "terminating connection",
+                           "server closed the connection", "no connection to the server"}) {
+    lost = lost || m.find(sign) != std::string::npos;
+  }
+  // Without feedback, a lost session is likely a conflict too, unless the standby never
+  // cancels (a delay of -1).
+  if (!conflict && !(lost && !st.feedback && st.streaming_delay != "-1")) return failed;
+  if (!st.feedback) {
+    return failed.WithDetail(
+        "the server is a standby without hot_standby_feedback, and its replay of the "
+        "primary's changes likely cancelled the backup, whose snapshot still needed rows the "
+        "primary had removed (after max_standby_streaming_delay, here " +
+        st.streaming_delay + ", or max_standby_archive_delay, here " + st.archive_delay +
+        "). Set hot_standby_feedback = on on the standby (or raise those delays, or back up the "
+        "primary) and run the backup again");
+  }
   return failed.WithDetail(
-      "the server is a standby" + std::string(feedback ? "" : " without hot_standby_feedback") +
-      ": replaying the primary's changes cancels a backup whose snapshot still needs rows "
-      "that the primary has removed (after max_standby_streaming_delay, here " +
-      (*r)[0][2].value_or("?") +
-      "). Set hot_standby_feedback = on on the standby (or raise max_standby_streaming_delay, "
-      "or back up the primary) and run the backup again");
+      "the server is a standby whose replay of the primary's changes cancelled the backup (a "
+      "lock, or a VACUUM truncating a table's empty end, conflicts even with "
+      "hot_standby_feedback on). Raise max_standby_streaming_delay (here " +
+      st.streaming_delay + ") and max_standby_archive_delay (here " + st.archive_delay +
+      ") on the standby, or back up the primary, and run the backup again");
 }
 
 }  // namespace
 
 Status BackupDatabase(const DatabaseBackupOptions& options, repo::BackupSession* session,
                       repo::Manifest* manifest) {
-  return ExplainStandbyFailure(options.conninfo, CopyDatabase(options, session, manifest));
+  StandbyState st;
+  return ExplainStandbyFailure(st, CopyDatabase(options, session, manifest, &st));
 }
 
 Status BackupDatabaseArchive(const DatabaseBackupOptions& options, repo::BackupSession* session,
                              repo::Manifest* manifest) {
-  return ExplainStandbyFailure(options.conninfo, ArchiveDatabase(options, session, manifest));
+  StandbyState st;
+  return ExplainStandbyFailure(st, ArchiveDatabase(options, session, manifest, &st));
 }
 
 }  // namespace pgdedup::pg

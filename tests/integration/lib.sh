@@ -68,7 +68,11 @@ _cleanup() {
     wait "$_WATCHDOG_PID" 2>/dev/null
   fi
   local d
-  for d in "${_STANDBY_DIRS[@]}"; do
+  for d in ${_STANDBY_DIRS[@]+"${_STANDBY_DIRS[@]}"}; do
+    if [[ $rc -ne 0 && -s "$d/postgres.log" ]]; then
+      echo "--- last lines of the standby's log ($d):" >&2
+      tail -n 30 "$d/postgres.log" >&2
+    fi
     timeout 90 "$SOURCE_DIR/scripts/pg-server.sh" stop "$d" >/dev/null 2>&1
   done
   if [[ "$_PG_STARTED" == 1 ]]; then
@@ -180,7 +184,8 @@ start_standby() {
   local dir=$1 user bindir out
   shift
   user=$(stat -c %U "$TEST_TMP/pg/data")
-  bindir=${PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)}
+  bindir=${PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+  [[ -n "$bindir" ]] || bindir=$(dirname "$(command -v pg_basebackup)")
   mkdir -p "$dir"
   chown "$user:" "$dir"
   if [[ $(id -u) -eq 0 && "$user" != root ]]; then

@@ -47,14 +47,15 @@ PGDEDUP_PG_DUMP="$TEST_TMP/held-pg_dump" "$PGDEDUP_BIN" "${P[@]}" backup --db "$
   >/dev/null 2>"$TEST_TMP/conflict.err" &
 backup_job=$!
 wait_until 300 test -e "$TEST_TMP/dump-waiting" ||
-  { cat "$TEST_TMP/conflict.err" >&2; fail "the backup never reached pre-data"; }
+  { kill "$backup_job"; cat "$TEST_TMP/conflict.err" >&2; fail "the backup never reached pre-data"; }
 psql_q src "DELETE FROM t WHERE id % 2 = 0" >/dev/null
 psql_q src "VACUUM t" >/dev/null
 backup_session_gone() {
   test "$(psql -X -At -d "$(standby postgres)" -c "SELECT count(*) FROM pg_stat_activity
     WHERE application_name = 'pgdedup' AND datname = 'src'")" = 0
 }
-wait_until 300 backup_session_gone || fail "the standby's replay did not end the backup's session"
+wait_until 300 backup_session_gone ||
+  { kill "$backup_job"; fail "the standby's replay did not end the backup's session"; }
 touch "$TEST_TMP/dump-go"
 backup_rc=0
 wait "$backup_job" || backup_rc=$?
@@ -70,17 +71,22 @@ echo "hot_standby_feedback = on" >>"$TEST_TMP/sb/data/postgresql.conf"
 psql -X -q -d "$(standby postgres)" -c "SELECT pg_reload_conf()" >/dev/null
 feedback_on() { test "$(psql -X -At -d "$(standby postgres)" -c "SHOW hot_standby_feedback")" = on; }
 wait_until 100 feedback_on || fail "hot_standby_feedback did not turn on"
+# The primary holds rows back once the standby's WAL receiver has sent its first feedback.
+feedback_received() {
+  test "$(psql_q postgres "SELECT count(*) FROM pg_stat_replication WHERE backend_xmin IS NOT NULL")" = 1
+}
+wait_until 300 feedback_received || fail "the primary never received the standby's feedback"
 rm -f "$TEST_TMP/dump-waiting" "$TEST_TMP/dump-go"
 wait_until 300 replayed || fail "the standby never caught up"
 PGDEDUP_PG_DUMP="$TEST_TMP/held-pg_dump" "$PGDEDUP_BIN" "${P[@]}" backup --db "$(standby)" \
   >/dev/null 2>"$TEST_TMP/feedback.err" &
 backup_job=$!
 wait_until 300 test -e "$TEST_TMP/dump-waiting" ||
-  { cat "$TEST_TMP/feedback.err" >&2; fail "the second backup never reached pre-data"; }
+  { kill "$backup_job"; cat "$TEST_TMP/feedback.err" >&2; fail "the second backup never reached pre-data"; }
 want=$(psql_q src "$digest_q")
 psql_q src "DELETE FROM t WHERE id % 3 = 0" >/dev/null
 psql_q src "VACUUM t" >/dev/null
-wait_until 300 replayed || fail "the standby never caught up"
+wait_until 300 replayed || { kill "$backup_job"; fail "the standby never caught up"; }
 touch "$TEST_TMP/dump-go"
 backup_rc=0
 wait "$backup_job" || backup_rc=$?
