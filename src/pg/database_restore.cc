@@ -1109,6 +1109,15 @@ Result<DatabaseRestoreStats> RestoreDatabase(repo::Repository* repo,
         "create the role on the target server first (pg_dumpall --roles-only on the source "
         "server prints every role), or restore with --no-owner and --no-privileges");
   }
+  // A SQL_ASCII database holds bytes in no particular encoding: only a database of that
+  // encoding is sure to take them.
+  if (!stats.ok() && snapshot.manifest.encoding == "SQL_ASCII" &&
+      error.find("invalid byte sequence for encoding") != std::string::npos) {
+    return stats.status().WithDetail(
+        "the snapshot is of a SQL_ASCII database, whose bytes need not be valid in the target "
+        "database's encoding: restore it with --create (which gives the new database the "
+        "original's encoding), or into a SQL_ASCII database, and convert it there");
+  }
   return stats;
 }
 

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Native backups, the corners: large objects round-trip (also with bytea_output = escape, and
-# with quotes and backslashes in them), and another session's temporary sequence is skipped; a
-# table truncated by a transaction open when the snapshot is taken is not stored empty; an ALTER
-# TABLE waiting behind the backup stops the backup instead of hanging both; row-level security
-# that would hide rows fails the backup (exit 6) instead of storing fewer rows; an extension's
-# configuration tables (pg_partman's) are copied and restored; a SQL_ASCII database's bytes
-# that are not UTF-8 round-trip; two backups within one second
-# order correctly for `latest`; an unchanged database backs up to nothing new (the pg_dump
-# sections too); restore refuses a non-empty target and --dry-run changes nothing; drill passes
-# and reports its phases; a post-data the pipeline builds whole starts no second psql.
+# Native backups, the corners: large objects round-trip (also with bytea_output = escape, and with
+# quotes and backslashes in them), and another session's temporary sequence is skipped; a table
+# truncated by a transaction open when the snapshot is taken is not stored empty; an ALTER TABLE
+# waiting behind the backup stops the backup instead of hanging both; row-level security that
+# would hide rows fails the backup (exit 6) instead of storing fewer rows; an extension's
+# configuration tables (pg_partman's) are copied and restored; a SQL_ASCII database's bytes that
+# are not UTF-8 round-trip (and a UTF8 target that cannot take them says why); two backups within
+# one second order correctly for `latest`; an unchanged database backs up to nothing new (the
+# pg_dump sections too); restore refuses a non-empty target and --dry-run changes nothing; drill
+# passes and reports its phases; a post-data the pipeline builds whole starts no second psql.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -505,6 +505,12 @@ assert_exit 0 pgd "${P[@]}" drill latest --db "$(pg_conninfo postgres)"
 psql_q edge_ascii_r "DROP TABLE t" >/dev/null
 assert_exit 0 pgd "${P[@]}" restore latest --db "$(pg_conninfo edge_ascii_r)" --table t
 assert_eq "$(ascii_rows edge_ascii_r)" "$(ascii_rows edge_ascii)" "--table in a SQL_ASCII database"
+# Into an existing UTF8 database those bytes cannot go: the failure says why and what to do.
+psql_q postgres "CREATE DATABASE edge_ascii_utf8 ENCODING 'UTF8' TEMPLATE template0" >/dev/null
+assert_exit 6 pgd "${P[@]}" restore latest --db "$(pg_conninfo edge_ascii_utf8)"
+assert_contains "$LAST_STDERR" 'invalid byte sequence for encoding "UTF8"'
+assert_contains "$LAST_STDERR" "the snapshot is of a SQL_ASCII database"
+psql_q postgres "DROP DATABASE edge_ascii_utf8" >/dev/null
 psql_q postgres "DROP DATABASE edge_ascii" >/dev/null
 psql_q postgres "DROP DATABASE edge_ascii_r" >/dev/null
 
