@@ -19,13 +19,16 @@
 # Night 0 backs up the new database; each night 1..K applies one day of changes
 # (bench/shopdb.sh churn) and then backs it up with every tool, side by side:
 #   gzip      pg_dump shop | gzip                        size of the file
-#   restic    pg_dump shop | restic backup --stdin        growth of the repository (du -sb)
+#   restic    pg_dump shop | restic backup --stdin        growth of the repository (du -sb), and
+#             restic's own "data_added" (its new chunks before compression: restic 0.14's
+#             --json summary counts them uncompressed)
 #   borg      pg_dump shop | borg create REPO::night-N -  growth of the repository (du -sb;
 #             repokey encryption, BORG_PASSPHRASE)
 #   pgdedup   pgdedup backup --db dbname=shop --no-delta  growth of the repository (du -sb)
 #   pgdedup+delta  pgdedup backup --db dbname=shop        growth of the repository (du -sb)
 #   changed   the rows that really changed (bench/shopdb.sh changed: new and changed rows,
-#             keys of deleted rows), zstd -19
+#             keys of deleted rows), zstd -19; and the inserted rows alone, zstd -19 (what any
+#             tool must store, short of compressing new rows against old ones)
 # (one pg_dump per night feeds gzip, restic and borg.) If the pgdedup binary does not accept
 # --no-delta yet, both pgdedup columns use the default and a note says so. Prints a Markdown
 # table on stdout and writes the chart (bench/growth_chart.py, python3's standard library).
@@ -87,7 +90,7 @@ borg init -e repokey "$BORG_REPO" 2>/dev/null
 since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 
 DATA=$WORK/nights.tsv
-printf 'night\tplain\tgzip\trestic\tborg\tpgdedup\tpgdedup_delta\tchanged\trestic_s\tborg_s\tpgdedup_s\tpgdedup_delta_s\n' >"$DATA"
+printf 'night\tplain\tgzip\trestic\tborg\tpgdedup\tpgdedup_delta\tchanged\trestic_s\tborg_s\tpgdedup_s\tpgdedup_delta_s\trestic_new\tinserted\n' >"$DATA"
 "$SHOPDB" rows dbname=shop "$WORK/rows-prev"
 for ((n = 0; n <= NIGHTS; n++)); do
   if ((n > 0)); then
@@ -101,9 +104,10 @@ for ((n = 0; n <= NIGHTS; n++)); do
   gz=$(gzip -c "$WORK/night.sql" | wc -c)
 
   a=$(dir_size "$WORK/restic"); t=$(date +%s.%N)
-  restic backup -q --repo "$WORK/restic" --stdin --stdin-filename shop.sql --time "$when" \
-    <"$WORK/night.sql" >/dev/null
+  restic_new=$(restic backup --json --repo "$WORK/restic" --stdin --stdin-filename shop.sql \
+    --time "$when" <"$WORK/night.sql" | sed -n 's/.*"message_type":"summary".*"data_added":\([0-9]*\).*/\1/p')
   restic_s=$(since "$t"); restic=$(($(dir_size "$WORK/restic") - a))
+  [[ -n "$restic_new" ]] || { say "restic printed no summary"; exit 1; }
 
   a=$(dir_size "$BORG_REPO"); t=$(date +%s.%N)
   borg create --compression "$BORG_COMPRESSION" --stdin-name shop.sql --timestamp "${when/ /T}" \
@@ -121,16 +125,19 @@ for ((n = 0; n <= NIGHTS; n++)); do
   pgdd_s=$(since "$t"); pgdd=$(($(dir_size "$WORK/pgd-delta") - a))
 
   if ((n == 0)); then
-    changed=0   # night 0: everything is new
+    changed=0 inserted=0   # night 0: everything is new
     ((ZSTD_NIGHT0 == 0)) || changed=$(zstd -19 -q -c "$WORK"/rows-prev/*.rows | wc -c)
   else
     "$SHOPDB" rows dbname=shop "$WORK/rows-cur"
-    changed=$("$SHOPDB" changed "$WORK/rows-prev" "$WORK/rows-cur" | zstd -19 -q -c | wc -c)
+    "$SHOPDB" changed "$WORK/rows-prev" "$WORK/rows-cur" >"$WORK/changed.txt"
+    changed=$(zstd -19 -q -c "$WORK/changed.txt" | wc -c)
+    inserted=$(grep '^+' "$WORK/changed.txt" | zstd -19 -q -c | wc -c)
+    rm -f "$WORK/changed.txt"
     rm -rf "$WORK/rows-prev"
     mv "$WORK/rows-cur" "$WORK/rows-prev"
   fi
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$plain" "$gz" "$restic" "$borg" \
-    "$pgd" "$pgdd" "$changed" "$restic_s" "$borg_s" "$pgd_s" "$pgdd_s" >>"$DATA"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$plain" "$gz" "$restic" "$borg" \
+    "$pgd" "$pgdd" "$changed" "$restic_s" "$borg_s" "$pgd_s" "$pgdd_s" "$restic_new" "$inserted" >>"$DATA"
   say "night $n: plain $plain, gzip $gz, restic +$restic, borg +$borg, pgdedup +$pgd, pgdedup+delta +$pgdd, changed $changed"
 done
 rm -f "$WORK/night.sql"
@@ -158,14 +165,14 @@ echo
 echo "Shop database, scale $SCALE, $NIGHTS nights of churn; growth of each repository per night (du -sb), MB = 10^6 bytes."
 [[ -z "$NOTE" ]] || { echo; echo "$NOTE"; }
 echo
-echo "| night | plain pg_dump | pg_dump \\| gzip | restic (plain dump) | borg (plain dump, $BORG_COMPRESSION) | pgdedup --no-delta | pgdedup (deltas) | really changed rows, zstd -19 |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| night | plain pg_dump | pg_dump \\| gzip | restic (plain dump) | restic's new chunks, uncompressed | borg (plain dump, $BORG_COMPRESSION) | pgdedup --no-delta | pgdedup (deltas) | really changed rows, zstd -19 | inserted rows alone, zstd -19 |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 awk -F '\t' '
   function mb(b) { v = b / 1e6; return sprintf(v < 10 ? "%.2f" : "%.1f", v) }
   NR == 1 { next }
-  { printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, mb($2), mb($3), mb($4), mb($5), mb($6), mb($7), ($1 == 0 && $8 == 0) ? "(all rows)" : mb($8)
-    if ($1 > 0) { n++; for (i = 3; i <= 8; i++) s[i] += $i } }
-  END { if (n > 0) printf "| mean of nights 1-%d | | %s | %s | %s | %s | %s | %s |\n", n, mb(s[3] / n), mb(s[4] / n), mb(s[5] / n), mb(s[6] / n), mb(s[7] / n), mb(s[8] / n) }
+  { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, mb($2), mb($3), mb($4), mb($13), mb($5), mb($6), mb($7), ($1 == 0 && $8 == 0) ? "(all rows)" : mb($8), ($1 == 0) ? "" : mb($14)
+    if ($1 > 0) { n++; for (i = 3; i <= 14; i++) s[i] += $i } }
+  END { if (n > 0) printf "| mean of nights 1-%d | | %s | %s | %s | %s | %s | %s | %s | %s |\n", n, mb(s[3] / n), mb(s[4] / n), mb(s[13] / n), mb(s[5] / n), mb(s[6] / n), mb(s[7] / n), mb(s[8] / n), mb(s[14] / n) }
 ' "$DATA"
 echo
 echo "Backup wall time per night, seconds (restic and borg read the dump from a file; pgdedup includes dumping the database):"

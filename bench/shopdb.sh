@@ -28,8 +28,8 @@
 #     (what autovacuum would do overnight; for byte-identical runs, turn autovacuum off on
 #     the server, as the bench scripts do, so that physical row order is reproducible).
 # rows/changed: `rows` copies each table (COPY text format, LC_ALL=C sorted) into DIR;
-#   `changed` prints, table by table, the rows of AFTER that are not in BEFORE (new or changed
-#   rows, "+<row>") and the keys of the rows that were deleted ("-<key>"). Its output
+#   `changed` prints, table by table, the rows of AFTER that are not in BEFORE (inserted rows
+#   "+<row>", changed rows "~<row>") and the keys of the rows that were deleted ("-<key>"). Its output
 #   compressed with `zstd -19` is "what really changed" that night. Counts go to stderr.
 set -euo pipefail
 
@@ -430,12 +430,13 @@ cmd_changed() {
     LC_ALL=C comm -13 "$before/$t.rows" "$after/$t.rows" >"$plus"
     LC_ALL=C comm -23 "$before/$t.rows" "$after/$t.rows" >"$minus"
     echo "## $t"
-    sed 's/^/+/' "$plus"
-    # A row of BEFORE that is gone: changed (its key is among the new rows) or deleted.
+    # A row of AFTER that is not in BEFORE: changed ("~", its key is among the gone rows) or
+    # inserted ("+"). A row of BEFORE that is gone: changed, or deleted ("-<key>").
     awk -F '\t' -v k="$k" '
       function key(   i, s) { if (k == 0) return $0; s = $1; for (i = 2; i <= k; i++) s = s "\t" $i; return s }
-      NR == FNR { if (k > 0) seen[key()] = 1; next }
-      !(key() in seen) { print "-" key() }' "$plus" "$minus"
+      file == 1 { if (k > 0) gone[key()] = 1; next }
+      file == 2 { if (k > 0) seen[key()] = 1; print ((key() in gone) ? "~" : "+") $0; next }
+      !(key() in seen) { print "-" key() }' file=1 "$minus" file=2 "$plus" file=3 "$minus"
     printf '%s: %s new or changed rows, %s rows gone (deleted or changed)\n' "$t" \
       "$(wc -l <"$plus")" "$(wc -l <"$minus")" >&2
   done

@@ -904,7 +904,8 @@ Result<DatabaseRestoreStats> RestoreArchive(repo::Repository* repo,
   if (options.omit.owner) argv.push_back("--no-owner");
   if (options.omit.privileges) argv.push_back("--no-privileges");
   if (options.omit.tablespaces) argv.push_back("--no-tablespaces");
-  auto restore = Subprocess::Start(argv, Subprocess::kWriteStdin);
+  // pg_restore's sessions commit as the restore's own working sessions do (kAsyncCommit).
+  auto restore = Subprocess::Start(argv, Subprocess::kWriteStdin, {AsyncCommitEnvironment()});
   if (!restore.ok()) return restore.status();
   repo::RestoreOptions ro;
   ro.threads = options.threads;
@@ -923,6 +924,7 @@ Result<DatabaseRestoreStats> RestoreArchive(repo::Repository* repo,
     PGDEDUP_RETURN_IF_ERROR(AnalyzeInParallel(options));
     stats.seconds_post = Since(t1);
   }
+  PGDEDUP_RETURN_IF_ERROR(WaitForCommits(options));
   PGDEDUP_RETURN_IF_ERROR(FinishDatabase(snapshot.manifest, options, &*target, step));
   return stats;
 }
@@ -1086,6 +1088,7 @@ Result<DatabaseRestoreStats> RestoreSnapshot(repo::Repository* repo,
     step("statistics (ANALYZE)");
     PGDEDUP_RETURN_IF_ERROR(AnalyzeInParallel(options, done->analyzed));
   }
+  PGDEDUP_RETURN_IF_ERROR(WaitForCommits(options));
   if (!options.data_only) {
     PGDEDUP_RETURN_IF_ERROR(FinishDatabase(m, options, &*target, step));
   }

@@ -288,6 +288,7 @@ class Pipeline {
     if (!*ddl) {
       auto c = Connection::Open(options_.conninfo);
       if (!c.ok()) return c.status();
+      PGDEDUP_RETURN_IF_ERROR((*c)->Exec(kAsyncCommit));
       if (!plan_.settings.empty()) PGDEDUP_RETURN_IF_ERROR((*c)->Exec(plan_.settings));
       if (workers_ > 1) PGDEDUP_RETURN_IF_ERROR((*c)->Exec(kNoParallelWorkers));
       *ddl = std::move(*c);

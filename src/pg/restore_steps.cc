@@ -1,6 +1,7 @@
 #include "pg/restore_steps.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -27,14 +28,31 @@ Result<std::unique_ptr<Subprocess>> StartPsql(const DatabaseRestoreOptions& opti
                                    "--no-psqlrc",
                                    "-d",
                                    options.conninfo};
-  return Subprocess::Start(argv, Subprocess::kWriteStdin);
+  return Subprocess::Start(argv, Subprocess::kWriteStdin, {AsyncCommitEnvironment()});
 }
 
 }  // namespace
 
+std::string AsyncCommitEnvironment() {
+  const char* own = std::getenv("PGOPTIONS");
+  return "PGOPTIONS=" + std::string(own ? own : "") + " -c synchronous_commit=off";
+}
+
+Status WaitForCommits(Connection* c) {
+  return c->Exec("SELECT pg_catalog.txid_current()")
+      .WithContext("making the restore's commits durable");
+}
+
+Status WaitForCommits(const DatabaseRestoreOptions& options) {
+  auto conn = Connection::Open(options.conninfo);
+  if (!conn.ok()) return conn.status();
+  return WaitForCommits(conn->get());
+}
+
 Result<std::unique_ptr<Connection>> OpenLoader(const DatabaseRestoreOptions& options) {
   auto conn = Connection::Open(options.conninfo);
   if (!conn.ok()) return conn.status();
+  PGDEDUP_RETURN_IF_ERROR((*conn)->Exec(kAsyncCommit));
   if (options.data_only) {
     // The schema's foreign keys and triggers are in place: load as a replica would, so rows
     // can arrive in any table order (as pg_restore --disable-triggers does; needs a superuser).
@@ -336,6 +354,7 @@ Status ForEachOnConnections(const DatabaseRestoreOptions& options, size_t count,
   for (int i = 0; i < jobs; ++i) {
     auto c = Connection::Open(options.conninfo);
     if (!c.ok()) return c.status();
+    PGDEDUP_RETURN_IF_ERROR((*c)->Exec(kAsyncCommit));
     if (!setup.empty()) PGDEDUP_RETURN_IF_ERROR((*c)->Exec(setup));
     conns.push_back(std::move(*c));
   }
