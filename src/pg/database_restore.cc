@@ -904,8 +904,7 @@ Result<DatabaseRestoreStats> RestoreArchive(repo::Repository* repo,
   if (options.omit.owner) argv.push_back("--no-owner");
   if (options.omit.privileges) argv.push_back("--no-privileges");
   if (options.omit.tablespaces) argv.push_back("--no-tablespaces");
-  // pg_restore's sessions commit as the restore's own working sessions do (kAsyncCommit).
-  auto restore = Subprocess::Start(argv, Subprocess::kWriteStdin, {AsyncCommitEnvironment()});
+  auto restore = Subprocess::Start(argv, Subprocess::kWriteStdin);
   if (!restore.ok()) return restore.status();
   repo::RestoreOptions ro;
   ro.threads = options.threads;

@@ -1,7 +1,6 @@
 #include "pg/restore_steps.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -28,15 +27,16 @@ Result<std::unique_ptr<Subprocess>> StartPsql(const DatabaseRestoreOptions& opti
                                    "--no-psqlrc",
                                    "-d",
                                    options.conninfo};
-  return Subprocess::Start(argv, Subprocess::kWriteStdin, {AsyncCommitEnvironment()});
+  return Subprocess::Start(argv, Subprocess::kWriteStdin);
+}
+
+// What psql reads first: it is a working session too (kAsyncCommit; as SQL rather than
+// PGOPTIONS, which a connection pooler may refuse).
+Status WritePsqlSetup(Subprocess* psql) {
+  return WriteFully(psql->fd(), std::string(kAsyncCommit) + ";\n", "to psql");
 }
 
 }  // namespace
-
-std::string AsyncCommitEnvironment() {
-  const char* own = std::getenv("PGOPTIONS");
-  return "PGOPTIONS=" + std::string(own ? own : "") + " -c synchronous_commit=off";
-}
 
 Status WaitForCommits(Connection* c) {
   return c->Exec("SELECT pg_catalog.txid_current()")
@@ -274,9 +274,12 @@ Status RunSqlStream(repo::Repository* repo, const repo::StreamInfo& stream,
   if (!psql.ok()) return psql.status();
   repo::RestoreOptions ro;
   ro.threads = options.threads;
-  Status s = repo::RestoreStream(
-      repo, stream, [&](std::string_view d) { return WriteFully((*psql)->fd(), d, "to psql"); },
-      ro);
+  Status s = WritePsqlSetup(psql->get());
+  if (s.ok()) {
+    s = repo::RestoreStream(
+        repo, stream, [&](std::string_view d) { return WriteFully((*psql)->fd(), d, "to psql"); },
+        ro);
+  }
   Status waited = (*psql)->Wait();
   // psql's own error says more than the broken pipe it caused.
   if (!waited.ok()) return waited.WithContext(stream.name);
@@ -287,7 +290,8 @@ Status RunSqlText(const std::string& sql, const std::string& what,
                   const DatabaseRestoreOptions& options) {
   auto psql = StartPsql(options);
   if (!psql.ok()) return psql.status();
-  Status s = WriteFully((*psql)->fd(), sql, "to psql");
+  Status s = WritePsqlSetup(psql->get());
+  if (s.ok()) s = WriteFully((*psql)->fd(), sql, "to psql");
   Status waited = (*psql)->Wait();
   if (!waited.ok()) return waited.WithContext(what);
   return s.WithContext(what);

@@ -61,16 +61,14 @@ inline constexpr char kNoParallelWorkers[] =
     "pg_catalog.set_config('max_parallel_workers_per_gather', '0', false) "
     "WHERE pg_catalog.current_setting('server_version_num')::int >= 110000";
 
-// The restore's working sessions (loads, index and constraint builds, ANALYZE) commit without
-// waiting for their WAL to reach disk. A restore commits once per table, index and ANALYZE, and
-// on a server that syncs its WAL each of those waits was ~0.5 ms here: a restore of 1,500
-// partitions took 14.2-14.8 s with them and 12.3-12.5 s without (docs/BENCHMARKS.md). Nothing
-// is lost by it: a restore reports success only after WaitForCommits, and a crash before that
-// is a failed restore either way. Run on each working session as it opens.
+// The restore's working sessions (loads, index and constraint builds, ANALYZE, and psql for
+// the schema scripts) commit without waiting for their WAL to reach disk. A restore commits
+// once per pre-data statement (psql autocommits), table, index and ANALYZE, and on a server
+// that syncs its WAL each of those waits was ~0.5 ms here: a restore of 1,500 partitions took a
+// median 19.3 s with them and 15.9 s without (docs/BENCHMARKS.md). Nothing is lost by it: a
+// restore reports success only after WaitForCommits, and a crash before that is a failed
+// restore either way. Run on each working session as it opens.
 inline constexpr char kAsyncCommit[] = "SET synchronous_commit = off";
-// The same for a client program the restore starts (psql, pg_restore): "PGOPTIONS=..." with
-// the caller's own PGOPTIONS kept, for Subprocess::Start's environment.
-std::string AsyncCommitEnvironment();
 
 // Makes every commit before it durable, and replicated as far as the server's configuration
 // asks: on `c`, a session with the server's own synchronous_commit, a transaction that takes a
