@@ -923,7 +923,6 @@ Result<DatabaseRestoreStats> RestoreArchive(repo::Repository* repo,
     PGDEDUP_RETURN_IF_ERROR(AnalyzeInParallel(options));
     stats.seconds_post = Since(t1);
   }
-  PGDEDUP_RETURN_IF_ERROR(WaitForCommits(options));
   PGDEDUP_RETURN_IF_ERROR(FinishDatabase(snapshot.manifest, options, &*target, step));
   return stats;
 }
@@ -1087,7 +1086,6 @@ Result<DatabaseRestoreStats> RestoreSnapshot(repo::Repository* repo,
     step("statistics (ANALYZE)");
     PGDEDUP_RETURN_IF_ERROR(AnalyzeInParallel(options, done->analyzed));
   }
-  PGDEDUP_RETURN_IF_ERROR(WaitForCommits(options));
   if (!options.data_only) {
     PGDEDUP_RETURN_IF_ERROR(FinishDatabase(m, options, &*target, step));
   }

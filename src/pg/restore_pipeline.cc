@@ -288,7 +288,7 @@ class Pipeline {
     if (!*ddl) {
       auto c = Connection::Open(options_.conninfo);
       if (!c.ok()) return c.status();
-      PGDEDUP_RETURN_IF_ERROR((*c)->Exec(kAsyncCommit));
+      PGDEDUP_RETURN_IF_ERROR(SetUpWorkingSession(c->get(), options_));
       if (!plan_.settings.empty()) PGDEDUP_RETURN_IF_ERROR((*c)->Exec(plan_.settings));
       if (workers_ > 1) PGDEDUP_RETURN_IF_ERROR((*c)->Exec(kNoParallelWorkers));
       *ddl = std::move(*c);

@@ -24,35 +24,27 @@ Result<std::unique_ptr<Subprocess>> StartPsql(const DatabaseRestoreOptions& opti
                                    "-q",
                                    "-v",
                                    "ON_ERROR_STOP=1",
-                                   "--no-psqlrc",
-                                   "-d",
-                                   options.conninfo};
+                                   "--no-psqlrc"};
+  if (options.create) {
+    // A working session (SetUpWorkingSession), set before the script from standard input
+    // ("-f -" keeps its line numbers in psql's errors the stream's own). As SQL, not PGOPTIONS,
+    // which a connection pooler may refuse.
+    argv.insert(argv.end(), {"-c", kAsyncCommit, "-f", "-"});
+  }
+  argv.insert(argv.end(), {"-d", options.conninfo});
   return Subprocess::Start(argv, Subprocess::kWriteStdin);
-}
-
-// What psql reads first: it is a working session too (kAsyncCommit; as SQL rather than
-// PGOPTIONS, which a connection pooler may refuse).
-Status WritePsqlSetup(Subprocess* psql) {
-  return WriteFully(psql->fd(), std::string(kAsyncCommit) + ";\n", "to psql");
 }
 
 }  // namespace
 
-Status WaitForCommits(Connection* c) {
-  return c->Exec("SELECT pg_catalog.txid_current()")
-      .WithContext("making the restore's commits durable");
-}
-
-Status WaitForCommits(const DatabaseRestoreOptions& options) {
-  auto conn = Connection::Open(options.conninfo);
-  if (!conn.ok()) return conn.status();
-  return WaitForCommits(conn->get());
+Status SetUpWorkingSession(Connection* c, const DatabaseRestoreOptions& options) {
+  return options.create ? c->Exec(kAsyncCommit) : Status::OK();
 }
 
 Result<std::unique_ptr<Connection>> OpenLoader(const DatabaseRestoreOptions& options) {
   auto conn = Connection::Open(options.conninfo);
   if (!conn.ok()) return conn.status();
-  PGDEDUP_RETURN_IF_ERROR((*conn)->Exec(kAsyncCommit));
+  PGDEDUP_RETURN_IF_ERROR(SetUpWorkingSession(conn->get(), options));
   if (options.data_only) {
     // The schema's foreign keys and triggers are in place: load as a replica would, so rows
     // can arrive in any table order (as pg_restore --disable-triggers does; needs a superuser).
@@ -274,12 +266,9 @@ Status RunSqlStream(repo::Repository* repo, const repo::StreamInfo& stream,
   if (!psql.ok()) return psql.status();
   repo::RestoreOptions ro;
   ro.threads = options.threads;
-  Status s = WritePsqlSetup(psql->get());
-  if (s.ok()) {
-    s = repo::RestoreStream(
-        repo, stream, [&](std::string_view d) { return WriteFully((*psql)->fd(), d, "to psql"); },
-        ro);
-  }
+  Status s = repo::RestoreStream(
+      repo, stream, [&](std::string_view d) { return WriteFully((*psql)->fd(), d, "to psql"); },
+      ro);
   Status waited = (*psql)->Wait();
   // psql's own error says more than the broken pipe it caused.
   if (!waited.ok()) return waited.WithContext(stream.name);
@@ -290,8 +279,7 @@ Status RunSqlText(const std::string& sql, const std::string& what,
                   const DatabaseRestoreOptions& options) {
   auto psql = StartPsql(options);
   if (!psql.ok()) return psql.status();
-  Status s = WritePsqlSetup(psql->get());
-  if (s.ok()) s = WriteFully((*psql)->fd(), sql, "to psql");
+  Status s = WriteFully((*psql)->fd(), sql, "to psql");
   Status waited = (*psql)->Wait();
   if (!waited.ok()) return waited.WithContext(what);
   return s.WithContext(what);
@@ -358,7 +346,7 @@ Status ForEachOnConnections(const DatabaseRestoreOptions& options, size_t count,
   for (int i = 0; i < jobs; ++i) {
     auto c = Connection::Open(options.conninfo);
     if (!c.ok()) return c.status();
-    PGDEDUP_RETURN_IF_ERROR((*c)->Exec(kAsyncCommit));
+    PGDEDUP_RETURN_IF_ERROR(SetUpWorkingSession(c->get(), options));
     if (!setup.empty()) PGDEDUP_RETURN_IF_ERROR((*c)->Exec(setup));
     conns.push_back(std::move(*c));
   }

@@ -61,27 +61,25 @@ inline constexpr char kNoParallelWorkers[] =
     "pg_catalog.set_config('max_parallel_workers_per_gather', '0', false) "
     "WHERE pg_catalog.current_setting('server_version_num')::int >= 110000";
 
-// The restore's working sessions (loads, index and constraint builds, ANALYZE, and psql for
-// the schema scripts) commit without waiting for their WAL to reach disk. A restore commits
-// once per pre-data statement (psql autocommits), table, index and ANALYZE, and on a server
-// that syncs its WAL each of those waits was ~0.5 ms here: a restore of 1,500 partitions took a
-// median 19.3 s with them and 15.9 s without (docs/BENCHMARKS.md). Nothing is lost by it: a
-// restore reports success only after WaitForCommits, and a crash before that is a failed
-// restore either way. Run on each working session as it opens.
+// A restore that creates its database (`create`: restore --create, and a drill's database)
+// runs its working sessions (loads, index and constraint builds, ANALYZE, and psql for the
+// schema scripts) with `synchronous_commit = off`: their commits do not wait for the WAL to
+// reach disk. A restore commits once per pre-data statement (psql autocommits), table, index
+// and ANALYZE, and on a server that syncs its WAL each of those waits was ~0.5 ms here: the
+// pre-data script of 1,500 partitions ran in 7.4-13.0 s with them and 5.5-7.0 s without
+// (docs/BENCHMARKS.md). Nothing is lost by it: such a database takes its name only at the end,
+// by a commit on the maintenance connection (the rename, or the swap with --clean) that writes
+// WAL after every one of those commits and so, with the server's own synchronous_commit, waits
+// until all of them are flushed (and confirmed by synchronous standbys where the server asks
+// for that); a crash before it leaves a database under a temporary name, a failed restore. A
+// drill's database is dropped at its end. A restore into an existing database (and --table)
+// has no such closing commit, so its sessions commit as the server says.
 inline constexpr char kAsyncCommit[] = "SET synchronous_commit = off";
+// Runs kAsyncCommit on `c` when `options.create`; else does nothing.
+Status SetUpWorkingSession(Connection* c, const DatabaseRestoreOptions& options);
 
-// Makes every commit before it durable, and replicated as far as the server's configuration
-// asks: on `c`, a session with the server's own synchronous_commit, a transaction that takes a
-// transaction id commits and so waits until the WAL up to its commit record, which follows
-// every earlier commit, is flushed (and, with synchronous standbys, confirmed). Call on a
-// restore's success, before the database settings (which may make it read-only: this still
-// works then) and before it takes its name.
-Status WaitForCommits(Connection* c);
-// The same on a new connection to options.conninfo.
-Status WaitForCommits(const DatabaseRestoreOptions& options);
-
-// Opens a working session for loading table data (kAsyncCommit; for a data-only restore: with
-// triggers and foreign keys disabled, as a replica loads).
+// Opens a working session for loading table data (SetUpWorkingSession; for a data-only
+// restore: with triggers and foreign keys disabled, as a replica loads).
 Result<std::unique_ptr<Connection>> OpenLoader(const DatabaseRestoreOptions& options);
 
 // Loads one table in one transaction: [TRUNCATE ONLY,] COPY FROM STDIN, row count check against
@@ -103,8 +101,9 @@ Status LoadTableInTransaction(repo::Repository* repo, Connection* c, const repo:
                               bool into_existing);
 
 // Runs fn(connection, i) for i in [0, count) on up to `options.jobs` working sessions at once
-// (kAsyncCommit), each first running `setup` (if not empty). Items are taken in order; the first failure
-// stops the others from taking more, and is returned once every connection is done.
+// (SetUpWorkingSession), each first running `setup` (if not empty). Items are taken in order;
+// the first failure stops the others from taking more, and is returned once every connection
+// is done.
 Status ForEachOnConnections(const DatabaseRestoreOptions& options, size_t count,
                             const std::string& setup,
                             const std::function<Status(Connection*, size_t)>& fn);
