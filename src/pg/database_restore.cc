@@ -256,6 +256,8 @@ struct Target {
   bool replace_existing = false;
   std::string old_oid;  // of the database to replace, when the restore began
   std::string maintenance_conninfo;
+  // --create: the server's pg_postmaster_start_time() when `created` was made (PutInPlace).
+  std::string server_started;
 };
 
 // Names of the databases a restore creates, and of one it replaces while it is renamed aside.
@@ -408,6 +410,9 @@ Result<Target> PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptio
       target.replace_existing ? "database \"" + dbname + "\" is unchanged" : "");
   if (!created.ok()) return created.status().WithContext("creating the new database");
   target.created = std::move(*created);
+  auto started = mc->QueryValue("SELECT pg_catalog.pg_postmaster_start_time()::text");
+  if (!started.ok()) return started.status();
+  target.server_started = *started;
   target.dbname = create_as;
   auto conninfo = WithDatabase(options.conninfo, create_as);
   if (!conninfo.ok()) return conninfo.status();
@@ -518,6 +523,21 @@ Status PutInPlace(const Target& target) {
     (void)allow_new(true);
     return s.WithContext(not_replaced + kept + " (rename it to \"" + final_name + "\")");
   };
+  // The restore's working sessions commit without waiting for the WAL (SetUpWorkingSession):
+  // the rename's commit makes them durable, unless the server crashed and restarted in between
+  // and lost the last of them. Such a restart shows in its start time; from here on one would
+  // end `mc`, and the rename with it.
+  auto started = mc->QueryValue("SELECT pg_catalog.pg_postmaster_start_time()::text");
+  if (!started.ok()) return started.status().WithContext(kept);
+  if (*started != target.server_started) {
+    Status dropped = DropDatabase(target.maintenance_conninfo, new_name);
+    return Status::SourceError(
+        not_replaced + "the server restarted while the restore ran (it started again at " +
+        *started + "), so the restore's last commits may be lost: " +
+        (dropped.ok() ? "its database was dropped"
+                      : "drop its database " + new_name + " (" + dropped.message() + ")") +
+        "; run the restore again");
+  }
   if (Status s = allow_new(false); !s.ok()) return unchanged(s);
   if (Status s = WaitForNoSessions(mc, new_name); !s.ok()) return unchanged(s);
   std::string aside;

@@ -26,9 +26,9 @@ Result<std::unique_ptr<Subprocess>> StartPsql(const DatabaseRestoreOptions& opti
                                    "ON_ERROR_STOP=1",
                                    "--no-psqlrc"};
   if (options.create) {
-    // A working session (SetUpWorkingSession), set before the script from standard input
-    // ("-f -" keeps its line numbers in psql's errors the stream's own). As SQL, not PGOPTIONS,
-    // which a connection pooler may refuse.
+    // A working session (SetUpWorkingSession), set before the script, which psql then reads
+    // from standard input ("-f -"). As SQL, not PGOPTIONS, which a connection pooler may
+    // refuse. (psql before 9.6 runs only the last of -c and -f: its sessions then just wait.)
     argv.insert(argv.end(), {"-c", kAsyncCommit, "-f", "-"});
   }
   argv.insert(argv.end(), {"-d", options.conninfo});

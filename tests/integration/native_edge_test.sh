@@ -307,6 +307,28 @@ assert_eq "$(psql_q edge_keep "SELECT x FROM precious")" 42 \
   "the rows of the database an interrupted --create --clean was to replace"
 psql_q "DROP DATABASE edge_keep"
 
+# A --create restore's working sessions commit without waiting for the WAL; the rename that
+# puts its database in place makes their commits durable. A server that crashes and restarts in
+# between may have lost the last of them: the restore sees the server's new start time before
+# it renames, fails, and drops its database. Here a psql wrapper stops the server as a crash
+# would (immediate) and starts it again before it runs the pre-data script.
+cat >"$TEST_TMP/restart-psql" <<SH
+#!/bin/sh
+if [ ! -e "$TEST_TMP/restarted" ]; then
+  touch "$TEST_TMP/restarted"
+  "$SOURCE_DIR/scripts/pg-server.sh" stop "$TEST_TMP/pg" --immediate >/dev/null 2>&1
+  "$SOURCE_DIR/scripts/pg-server.sh" start "$TEST_TMP/pg" >/dev/null 2>&1
+fi
+exec psql "\$@"
+SH
+chmod +x "$TEST_TMP/restart-psql"
+PGDEDUP_PSQL="$TEST_TMP/restart-psql" assert_exit 6 pgd "${P[@]}" restore "$second" \
+  --db "$(pg_conninfo edge_restarted)" --create
+assert_contains "$LAST_STDERR" "the server restarted while the restore ran" \
+  "a --create restore across a server restart"
+assert_eq "$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname = 'edge_restarted' OR datname LIKE 'pgdedup\_restore\_%'")" 0 \
+  "a --create restore across a server restart leaves no database"
+
 # SIGTERM while CREATE DATABASE itself waits (here on a lock another session holds on template0):
 # the CREATE is cancelled and waited for, so the server does not finish it after pgdedup is gone.
 mkfifo "$TEST_TMP/hold.fifo"
