@@ -260,6 +260,11 @@ struct Target {
   std::string server_started;
 };
 
+// When the server `c` is connected to last started: a crash and restart changes it.
+Result<std::string> ServerStartTime(Connection* c) {
+  return c->QueryValue("SELECT pg_catalog.pg_postmaster_start_time()::text");
+}
+
 // Names of the databases a restore creates, and of one it replaces while it is renamed aside.
 constexpr char kRestorePrefix[] = "pgdedup_restore_";
 constexpr char kReplacedPrefix[] = "pgdedup_replaced_";
@@ -410,7 +415,7 @@ Result<Target> PrepareTarget(const repo::Manifest& m, const DatabaseRestoreOptio
       target.replace_existing ? "database \"" + dbname + "\" is unchanged" : "");
   if (!created.ok()) return created.status().WithContext("creating the new database");
   target.created = std::move(*created);
-  auto started = mc->QueryValue("SELECT pg_catalog.pg_postmaster_start_time()::text");
+  auto started = ServerStartTime(mc);
   if (!started.ok()) return started.status();
   target.server_started = *started;
   target.dbname = create_as;
@@ -527,7 +532,7 @@ Status PutInPlace(const Target& target) {
   // the rename's commit makes them durable, unless the server crashed and restarted in between
   // and lost the last of them. Such a restart shows in its start time; from here on one would
   // end `mc`, and the rename with it.
-  auto started = mc->QueryValue("SELECT pg_catalog.pg_postmaster_start_time()::text");
+  auto started = ServerStartTime(mc);
   if (!started.ok()) return started.status().WithContext(kept);
   if (*started != target.server_started) {
     Status dropped = DropDatabase(target.maintenance_conninfo, new_name);

@@ -63,9 +63,9 @@ inline constexpr char kNoParallelWorkers[] =
 
 // A restore that creates its database (`create`: restore --create, and a drill's database)
 // runs its working sessions (loads, index and constraint builds, ANALYZE, and psql for the
-// schema scripts and large objects) with `synchronous_commit = off`: their commits do not wait for the WAL to
-// reach disk. A restore commits once per pre-data statement (psql autocommits), table, index
-// and ANALYZE, and on a server that syncs its WAL each of those waits was ~0.5 ms here: the
+// schema scripts and large objects) with `synchronous_commit = off`: their commits do not wait for
+// the WAL to reach disk. A restore commits once per pre-data statement (psql autocommits), table,
+// index and ANALYZE, and on a server that syncs its WAL each of those waits was ~0.5 ms here: the
 // pre-data script of 1,500 partitions ran in 7.4-13.0 s with them and 5.5-7.0 s without
 // (docs/BENCHMARKS.md). Nothing is lost by it: such a database takes its name only at the end,
 // by a commit on the maintenance connection (the rename, or the swap with --clean) that writes
@@ -74,8 +74,8 @@ inline constexpr char kNoParallelWorkers[] =
 // for that). A crash before it ends the restore's sessions or, in the moment between the last
 // of them and the rename's connection, shows as a new server start time there (PutInPlace):
 // either way the restore fails and its database is not put in place. A drill's database is
-// dropped at its end. A restore into an existing database (and --table)
-// has no such closing commit, so its sessions commit as the server says.
+// dropped at its end. A restore into an existing database (and --table) has no such closing
+// commit, so its sessions commit as the server says.
 inline constexpr char kAsyncCommit[] = "SET synchronous_commit = off";
 // Runs kAsyncCommit on `c` when `options.create`; else does nothing.
 Status SetUpWorkingSession(Connection* c, const DatabaseRestoreOptions& options);
