@@ -77,7 +77,7 @@ class ChunkListWriter {
 // grow large. nullopt when there is no usable candidate; a base that cannot be read is
 // skipped (the chunk is then stored whole).
 std::optional<BlobWriter::DeltaBase> FindBase(Repository* repo, std::optional<Id> candidate,
-                                              int max_depth) {
+                                              int max_depth, int level) {
   if (!candidate) return std::nullopt;
   auto loc = repo->index()->Lookup(*candidate);
   if (!loc.ok() || !loc->has_value() || (*loc)->entry.type != BlobType::kData) {
@@ -99,7 +99,8 @@ std::optional<BlobWriter::DeltaBase> FindBase(Repository* repo, std::optional<Id
     return std::nullopt;
   }
   return BlobWriter::DeltaBase{(*loc)->entry,
-                               std::make_shared<const std::string>(std::move(*plain)), max_share};
+                               std::make_shared<const std::string>(std::move(*plain)), max_share,
+                               level};
 }
 
 }  // namespace
@@ -128,6 +129,9 @@ Result<std::unique_ptr<BackupSession>> BackupSession::Start(Repository* repo,
   s->max_delta_depth_ = std::clamp<int>(options.max_delta_depth, 1, kMaxDeltaDepth);
   if (const char* env = std::getenv("PGDEDUP_MAX_DELTA_DEPTH"); env && *env) {
     s->max_delta_depth_ = std::clamp<int>(std::atoi(env), 1, kMaxDeltaDepth);
+  }
+  if (const char* env = std::getenv("PGDEDUP_DELTA_LEVEL"); env && *env) {
+    s->delta_level_ = std::clamp<int>(std::atoi(env), 0, 22);
   }
   if (options.deltas) {
     // Each base is read once, for the chunk at its place: a large cache would only hold memory.
@@ -259,7 +263,8 @@ class BackupSession::ChunkQueue {
     if (planner != nullptr) {
       if (!c.expected) planner->Saw(id, c.start);  // a prediction is anchored once kept
       find_base = [s, planner, start = c.start] {
-        return FindBase(s->repo_, planner->CandidateFor(start), s->max_delta_depth_);
+        return FindBase(s->repo_, planner->CandidateFor(start), s->max_delta_depth_,
+                        s->delta_level_);
       };
     }
     auto stored = s->writer_->Store(BlobType::kData, id, c.data, find_base);

@@ -138,6 +138,7 @@ class BackupSession {
   std::deque<StreamInfo> streams_;             // a deque: MutableStream's pointers stay valid
   std::map<std::string, StreamInfo> parents_;  // stream name -> the parent's stream
   int max_delta_depth_ = kDefaultDeltaDepth;
+  int delta_level_ = 0;  // 0: the repository's compression level
   uint64_t bytes_read_ = 0;
   uint64_t chunks_ = 0;
   std::atomic<uint64_t> predicted_chunks_{0};

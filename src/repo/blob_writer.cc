@@ -113,7 +113,8 @@ Result<bool> BlobWriter::Store(BlobType type, const Id& id, std::string_view pla
     if (std::optional<DeltaBase> base = find_base()) {
       max_share = base->max_share;
       sealed = SealDeltaBlob(repo_->keys(), type, id, plaintext, base->entry, *base->plaintext,
-                             level, plaintext.size() + kSealOverhead, &entry);
+                             base->level > 0 ? base->level : level,
+                             plaintext.size() + kSealOverhead, &entry);
     }
   }
   // A delta far smaller than the chunk beats compressing it whole (dump text compresses about

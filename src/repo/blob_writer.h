@@ -66,6 +66,8 @@ class BlobWriter {
     std::shared_ptr<const std::string> plaintext;
     // The delta is kept only when smaller than this share of the blob compressed whole.
     double max_share = 1.0;
+    // The zstd level of the delta; 0: the repository's compression level.
+    int level = 0;
   };
   // Called only for a blob that is new; nullopt when there is no candidate.
   using BaseFinder = std::function<std::optional<DeltaBase>()>;
