@@ -98,9 +98,8 @@ std::optional<BlobWriter::DeltaBase> FindBase(Repository* repo, std::optional<Id
                " as a delta base: " + plain.status().message());
     return std::nullopt;
   }
-  return BlobWriter::DeltaBase{(*loc)->entry,
-                               std::make_shared<const std::string>(std::move(*plain)), max_share,
-                               level};
+  return BlobWriter::DeltaBase{
+      (*loc)->entry, std::make_shared<const std::string>(std::move(*plain)), max_share, level};
 }
 
 }  // namespace
