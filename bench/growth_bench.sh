@@ -29,7 +29,10 @@
 #   changed   the rows that really changed (bench/shopdb.sh changed: new and changed rows,
 #             keys of deleted rows), zstd -19; and the inserted rows alone, zstd -19 (what any
 #             tool must store, short of compressing new rows against old ones)
-# (one pg_dump per night feeds gzip, restic and borg.) If the pgdedup binary does not accept
+# (one pg_dump per night feeds gzip, restic and borg.) Then, with the last night's snapshots,
+# the restore speed: restic dump of the plain dump against pgdedup restoring the largest stream
+# of its native snapshot, and every stream one process each (delta chains and all), to
+# /dev/null, best of 3. If the pgdedup binary does not accept
 # --no-delta yet, both pgdedup columns use the default and a note says so. Prints a Markdown
 # table on stdout and writes the chart (bench/growth_chart.py, python3's standard library).
 set -euo pipefail
@@ -160,6 +163,43 @@ if ((VERIFY)); then
   done
 fi
 
+# Restore speed of the last night's snapshot, deltas and all: bytes to /dev/null, best of 3,
+# alternating. restic dumps its plain pg_dump (one process); pgdedup restores the largest stream
+# of its native snapshot (one process: the like-for-like rate), and every stream, one process
+# each (so its start, Argon2id included, counts once per stream).
+latest_streams() {  # latest_streams REPO_NAME: "size<TAB>name" per stream of the latest snapshot
+  "$PGDEDUP" --repo "$WORK/pgd-$1" --cache-dir "$WORK/pgd-cache-$1" --json snapshots |
+    python3 -c 'import json, sys; [print("%d\t%s" % (s["size"], s["name"])) for s in json.load(sys.stdin)[-1]["streams"]]'
+}
+restore_stream() {  # restore_stream REPO_NAME STREAM
+  "$PGDEDUP" --repo "$WORK/pgd-$1" --cache-dir "$WORK/pgd-cache-$1" -q \
+    restore latest --stream "$2" --output - >/dev/null
+}
+declare -A RESTORE_BEST=() RESTORE_BYTES=()
+RESTORE_BYTES[restic]=$(tail -n 1 "$DATA" | cut -f2)
+for r in plain delta; do
+  latest_streams "$r" >"$WORK/streams-$r"
+  RESTORE_BYTES[$r-all]=$(awk -F '\t' '{ s += $1 } END { print s }' "$WORK/streams-$r")
+  RESTORE_BYTES[$r-largest]=$(sort -n -r "$WORK/streams-$r" | head -n 1 | cut -f1)
+done
+LARGEST=$(sort -n -r "$WORK/streams-delta" | head -n 1 | cut -f2-)
+for _ in 1 2 3; do
+  for who in restic plain-largest delta-largest plain-all delta-all; do
+    t=$(date +%s.%N)
+    case $who in
+      restic) restic dump -q --repo "$WORK/restic" latest shop.sql >/dev/null ;;
+      *-largest) restore_stream "${who%-largest}" "$LARGEST" ;;
+      *-all) while IFS=$'\t' read -r _ name; do restore_stream "${who%-all}" "$name"; done <"$WORK/streams-${who%-all}" ;;
+    esac
+    t=$(awk -v a="$t" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+    best=${RESTORE_BEST[$who]:-}
+    if [[ -z "$best" ]] || awk -v a="$t" -v b="$best" 'BEGIN { exit !(a < b) }'; then
+      RESTORE_BEST[$who]=$t
+    fi
+  done
+done
+say "restore of the last night: restic ${RESTORE_BEST[restic]} s; pgdedup largest stream ${RESTORE_BEST[plain-largest]} s (no deltas), ${RESTORE_BEST[delta-largest]} s (deltas)"
+
 # --- report --------------------------------------------------------------------------------
 echo
 echo "Shop database, scale $SCALE, $NIGHTS nights of churn; growth of each repository per night (du -sb), MB = 10^6 bytes."
@@ -180,6 +220,24 @@ echo
 echo "| night | restic | borg | pgdedup --no-delta | pgdedup (deltas) |"
 echo "|---|---|---|---|---|"
 awk -F '\t' 'NR > 1 { printf "| %s | %s | %s | %s | %s |\n", $1, $9, $10, $11, $12 }' "$DATA"
+echo
+echo "Restore of the last night's snapshot to /dev/null, best of 3: restic dumps the plain dump; pgdedup restores its largest stream ($LARGEST), then every stream, one process each:"
+echo
+echo "| | bytes | seconds | MB/s | rate against restic's |"
+echo "|---|---|---|---|---|"
+for who in restic plain-largest delta-largest plain-all delta-all; do
+  case $who in
+    restic) label="restic dump (plain dump)" ;;
+    plain-largest) label="pgdedup --no-delta, largest stream" ;;
+    delta-largest) label="pgdedup (deltas), largest stream" ;;
+    plain-all) label="pgdedup --no-delta, every stream" ;;
+    delta-all) label="pgdedup (deltas), every stream" ;;
+  esac
+  awk -v l="$label" -v b="${RESTORE_BYTES[$who]}" -v t="${RESTORE_BEST[$who]}" \
+      -v rb="${RESTORE_BYTES[restic]}" -v rt="${RESTORE_BEST[restic]}" \
+    'BEGIN { printf "| %s | %d | %.2f | %.0f | %.1fx |\n", l, b, t, b / t / 1e6, (b / t) / (rb / rt) }'
+done
+echo
 
 python3 "$ROOT/bench/growth_chart.py" --title "Nightly growth, shop database scale $SCALE ($(mb "$(sed -n 2p "$DATA" | cut -f2)") MB plain dump)" \
   ${NOTE:+--note "$NOTE"} "$DATA" >"$SVG.tmp"
