@@ -1,4 +1,4 @@
-// `pgdedup repo check` and `pgdedup repo index rebuild`.
+// `pgdedup repo check` and `pgdedup repo index rebuild [--read-packs]`.
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/json.h"
 #include "repo/check.h"
+#include "repo/index_repair.h"
 #include "repo/lock.h"
 
 namespace pgdedup::cli {
@@ -67,7 +68,68 @@ int RunCheck(const Context& ctx, const CheckArgs& args) {
   return report->ok() ? kExitOk : kExitDamaged;
 }
 
-int RunIndexRebuild(const Context& ctx) {
+// `repo index rebuild --read-packs`: new index objects from the packs' headers.
+int RunIndexRepair(const Context& ctx) {
+  auto repo = ctx.OpenRepository();
+  if (!repo.ok()) return ctx.Fail(repo.status());
+  auto lock = repo::RepoLock::Acquire(repo->get(), /*exclusive=*/true);
+  if (!lock.ok()) return ctx.Fail(lock.status());
+  repo::IndexRepairOptions options;
+  Progress progress(ctx, "indexing packs");
+  options.progress = [&progress](uint64_t done, uint64_t) { progress.Update(done); };
+  auto stats = repo::RepairIndex(repo->get(), **lock, options);
+  progress.Done();
+  if (!stats.ok()) return ctx.Fail(stats.status());
+  const bool clean = stats->problems.empty();
+  if (ctx.json()) {
+    JsonWriter j;
+    j.BeginObject();
+    j.Field("ok", clean);
+    j.Field("packs", stats->packs);
+    j.Field("packs_from_headers", stats->packs_from_headers);
+    j.Field("packs_from_old_index", stats->packs_from_old_index);
+    j.Field("packs_unreadable", stats->packs_unreadable);
+    j.Field("packs_newly_indexed", stats->packs_newly_indexed);
+    j.Field("packs_missing", stats->packs_missing);
+    j.Field("blobs", stats->blobs);
+    j.Field("index_objects_read", stats->index_objects_read);
+    j.Field("index_objects_damaged", stats->index_objects_damaged);
+    j.Field("index_objects_written", stats->index_objects_written);
+    j.Field("index_objects_deleted", stats->index_objects_deleted);
+    j.Key("problems");
+    j.BeginArray();
+    for (const auto& p : stats->problems) j.String(p);
+    j.EndArray();
+    j.Key("replaced");
+    j.BeginArray();
+    for (const auto& r : stats->replaced) j.String(r);
+    j.EndArray();
+    j.EndObject();
+    std::puts(j.str().c_str());
+  } else {
+    for (const auto& r : stats->replaced) spdlog::warn("{}", r);
+    for (const auto& p : stats->problems) spdlog::error("{}", p);
+    spdlog::info(
+        "index rebuilt from {} packs ({} listed by no index object before): {} index objects "
+        "written, {} old ones deleted ({} damaged)",
+        stats->packs, stats->packs_newly_indexed, stats->index_objects_written,
+        stats->index_objects_deleted, stats->index_objects_damaged);
+    if (!clean) {
+      spdlog::error(
+          "the repository is still damaged: {} problems; run `pgdedup repo check "
+          "--read-data`",
+          stats->problems.size());
+    }
+  }
+  return clean ? kExitOk : kExitDamaged;
+}
+
+struct IndexRebuildArgs {
+  bool read_packs = false;
+};
+
+int RunIndexRebuild(const Context& ctx, const IndexRebuildArgs& args) {
+  if (args.read_packs) return RunIndexRepair(ctx);
   auto repo = ctx.OpenRepository();
   if (!repo.ok()) return ctx.Fail(repo.status());
   if (Status s = (*repo)->SyncIndex(); !s.ok()) return ctx.Fail(s);
@@ -100,9 +162,21 @@ void AddRepo(CLI::App* app, Runner* run) {
   CLI::App* index = repo->add_subcommand("index", "the local index cache");
   index->require_subcommand(1);
   index->fallthrough();
-  CLI::App* rebuild =
-      index->add_subcommand("rebuild", "rebuild the local index cache from the index objects");
-  rebuild->callback([run] { *run = [](const Context& c) { return RunIndexRebuild(c); }; });
+  auto rebuild_args = std::make_shared<IndexRebuildArgs>();
+  CLI::App* rebuild = index->add_subcommand(
+      "rebuild",
+      "rebuild the local index cache from the index objects; with --read-packs, first rewrite "
+      "the index objects themselves from the packs' headers");
+  rebuild->add_flag(
+      "--read-packs", rebuild_args->read_packs,
+      "repair lost or damaged index objects (`repo check` reports chunks \"not in any index "
+      "object\"): read the header of every pack, write new index objects listing every blob, "
+      "then delete the old ones. Holds an exclusive lock (backups meanwhile fail with exit 5); "
+      "reads two small ranges of each pack; exit 4 when some pack's blobs still cannot be "
+      "listed");
+  rebuild->callback([run, rebuild_args] {
+    *run = [rebuild_args](const Context& c) { return RunIndexRebuild(c, *rebuild_args); };
+  });
 }
 
 }  // namespace pgdedup::cli

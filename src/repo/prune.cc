@@ -17,10 +17,6 @@ namespace pgdedup::repo {
 
 namespace {
 
-// Index objects written by prune hold at most this many blob entries (~2.5 MiB), so neither
-// prune nor a reader holds more than that of one in memory.
-constexpr size_t kMaxBlobsPerIndexObject = 40000;
-
 // Deletes in flight at once.
 constexpr size_t kDeleteThreads = 8;
 

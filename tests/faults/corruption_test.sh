@@ -3,7 +3,9 @@
 # index object, a flipped byte in a manifest, a swapped manifest (and a re-named tampered one).
 # Each: `repo check --read-data` exits 4 and names the damaged object; restoring a snapshot that
 # needs it fails (exit 4 for corruption) and leaves no output file; `--output -` does not exit 0;
-# every snapshot that does not need it still restores byte for byte.
+# every snapshot that does not need it still restores byte for byte. Lost and damaged index
+# objects are repaired from the packs' headers (`repo index rebuild --read-packs`), after which
+# everything checks and restores; a pack whose header is gone is reported by the repair (exit 4).
 source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
 
 GEN_DUMP=${GEN_DUMP:-$SOURCE_DIR/build/bench/gen_dump}
@@ -176,6 +178,13 @@ jq -r '.errors[]' "$TEST_TMP/check.json" | grep -F "$PACK_A" | grep -qi missing 
 # A missing object is damage, but the exit status is only required to be non-zero here.
 restore_fails "$R" "$C" "$SNAP_A" a.bin nonzero "$PACK_A"
 others_restore
+# The index repair cannot bring a pack back: it drops it from the index and says so (exit 4).
+assert_exit 4 pgd repo index rebuild --read-packs --json --repo "$R" --cache-dir "$C"
+assert_eq "$(jq .packs_missing "$LAST_STDOUT")" 1 "repair counts the missing pack"
+jq -r '.problems[]' "$LAST_STDOUT" | grep -F "$PACK_A" | grep -q "missing" ||
+  fail "repair does not name the missing pack: $(cat "$LAST_STDOUT")"
+check_damaged "$R" "$C" "${SNAP_A:0:8}"
+others_restore
 done_case
 
 # ---- (d) a deleted index object ---------------------------------------------------------------
@@ -194,6 +203,60 @@ restore_fails "$R" "$C" "$SNAP_A" a.bin 4
 others_restore
 # And with a cold cache.
 rm -rf "$C"
+restore_fails "$R" "$C" "$SNAP_A" a.bin 4
+others_restore
+# The packs still list their blobs: `repo index rebuild --read-packs` writes index objects from
+# their headers, and then every snapshot checks and restores again.
+assert_exit 0 pgd repo index rebuild --read-packs --json --repo "$R" --cache-dir "$C"
+assert_eq "$(jq -r .ok "$LAST_STDOUT")" true "repair --json ok"
+(($(jq .packs_newly_indexed "$LAST_STDOUT") == ${#PACKS_A[@]})) ||
+  fail "repair should have indexed A's ${#PACKS_A[@]} packs again: $(cat "$LAST_STDOUT")"
+assert_eq "$(jq .packs "$LAST_STDOUT")" "$(ls_ids "$R/data" | wc -l)" "repair read every pack"
+assert_eq "$(jq .packs_from_headers "$LAST_STDOUT")" "$(jq .packs "$LAST_STDOUT")" "every header read"
+assert_eq "$(ls_ids "$R/index" | grep -c .)" "$(jq .index_objects_written "$LAST_STDOUT")" \
+  "only the new index objects are left"
+assert_exit 0 pgd repo check --repo "$R" --read-data --cache-dir "$C"
+restore_ok "$R" "$C" "$SNAP_A" a.bin "$TEST_TMP/a.bin"
+others_restore
+# A second cache, empty: the repository alone is enough.
+rm -rf "$C"
+restore_ok "$R" "$C" "$SNAP_A" a.bin "$TEST_TMP/a.bin"
+done_case
+
+# ---- (d2) a damaged index object --------------------------------------------------------------
+fresh flipindex
+flip_byte "$R/index/$INDEX_A" $(($(stat -c %s "$R/index/$INDEX_A") / 2))
+check_damaged "$R" "$C" "$INDEX_A"
+assert_exit 0 pgd repo index rebuild --read-packs --json --repo "$R" --cache-dir "$C"
+assert_eq "$(jq .index_objects_damaged "$LAST_STDOUT")" 1 "repair counts the damaged index object"
+jq -r '.replaced[]' "$LAST_STDOUT" | grep -F "$INDEX_A" | grep -q "damaged" ||
+  fail "repair does not name the damaged index object: $(cat "$LAST_STDOUT")"
+[[ ! -e "$R/index/$INDEX_A" ]] || fail "the damaged index object is still there"
+assert_exit 0 pgd repo check --repo "$R" --read-data --cache-dir "$C"
+restore_ok "$R" "$C" "$SNAP_A" a.bin "$TEST_TMP/a.bin"
+others_restore
+done_case
+
+# ---- (d3) a truncated pack: its header is gone --------------------------------------------------
+# Its index object still lists it: the repair keeps that listing, says the pack is damaged and
+# exits 4; check still finds the truncated pack. With the index object gone too, nothing can
+# list the pack's blobs: the repair says so (exit 4), and the other snapshots are fine.
+fresh truncrepair
+P=$(pack_path "$R" "$PACK_A")
+truncate -s $(($(stat -c %s "$P") / 2)) "$P"
+assert_exit 4 pgd repo index rebuild --read-packs --json --repo "$R" --cache-dir "$C"
+assert_eq "$(jq .packs_from_old_index "$LAST_STDOUT")" 1 "the truncated pack keeps its old listing"
+jq -r '.problems[]' "$LAST_STDOUT" | grep -F "$PACK_A" | grep -q "header cannot be read" ||
+  fail "repair does not name the truncated pack: $(cat "$LAST_STDOUT")"
+check_damaged "$R" "$C" "$PACK_A"
+others_restore
+rm -f "$R"/index/*
+assert_exit 4 pgd repo index rebuild --read-packs --json --repo "$R" --cache-dir "$C"
+assert_eq "$(jq .packs_unreadable "$LAST_STDOUT")" 1 "the truncated, unlisted pack"
+jq -r '.problems[]' "$LAST_STDOUT" | grep -F "$PACK_A" | grep -q "stay unindexed" ||
+  fail "repair does not say the pack's blobs stay unindexed: $(cat "$LAST_STDOUT")"
+assert_exit 4 pgd repo index rebuild --read-packs --repo "$R" --cache-dir "$C"
+assert_contains "$LAST_STDERR" "still damaged" "plain repair output says the repository is damaged"
 restore_fails "$R" "$C" "$SNAP_A" a.bin 4
 others_restore
 done_case
