@@ -18,8 +18,9 @@ packages=(
   # a real PostgreSQL server and client tools for the integration tests; pg_partman is an
   # extension with configuration tables (pg_extension_config_dump) for native_edge_test
   postgresql postgresql-contrib postgresql-15-partman
-  # tools used by the scripts and tests (curl and openssl: scripts/s3-server.sh; jq: tests)
-  zstd gzip python3 procps util-linux curl openssl jq
+  # tools used by the scripts and tests (curl and openssl: scripts/s3-server.sh; jq: tests;
+  # strace: kill_test stops a backup at chosen system calls)
+  zstd gzip python3 procps util-linux curl openssl jq strace
 )
 # node and npm run the S3 test server (s3rver, installed from the npm registry by
 # scripts/s3-server.sh) and the fault proxy. A node from elsewhere (e.g. NodeSource, which

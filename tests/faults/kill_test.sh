@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # kill -9 of a real backup while it writes packs (after ~0.5 s, ~1.5 s, ~3 s of a slow input
-# stream), and of a real restore. After each: every earlier snapshot restores byte for byte,
-# `repo check --read-data` exits 0 (warnings about unreferenced packs and stale locks allowed),
-# the killed backup left no snapshot, and the next backup works and restores.
+# stream), at each of its commit steps (strace kills it just before the rename that stores its
+# lock, its cache's files, its index object, its manifest), and of a real restore. After each:
+# every earlier snapshot restores byte for byte, `repo check --read-data` exits 0 (warnings
+# about unreferenced packs and stale locks allowed), the killed backup left no snapshot, and
+# the next backup works and restores.
 source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
 
 GEN_DUMP=${GEN_DUMP:-$SOURCE_DIR/build/bench/gen_dump}
 [[ -x "$GEN_DUMP" ]] || fail "gen_dump not found: $GEN_DUMP"
 [[ -x "$PGDEDUP_BIN" ]] || fail "pgdedup binary not found: $PGDEDUP_BIN"
+command -v strace >/dev/null || fail "strace is not installed (scripts/install-deps.sh installs it)"
 
 REPO=$TEST_TMP/repo
 CACHE=$TEST_TMP/cache
@@ -156,6 +159,64 @@ assert_exit 0 pgd restore --repo "$REPO" "${SNAPS[$BIG]}" --stream slow.bin --ou
 cmp -s "$out" "${FILES[$BIG]}" || fail "the restore after the killed ones is not byte for byte"
 [[ ! -e "$out.pgdedup-partial" ]] || fail "a successful restore left its temp file"
 rm -f "$out"
+all_restore
+check_clean
+
+# ---- kill -9 at each commit step --------------------------------------------------------------
+# strace kills a real backup with SIGKILL just before the K-th rename(2) of one of its threads
+# (strace counts per thread). The main thread renames, in order: its lock object, the local
+# cache's files (RocksDB), the index object (after every pack is stored), the manifest; the
+# upload thread renames the packs. So K = 1, 2, ... stops the backup before the lock, inside
+# the cache's update, before the index object and before the manifest, until a K beyond the
+# main thread's renames lets it finish. After every kill: no new snapshot, every earlier one
+# restores, check is clean, and the cache the kill left behind serves the next backup.
+ls_committed() { ls_ids "$1" | grep -v '^\.tmp-' || true; }  # without a killed Put's temp file
+k=0
+while :; do
+  k=$((k + 1))
+  ((k <= 20)) || fail "a backup under strace never finished"
+  src=$TEST_TMP/step$k.bin
+  "$GEN_DUMP" --random-bytes 3000000 --seed $((200 + k)) >"$src"
+  ls_committed "$REPO/snapshots" >"$TEST_TMP/snaps.before"
+  ls_committed "$REPO/index" >"$TEST_TMP/index.before"
+  rc=0
+  strace -f -qq -o /dev/null -e trace=rename -e inject=rename:signal=KILL:when=$k \
+    "$PGDEDUP_BIN" backup --repo "$REPO" --stdin --name "step$k.bin" --json --cache-dir "$CACHE" \
+    <"$src" >"$TEST_TMP/step.out" 2>"$TEST_TMP/step.err" || rc=$?
+  ls_committed "$REPO/snapshots" >"$TEST_TMP/snaps.after"
+  ls_committed "$REPO/index" >"$TEST_TMP/index.after"
+  new_index=$(comm -13 "$TEST_TMP/index.before" "$TEST_TMP/index.after" | wc -l)
+  if [[ $rc == 0 ]]; then
+    id=$(jq -r .snapshot_id "$TEST_TMP/step.out")
+    [[ -f "$REPO/snapshots/$id" ]] || fail "the backup that finished under strace left no snapshot"
+    SNAPS+=("$id")
+    STREAMS+=("step$k.bin")
+    FILES+=("$src")
+    break
+  fi
+  assert_eq "$rc" 137 "exit status of the backup killed at rename $k: $(cat "$TEST_TMP/step.err")"
+  new_snaps=$(comm -13 "$TEST_TMP/snaps.before" "$TEST_TMP/snaps.after")
+  echo "killed at rename $k: $new_index new index objects, $(echo -n "$new_snaps" | grep -c .) new snapshots" >&2
+  if [[ -n "$new_snaps" ]]; then
+    # Killed after its manifest was stored (at a rename of the cache's, on the way out): the
+    # snapshot is committed, so it must be whole.
+    assert_eq "$(echo "$new_snaps" | wc -l)" 1 "snapshots left by the backup killed at rename $k"
+    SNAPS+=("$new_snaps")
+    STREAMS+=("step$k.bin")
+    FILES+=("$src")
+    COMMITTED_KILLS=$((${COMMITTED_KILLS:-0} + 1))
+  else
+    [[ -z "${COMMITTED_KILLS:-}" ]] || fail "a kill at rename $k, later than one after the manifest, left no snapshot"
+    BEFORE_MANIFEST_INDEX=$new_index
+  fi
+  all_restore
+  check_clean
+done
+# The last kill that left no snapshot came between the index object and the manifest: the
+# index was stored, the snapshot was not. (The kills before it stopped the backup at its lock,
+# its cache and its index object.)
+((k >= 5)) || fail "the backup finished after only $((k - 1)) kills: the steps were not all reached"
+assert_eq "${BEFORE_MANIFEST_INDEX:-}" 1 "the last kill before the manifest left the index object stored"
 all_restore
 check_clean
 pass
