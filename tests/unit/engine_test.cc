@@ -1,19 +1,25 @@
 // The repository engine end to end through its own API: backup, dedup, restore, check, index
 // cache behaviour, locks.
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <thread>
 
+#include "common/coding.h"
+#include "common/hex.h"
+#include "common/system.h"
 #include "repo/backup.h"
 #include "repo/check.h"
 #include "repo/cut_predictor.h"
 #include "repo/index_cache.h"
 #include "repo/lock.h"
+#include "repo/object.h"
 #include "repo/pack.h"
 #include "repo/restore.h"
 #include "support/test_repo.h"
@@ -165,6 +171,79 @@ TEST_CASE("locks: shared locks coexist, an exclusive one excludes, stale ones ar
   auto left = RepoLock::List(repo.get());
   REQUIRE(left.ok());
   CHECK(left->empty());  // released locks are removed
+}
+
+namespace {
+
+// Writes a lock object as a RepoLock of another process would (lock.h gives the layout).
+void PutLock(Repository* repo, const std::string& host, uint32_t pid, bool exclusive,
+             uint64_t refreshed) {
+  std::string plain;
+  plain.push_back(1);  // version
+  plain.push_back(exclusive ? 1 : 0);
+  PutFixed32(&plain, pid);
+  PutFixed64(&plain, refreshed);  // created
+  PutFixed64(&plain, refreshed);
+  PutLengthPrefixed(&plain, host);
+  PutLengthPrefixed(&plain, "someone");
+  REQUIRE(repo->backend()
+              ->Put("locks/" + ToHex(RandomBytes(16)),
+                    SealObject(repo->keys(), ObjectType::kLock, plain))
+              .ok());
+}
+
+uint64_t SecondsAgo(uint64_t s) { return static_cast<uint64_t>(std::time(nullptr)) - s; }
+
+}  // namespace
+
+TEST_CASE("locks: a lock not refreshed for kStaleAfter is stale even when its process lives",
+          "[engine][lock]") {
+  TempDir dir;
+  auto repo = testing::MakeRepo(dir);
+  const uint64_t stale_after = static_cast<uint64_t>(RepoLock::kStaleAfter.count());
+  // A live process of this host (this one) whose lock was last refreshed two hours ago: hung,
+  // or its host's clock jumped. It no longer holds anyone off.
+  PutLock(repo.get(), Hostname(), static_cast<uint32_t>(getpid()), /*exclusive=*/true,
+          SecondsAgo(2 * 3600));
+  auto locks = RepoLock::List(repo.get());
+  REQUIRE(locks.ok());
+  REQUIRE(locks->size() == 1);
+  CHECK((*locks)[0].stale);
+  CHECK((*locks)[0].stale_reason.find("not been refreshed for 120 minutes") != std::string::npos);
+  {
+    auto x = RepoLock::Acquire(repo.get(), /*exclusive=*/true);
+    CHECK(x.ok());
+  }
+  // `unlock` removes it; nothing else.
+  auto removed = RepoLock::RemoveLocks(repo.get(), /*all=*/false);
+  REQUIRE(removed.ok());
+  CHECK(removed->size() == 1);
+
+  // Another host's exclusive lock: its pid means nothing here, so only its age decides. Fresh
+  // (refreshed within kStaleAfter), it excludes; older, it is ignored.
+  PutLock(repo.get(), "another-host", 1, /*exclusive=*/true, SecondsAgo(stale_after - 60));
+  auto s = RepoLock::Acquire(repo.get(), /*exclusive=*/false);
+  CHECK(s.status().code() == StatusCode::kLocked);
+  CHECK(s.status().message().find("another-host") != std::string::npos);
+  REQUIRE(RepoLock::RemoveLocks(repo.get(), /*all=*/true).ok());
+  PutLock(repo.get(), "another-host", 1, /*exclusive=*/true, SecondsAgo(stale_after + 60));
+  {
+    auto shared = RepoLock::Acquire(repo.get(), /*exclusive=*/false);
+    CHECK(shared.ok());
+  }
+
+  // This host, refreshed a moment ago, but its process is gone: stale at once.
+  REQUIRE(RepoLock::RemoveLocks(repo.get(), /*all=*/true).ok());
+  pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) _exit(0);
+  REQUIRE(waitpid(child, nullptr, 0) == child);
+  PutLock(repo.get(), Hostname(), static_cast<uint32_t>(child), /*exclusive=*/true, SecondsAgo(1));
+  locks = RepoLock::List(repo.get());
+  REQUIRE(locks.ok());
+  REQUIRE(locks->size() == 1);
+  CHECK((*locks)[0].stale);
+  CHECK((*locks)[0].stale_reason == "its process no longer exists");
 }
 
 TEST_CASE("a damaged blob makes restore fail and check name the pack", "[engine][check]") {
