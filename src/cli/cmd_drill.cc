@@ -31,6 +31,7 @@ int RunDrill(const Context& ctx, const DrillArgs& args) {
   const repo::SnapshotRef* snap = &reader->snapshot;
   pg::DrillOptions options;
   options.maintenance_conninfo = args.db;
+  options.jobs = args.jobs;
   options.threads = args.jobs;
   options.omit = args.omit;
   options.progress = [&](const std::string& step) { spdlog::debug("drill: {}", step); };
@@ -48,6 +49,7 @@ int RunDrill(const Context& ctx, const DrillArgs& args) {
     j.Field("database", snap->manifest.database);
     j.Field("temporary_database", r.database);
     j.Field("tables", r.restore.tables);
+    j.Field("tables_verified", r.tables_verified);
     j.Field("rows", r.restore.rows);
     j.Field("bytes", r.restore.bytes);
     j.Key("seconds");
@@ -78,7 +80,7 @@ int RunDrill(const Context& ctx, const DrillArgs& args) {
           r.seconds_verify);
     } else {
       spdlog::error("drill FAILED: {} of {} tables do not match the backup", r.mismatches.size(),
-                    r.tables_verified);
+                    r.tables_in_backup);
     }
   }
   return r.ok() ? kExitOk : kExitDamaged;
@@ -97,7 +99,10 @@ void AddDrill(CLI::App* app, Runner* run) {
   cmd->add_option("--db", args->db,
                   "a database on the target server to create the temporary one from (e.g. "
                   "dbname=postgres)");
-  cmd->add_option("--jobs", args->jobs, "worker threads (default: the number of cores)");
+  cmd->add_option("--jobs", args->jobs,
+                  "connections used at once to load tables (and build their indexes), and "
+                  "worker threads decoding streams, as restore --jobs (default: the number of "
+                  "cores)");
   cmd->add_flag("--no-owner", args->omit.owner,
                 "the temporary database's objects belong to the role running the drill (for a "
                 "server that lacks the source's roles; as restore --no-owner)");

@@ -251,6 +251,11 @@ Result<std::string> CheckPgDump(const DatabaseBackupOptions& options, Connection
   while (!version->empty() && version->back() == '\n') version->pop_back();
   int dump_major = MajorVersion(*version);
   int server_major = c->ServerVersion() / 10000;
+  if (dump_major == 0) {
+    return Status::SourceError(options.pg_dump + " --version printed \"" + *version +
+                               "\", which names no PostgreSQL version: is it pg_dump? (set "
+                               "PGDEDUP_PG_DUMP to the pg_dump to use)");
+  }
   if (dump_major < server_major) {
     return Status::SourceError(options.pg_dump + " is version " + std::to_string(dump_major) +
                                " but the server is version " + std::to_string(server_major) +

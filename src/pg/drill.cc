@@ -73,6 +73,7 @@ Result<DrillReport> Drill(repo::Repository* repo, const repo::SnapshotRef& snaps
   ro.conninfo = *target;
   ro.create = true;
   ro.create_in_place = true;  // the name is temporary already
+  ro.jobs = options.jobs;
   ro.threads = options.threads;
   ro.omit = options.omit;
   ro.progress = options.progress;
@@ -102,6 +103,7 @@ Result<DrillReport> Drill(repo::Repository* repo, const repo::SnapshotRef& snaps
   PGDEDUP_RETURN_IF_ERROR(c->Exec("COMMIT"));
   for (const auto& s : snapshot.manifest.streams) {
     if (!s.holds_table_rows()) continue;
+    report.tables_in_backup++;
     if (options.progress) options.progress("verify " + s.name);
     std::optional<TableInfo> t;
     for (const auto& candidate : *tables) {

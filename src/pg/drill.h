@@ -19,6 +19,9 @@ namespace pgdedup::pg {
 
 struct DrillOptions {
   std::string maintenance_conninfo;  // a database on the server to create the temporary one from
+  // As restore's: connections loading tables at once, and worker threads decoding streams
+  // (default: the machine's cores).
+  int jobs = 0;
   int threads = 0;
   // As restore's (DatabaseRestoreOptions::omit): for a drill on a server that lacks the
   // source's roles or tablespaces.
@@ -30,7 +33,8 @@ struct DrillReport {
   std::string database;  // the temporary database (dropped by the time this returns)
   DatabaseRestoreStats restore;
   double seconds_verify = 0;
-  uint64_t tables_verified = 0;
+  uint64_t tables_in_backup = 0;        // the snapshot's tables (with their rows)
+  uint64_t tables_verified = 0;         // of them, found after the restore and read back
   std::vector<std::string> mismatches;  // empty when every table matched
   bool ok() const { return mismatches.empty(); }
 };

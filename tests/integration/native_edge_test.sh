@@ -8,7 +8,10 @@
 # are not UTF-8 round-trip (and a UTF8 target that cannot take them says why); two backups within
 # one second order correctly for `latest`; an unchanged database backs up to nothing new (the
 # pg_dump sections too); restore refuses a non-empty target and --dry-run changes nothing; drill
-# passes and reports its phases; a post-data the pipeline builds whole starts no second psql.
+# passes and reports its phases; a drill whose restored database lost a row of one table and had
+# a value of another changed (by a psql wrapper, after post-data) fails its own verification
+# (exit 4), naming both tables and only them, in --json and its log; a post-data the pipeline
+# builds whole starts no second psql.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -240,6 +243,67 @@ assert d["tables"] == 1 and d["rows"] == 1000, d
 PY
 [[ -z "$(psql_q postgres "SELECT datname FROM pg_database WHERE datname LIKE 'pgdedup_drill_%'")" ]] ||
   fail "drill left its temporary database behind"
+
+# A drill finds a restored database that differs from the snapshot through its own
+# verification (each table's rows counted and hashed against the manifest), not only through
+# damage that decryption catches. A psql wrapper changes the drill's database right after it
+# runs post-data (known by its CREATE TRIGGER: a trigger is never built by the restore's own
+# pipeline, so post-data goes through psql whatever --jobs): one row of "lost" deleted, one
+# value of "changed" updated, "kept" left alone. The drill exits 4 naming both tables, the row
+# counts of the first and the content of the second, in --json and in its log; without the
+# wrapper the same drill passes.
+psql_q postgres "CREATE DATABASE edge_drill" >/dev/null
+psql_q edge_drill "
+  CREATE TABLE changed (id int PRIMARY KEY, v text);
+  CREATE TABLE kept (id int PRIMARY KEY, v text);
+  CREATE TABLE lost (id int PRIMARY KEY, v text);
+  INSERT INTO changed SELECT g, 'c' || g FROM generate_series(1, 100) g;
+  INSERT INTO kept SELECT g, 'k' || g FROM generate_series(1, 100) g;
+  INSERT INTO lost SELECT g, 'l' || g FROM generate_series(1, 100) g;
+  CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS \$\$BEGIN RETURN NEW; END\$\$;
+  CREATE TRIGGER drill_marker BEFORE INSERT ON kept FOR EACH ROW EXECUTE FUNCTION noop();" >/dev/null
+assert_exit 0 pgd "${P[@]}" backup --db "$(pg_conninfo edge_drill)" --json
+drill_snap=$(jq -r .snapshot_id "$LAST_STDOUT")
+cat >"$TEST_TMP/tamper-psql" <<SH
+#!/bin/sh
+for a in "\$@"; do [ "\$a" = --version ] && exec psql "\$@"; done
+script="$TEST_TMP/tamper-psql.\$\$.sql"
+cat >"\$script"
+psql "\$@" <"\$script" || exit \$?
+if grep -qF 'CREATE TRIGGER "drill_marker"' "\$script"; then
+  db=; prev=
+  for a in "\$@"; do [ "\$prev" = -d ] && db=\$a; prev=\$a; done
+  psql -X -q -v ON_ERROR_STOP=1 -d "\$db" -c "DELETE FROM public.lost WHERE id = 50" \
+    -c "UPDATE public.changed SET v = 'tampered' WHERE id = 50" >/dev/null || exit 1
+  echo "\$db" >>"$TEST_TMP/tampered"
+fi
+SH
+chmod +x "$TEST_TMP/tamper-psql"
+drill_mismatches=$(printf '%s\n' \
+  "table \"public\".\"changed\": its content after the restore differs from the backup's" \
+  "table \"public\".\"lost\": 99 rows after the restore, 100 in the backup")
+PGDEDUP_PSQL="$TEST_TMP/tamper-psql" assert_exit 4 pgd "${P[@]}" drill "$drill_snap" \
+  --db "$(pg_conninfo postgres)" --json
+assert_eq "$(grep -c "dbname='pgdedup_drill_" "$TEST_TMP/tampered")" 1 \
+  "the wrapper changed the drill's database once, after post-data"
+assert_eq "$(jq -r '.ok, .tables, .rows' "$LAST_STDOUT" | paste -sd ' ')" "false 3 300" \
+  "drill --json of a changed database: ok, tables and rows restored"
+assert_eq "$(jq -r '.mismatches[]' "$LAST_STDOUT")" "$drill_mismatches" \
+  "drill --json names the changed tables, and kept is not among them"
+PGDEDUP_PSQL="$TEST_TMP/tamper-psql" assert_exit 4 pgd "${P[@]}" drill "$drill_snap" \
+  --db "$(pg_conninfo postgres)"
+assert_contains "$LAST_STDERR" 'table "public"."lost": 99 rows after the restore, 100 in the backup' \
+  "drill's log names the table that lost a row"
+assert_contains "$LAST_STDERR" 'table "public"."changed": its content after the restore differs' \
+  "drill's log names the table whose content changed"
+assert_contains "$LAST_STDERR" "drill FAILED: 2 of 3 tables do not match the backup" \
+  "drill's verdict counts the mismatches"
+assert_exit 0 pgd "${P[@]}" drill "$drill_snap" --db "$(pg_conninfo postgres)" --json
+assert_eq "$(jq -c '[.ok, .mismatches]' "$LAST_STDOUT")" '[true,[]]' \
+  "the same drill without the wrapper passes"
+[[ -z "$(psql_q postgres "SELECT datname FROM pg_database WHERE datname LIKE 'pgdedup\_drill\_%'")" ]] ||
+  fail "a drill that found mismatches left its temporary database behind"
+psql_q postgres "DROP DATABASE edge_drill" >/dev/null
 
 # A drill of a damaged repository fails (exit 4, naming the damage) and still cleans up: flip
 # one byte in every pack, so whatever the snapshot reads first is damaged.

@@ -13,6 +13,12 @@
 #   - a wrong database password is exit 6 with the server's message (a role with SCRAM auth);
 #     pg_dump's warnings for such a role (subscriptions not dumped) are shown.
 #   - a table dropped while the backup waits for its lock: exit 6, no snapshot.
+#   - a pg_dump older than the server (a wrapper answering --version with 11): exit 6 naming
+#     both versions, pg_dump run for nothing but --version, no snapshot.
+#   - `restore --stream '"public"."ledger"' --output -` prints the table's rows byte for byte
+#     as COPY of SELECT * ordered by its primary key (a two-column key out of column order,
+#     rows stored out of key order); `--stream post-data.sql` holds its primary key and index,
+#     which pre-data.sql does not.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=tests/integration/pg_state.sh
@@ -256,6 +262,24 @@ assert_eq "$(snapshot_count)" "$n_before" "no snapshot from a backup whose table
 assert_exit 0 p backup --db "$(pg_conninfo awk)"
 assert_exit 0 p repo check
 
+# --- A pg_dump older than the server: exit 6 before anything is dumped, no snapshot ---------
+# A wrapper that says it is pg_dump 11 (and logs how it was run): the backup checks the version
+# first, names both versions, and never runs it for a section.
+cat >"$S/old-pg_dump" <<SCRIPT
+#!/bin/sh
+echo "\$*" >>"$S/old-pg_dump.log"
+[ "\$1" = --version ] && { echo "pg_dump (PostgreSQL) 11.22"; exit 0; }
+exec pg_dump "\$@"
+SCRIPT
+chmod +x "$S/old-pg_dump"
+server_major=$(( $(psql_q postgres "SHOW server_version_num") / 10000 ))
+n_before=$(snapshot_count)
+PGDEDUP_PG_DUMP="$S/old-pg_dump" assert_exit 6 p backup --db "$(pg_conninfo awk)"
+assert_contains "$LAST_STDERR" "$S/old-pg_dump is version 11 but the server is version $server_major" \
+  "an old pg_dump is refused, both versions named"
+assert_eq "$(cat "$S/old-pg_dump.log")" "--version" "how the old pg_dump was run"
+assert_eq "$(snapshot_count)" "$n_before" "no snapshot from a backup refused for its pg_dump"
+
 # --- Triggers on an existing table do not fire for restored rows ---------------------------
 # The rows that come back are the backup's: a BEFORE INSERT trigger must not rewrite them, an
 # AFTER INSERT trigger must not audit them again. Each trigger keeps its mode afterwards.
@@ -350,5 +374,50 @@ assert_eq "$(psql_q latin "SELECT analyze_count FROM pg_stat_user_tables WHERE r
 assert_eq "$(psql_q latin "SELECT analyze_count > 0 FROM pg_stat_user_tables WHERE relname = 'words'")" t \
   "a table restored with --table not analyzed"
 psql_q postgres "DROP DATABASE latin" >/dev/null
+
+# --- A table's stream and post-data.sql, printed with restore --stream --output - -----------
+# A table's stream is COPY text of its stored columns in primary-key order, the key's own
+# column order (here (account, id), not the table's): byte for byte what COPY (SELECT * ...
+# ORDER BY account, id) prints under the backup's session settings (DateStyle, IntervalStyle,
+# extra_float_digits, bytea_output, UTF8). Rows stored out of that order (inserted backwards,
+# a third of them updated) make sure the order is the key's, not the heap's. post-data.sql
+# holds the table's primary key and index, and pre-data.sql holds neither.
+psql_q postgres "CREATE DATABASE streams" >/dev/null
+psql_q streams "CREATE TABLE ledger (id int, account text, amount numeric(12,2), ratio float8,
+    at timestamptz, span interval, note text, raw bytea, PRIMARY KEY (account, id));
+  CREATE INDEX ledger_note_idx ON ledger (note);
+  INSERT INTO ledger SELECT g, 'acct ' || (g % 7), g * 1.25, g / 3.0,
+      '2024-01-01 00:00:00+00'::timestamptz + g * interval '1 hour 1 second', g * interval '90 minutes',
+      CASE WHEN g % 10 = 0 THEN NULL ELSE E'tab\\there, line\\nbreak, back\\\\slash, é ' || g END,
+      decode(md5(g::text), 'hex')
+    FROM generate_series(500, 1, -1) g;
+  UPDATE ledger SET amount = amount + 1 WHERE id % 3 = 0" >/dev/null
+ledger_copy() {  # ledger_copy SQL: COPY's output of SQL as the backup's sessions would print it
+  PGOPTIONS="-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex" \
+    PGCLIENTENCODING=UTF8 run_t 60 psql -X -q -v ON_ERROR_STOP=1 -d streams -c "COPY ($1) TO STDOUT"
+}
+ledger_copy "SELECT * FROM ledger ORDER BY account, id" >"$S/ledger-ordered"
+ledger_copy "SELECT * FROM ledger" >"$S/ledger-heap"
+assert_eq "$(wc -l <"$S/ledger-ordered")" 500 "rows of the ledger"
+! cmp -s "$S/ledger-ordered" "$S/ledger-heap" || fail "the ledger's rows are stored in key order already"
+assert_exit 0 p backup --db "$(pg_conninfo streams)" --json
+streams_snap=$(jpy "$LAST_STDOUT" 'd["snapshot_id"]')
+assert_exit 0 p restore "$streams_snap" --stream '"public"."ledger"' --output -
+cmp "$LAST_STDOUT" "$S/ledger-ordered" >&2 ||
+  fail "the ledger's stream differs from COPY (SELECT * FROM ledger ORDER BY account, id)"
+assert_exit 0 p restore "$streams_snap" --stream post-data.sql --output -
+cp "$LAST_STDOUT" "$S/streams-post-data.sql"
+assert_contains "$S/streams-post-data.sql" \
+  'CREATE INDEX "ledger_note_idx" ON "public"."ledger" USING "btree" ("note");' \
+  "post-data.sql holds the ledger's index"
+assert_contains "$S/streams-post-data.sql" \
+  'ADD CONSTRAINT "ledger_pkey" PRIMARY KEY ("account", "id");' \
+  "post-data.sql holds the ledger's primary key"
+assert_exit 0 p restore "$streams_snap" --stream pre-data.sql --output -
+assert_contains "$LAST_STDOUT" 'CREATE TABLE "public"."ledger"' "pre-data.sql creates the ledger"
+if grep -E 'ledger_note_idx|ledger_pkey' "$LAST_STDOUT" >&2; then
+  fail "pre-data.sql holds the ledger's index or primary key"
+fi
+psql_q postgres "DROP DATABASE streams" >/dev/null
 
 pass
