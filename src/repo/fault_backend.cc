@@ -17,8 +17,27 @@ Status FaultBackend::Put(const std::string& name, std::string_view data) {
   if (options_.fail_puts_after >= 0 && n >= options_.fail_puts_after) {
     return Status::IOError("write " + name + ": No space left on device (injected)");
   }
-  if (n == options_.truncate_put) return base_->Put(name, data.substr(0, data.size() / 2));
-  return base_->Put(name, data);
+  Status s = n == options_.truncate_put ? base_->Put(name, data.substr(0, data.size() / 2))
+                                        : base_->Put(name, data);
+  if (s.ok()) {
+    std::lock_guard<std::mutex> l(log_mu_);
+    put_log_.push_back(name);
+  }
+  return s;
+}
+
+std::vector<std::string> FaultBackend::put_log() const {
+  std::lock_guard<std::mutex> l(log_mu_);
+  return put_log_;
+}
+
+Status FaultBackend::DropPutsAfter(size_t kept) {
+  std::lock_guard<std::mutex> l(log_mu_);
+  while (put_log_.size() > kept) {
+    PGDEDUP_RETURN_IF_ERROR(base_->Delete(put_log_.back()));
+    put_log_.pop_back();
+  }
+  return Status::OK();
 }
 
 Result<std::string> FaultBackend::Get(const std::string& name, uint64_t offset, uint64_t length) {

@@ -4,14 +4,21 @@
 //  - a lying disk: the `truncate_put`-th Put stores only half of its bytes yet reports OK;
 //  - a crash: after `crash_after_puts` Puts, or after `crash_after_deletes` Deletes, every
 //    operation fails (as if the process had died and nothing later reached the disk; a Put in
-//    this backend is atomic, so no torn object).
+//    this backend is atomic, so no torn object);
+//  - unsynced data dropped: every successful Put is logged, and DropPutsAfter(n) removes the
+//    objects of all but the first n of them, as storage that acknowledged writes from a
+//    volatile cache loses them in a power cut, newest first (leveldb's DropUnsyncedFileData
+//    for a store of whole objects).
 // Faults count only objects whose name starts with `prefix`.
 //
-// Thread safety: as the wrapped backend; the counters are atomic.
+// Thread safety: as the wrapped backend; the counters are atomic, the log locked.
 #pragma once
 
 #include <atomic>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
 
 #include "repo/backend.h"
 
@@ -49,6 +56,13 @@ class FaultBackend : public Backend {
   // Deletes of matching objects attempted so far.
   int deletes() const { return deletes_.load(); }
 
+  // The names of the matching objects Put successfully so far, in the order the Puts returned.
+  std::vector<std::string> put_log() const;
+  // Drops unsynced data: deletes from the wrapped backend the objects of every logged Put
+  // after the first `kept` (an object the backup deleted itself meanwhile, such as a released
+  // lock, is simply gone already). The log keeps the first `kept`.
+  Status DropPutsAfter(size_t kept);
+
  private:
   bool Crashed() const;
 
@@ -56,6 +70,8 @@ class FaultBackend : public Backend {
   FaultOptions options_;
   std::atomic<int> puts_{0};
   std::atomic<int> deletes_{0};
+  mutable std::mutex log_mu_;
+  std::vector<std::string> put_log_;  // guarded by log_mu_
 };
 
 }  // namespace pgdedup::repo
