@@ -51,6 +51,19 @@ int RunCheck(const Context& ctx, const CheckArgs& args) {
     j.BeginArray();
     for (const auto& w : report->warnings) j.String(w);
     j.EndArray();
+    // Every chunk a snapshot cannot restore, with why (up to repo::kMaxDamagedChunks).
+    j.Field("damaged_chunks_total", report->damaged_chunks_total);
+    j.Key("damaged_chunks");
+    j.BeginArray();
+    for (const auto& d : report->damaged_chunks) {
+      j.BeginObject();
+      j.Field("snapshot", d.snapshot.Hex());
+      j.Field("stream", d.stream);
+      j.Field("chunk", d.chunk.Hex());
+      j.Field("problem", d.problem);
+      j.EndObject();
+    }
+    j.EndArray();
     j.EndObject();
     std::puts(j.str().c_str());
   } else {

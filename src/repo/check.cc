@@ -16,8 +16,6 @@ namespace pgdedup::repo {
 
 namespace {
 
-constexpr int kMaxErrorsPerStream = 5;
-
 struct PackRecord {
   Id index_id;            // an index object that lists it
   uint64_t blob_end = 0;  // end of the furthest blob
@@ -244,7 +242,7 @@ class Checker {
         Error(where + ": " + m.status().message());
         continue;
       }
-      for (const auto& stream : m->streams) CheckStream(where, stream);
+      for (const auto& stream : m->streams) CheckStream(id, where, stream);
     }
     return Status::OK();
   }
@@ -288,12 +286,20 @@ class Checker {
     return repo_->ReadBlob(**loc, index_.get());
   }
 
-  void CheckStream(const std::string& snapshot, const StreamInfo& stream) {
+  void CheckStream(const Id& snapshot_id, const std::string& snapshot, const StreamInfo& stream) {
     std::string where = snapshot + " stream '" + stream.name + "'";
     uint64_t problems = 0;
     uint64_t chunks = 0;
     auto problem = [&](const std::string& what) {
       if (++problems <= kMaxErrorsPerStream) Error(where + ": " + what);
+    };
+    // A chunk's problem: an error line (while the stream has few), and listed in the report.
+    auto damaged = [&](const Id& chunk, const std::string& what) {
+      problem("chunk " + chunk.Hex() + " " + what);
+      std::lock_guard<std::mutex> l(mu_);
+      if (report_.damaged_chunks_total++ < kMaxDamagedChunks) {
+        report_.damaged_chunks.push_back({snapshot_id, stream.name, chunk, what});
+      }
     };
     std::string carry;
     for (const Id& list_id : stream.chunk_lists) {
@@ -310,13 +316,15 @@ class Checker {
         chunks++;
         auto loc = index_->Lookup(chunk);
         if (!loc.ok() || !loc->has_value()) {
-          problem("chunk " + chunk.Hex() + " is not in any index object");
+          damaged(chunk, "is not in any index object");
         } else if (missing_packs_.count((*loc)->pack_id)) {
-          problem("chunk " + chunk.Hex() + " is in missing pack " + (*loc)->pack_id.Hex());
-        } else if (damaged_blobs_.count(chunk) || damaged_packs_.count((*loc)->pack_id)) {
-          problem("chunk " + chunk.Hex() + " is damaged (pack " + (*loc)->pack_id.Hex() + ")");
+          damaged(chunk, "is in missing pack " + (*loc)->pack_id.Hex());
         } else if (std::string base = BaseProblem(**loc); !base.empty()) {
-          problem("chunk " + chunk.Hex() + " is a delta whose " + base);
+          // First: a delta that cannot be decoded for want of its base is marked damaged too
+          // by --read-data, and the base is the cause to name.
+          damaged(chunk, "is a delta whose " + base);
+        } else if (damaged_blobs_.count(chunk) || damaged_packs_.count((*loc)->pack_id)) {
+          damaged(chunk, "is damaged (pack " + (*loc)->pack_id.Hex() + ")");
         }
       }
       carry.erase(0, whole);
@@ -327,7 +335,7 @@ class Checker {
     }
     if (problems > kMaxErrorsPerStream) {
       Error(where + ": ... and " + std::to_string(problems - kMaxErrorsPerStream) +
-            " more damaged or missing chunks");
+            " more damaged or missing chunks (`pgdedup repo check --json` lists them)");
     }
   }
 

@@ -30,8 +30,19 @@ struct CheckOptions {
   std::function<void(const std::string& phase)> progress;
 };
 
+// A chunk a snapshot needs that cannot be read as it is: unindexed, in a missing or damaged
+// pack, damaged itself, or a delta with such a base somewhere in its chain.
+struct DamagedChunk {
+  Id snapshot;
+  std::string stream;
+  Id chunk;
+  std::string problem;  // e.g. "is a delta whose base <id> is in missing pack <id>"
+};
+
 struct CheckReport {
-  std::vector<std::string> errors;    // damage: each names the object
+  // Damage: each names the object. At most kMaxErrorsPerStream lines for the chunks of one
+  // stream (then a count); every one is in damaged_chunks.
+  std::vector<std::string> errors;
   std::vector<std::string> warnings;  // harmless leftovers (unreferenced packs, stale files)
   uint64_t snapshots = 0;
   uint64_t index_objects = 0;
@@ -39,8 +50,16 @@ struct CheckReport {
   uint64_t blobs = 0;
   uint64_t packs_read = 0;
   uint64_t bytes_read = 0;
+  // Every damaged chunk of every snapshot stream, up to kMaxDamagedChunks (their count is
+  // damaged_chunks_total).
+  std::vector<DamagedChunk> damaged_chunks;
+  uint64_t damaged_chunks_total = 0;
   bool ok() const { return errors.empty(); }
 };
+
+// Lines of `errors` for the chunks of one stream, and damaged chunks listed in a report.
+constexpr int kMaxErrorsPerStream = 5;
+constexpr size_t kMaxDamagedChunks = 100000;
 
 // Returns a report (OK status even when damage was found); a non-OK status only when the check
 // itself could not run (e.g. the backend is unreachable).

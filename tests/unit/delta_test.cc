@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <map>
 #include <random>
 #include <set>
 
@@ -42,7 +44,8 @@ std::string Churn(std::string data, uint64_t night) {
 struct DeltaCensus {
   uint64_t blobs = 0;
   uint64_t deltas = 0;
-  int max_depth = 0;
+  int max_depth = 0;  // the largest depth an index entry records
+  int max_chain = 0;  // the longest chain found by following base links through the index
 };
 
 DeltaCensus Census(repo::Repository* repo) {
@@ -53,6 +56,14 @@ DeltaCensus Census(repo::Repository* repo) {
                 c.blobs++;
                 if (loc.entry.is_delta()) c.deltas++;
                 c.max_depth = std::max<int>(c.max_depth, loc.entry.depth);
+                int chain = 0;
+                for (repo::BlobEntry e = loc.entry; e.is_delta() && chain <= 32; ++chain) {
+                  auto base = repo->index()->Lookup(e.base);
+                  REQUIRE(base.ok());
+                  REQUIRE(base->has_value());
+                  e = (*base)->entry;
+                }
+                c.max_chain = std::max(c.max_chain, chain);
                 return Status::OK();
               })
               .ok());
@@ -152,6 +163,7 @@ TEST_CASE("deltas round-trip across 32 nights of churn, chains stay within the b
   DeltaCensus c = Census(repo.get());
   CHECK(c.deltas > 100);
   CHECK(c.max_depth == repo::kDefaultDeltaDepth);  // the bound is reached, and held
+  CHECK(c.max_chain == repo::kDefaultDeltaDepth);  // by the chains as a reader follows them
 
   auto stored = [](const testing::TempDir& d) {
     auto backend = repo::OpenBackend(d.path() + "/repo");
@@ -225,6 +237,60 @@ TEST_CASE("a damaged base is caught by check and fails the restores that need it
   auto restored = testing::RestoreBytes(reopened.get(), *second, "s");
   REQUIRE_FALSE(restored.ok());
   CHECK(restored.status().code() == StatusCode::kCorruption);
+}
+
+TEST_CASE("a missing base is reported with the deltas and snapshots that need it",
+          "[delta][engine]") {
+  testing::TempDir dir;
+  auto repo = testing::MakeRepo(dir);
+  std::string night1 = testing::TestData(512 << 10, 8);
+  std::string night2 = Churn(night1, 1);
+  auto first = testing::BackupBytes(repo.get(), "s", night1, 1700000000);
+  auto second = testing::BackupBytes(repo.get(), "s", night2, 1700086400);
+  REQUIRE(first.ok());
+  REQUIRE(second.ok());
+  // Every delta of night 2 whose base lives in one pack of night 1; that pack is deleted.
+  REQUIRE(repo->SyncIndex().ok());
+  std::map<Id, std::vector<Id>> deltas_by_base_pack;
+  REQUIRE(repo->index()
+              ->ForEachBlob([&](const repo::BlobLocation& loc) {
+                if (!loc.entry.is_delta()) return Status::OK();
+                auto base = repo->index()->Lookup(loc.entry.base);
+                REQUIRE(base.ok());
+                REQUIRE(base->has_value());
+                deltas_by_base_pack[(*base)->pack_id].push_back(loc.entry.id);
+                return Status::OK();
+              })
+              .ok());
+  REQUIRE_FALSE(deltas_by_base_pack.empty());
+  const auto& [pack, deltas] = *deltas_by_base_pack.begin();
+  std::filesystem::remove(dir.path() + "/repo/" + repo::PackObjectName(pack));
+
+  auto reopened = testing::OpenRepo(dir);
+  for (bool read_data : {false, true}) {
+    auto report = repo::CheckRepository(reopened.get(), {.read_data = read_data});
+    REQUIRE(report.ok());
+    std::string all;
+    for (const auto& e : report->errors) all += e + "\n";
+    INFO("read_data " << read_data << ":\n" << all);
+    CHECK(all.find(pack.Hex()) != std::string::npos);
+    CHECK(all.find("snapshot " + first->ShortHex()) != std::string::npos);
+    CHECK(all.find("snapshot " + second->ShortHex()) != std::string::npos);
+    // The error lines stop after a few chunks a stream; the report lists every one: each delta
+    // of night 2 over a base in the lost pack, with the base named.
+    CHECK(report->damaged_chunks_total == report->damaged_chunks.size());
+    for (const Id& d : deltas) {
+      bool listed = false;
+      for (const auto& dc : report->damaged_chunks) {
+        listed |= dc.chunk == d && dc.snapshot == *second &&
+                  dc.problem.find("is a delta whose base") != std::string::npos &&
+                  dc.problem.find(pack.Hex()) != std::string::npos;
+      }
+      CHECK(listed);
+    }
+  }
+  auto restored = testing::RestoreBytes(reopened.get(), *second, "s");
+  REQUIRE_FALSE(restored.ok());
 }
 
 TEST_CASE("a repository written without deltas keeps working with them", "[delta][engine]") {
