@@ -1,6 +1,7 @@
 // `pgdedup snapshots`: lists the snapshots.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -54,6 +55,14 @@ int RunSnapshots(const Context& ctx) {
       j.Field("source", m.source);
       if (!m.database.empty()) j.Field("database", m.database);
       j.Field("program_version", m.program_version);
+      if (m.source == "postgresql") {
+        // What the native backup read: the server, the pg_dump that dumped the schema, and the
+        // database as it was.
+        j.Field("server_version", static_cast<uint64_t>(std::max<int64_t>(m.server_version, 0)));
+        j.Field("pg_dump_version", m.pg_dump_version);
+        j.Field("database_size", m.database_size);
+        j.Field("encoding", m.encoding);
+      }
       uint64_t total = 0;
       j.Key("streams");
       j.BeginArray();
@@ -64,6 +73,8 @@ int RunSnapshots(const Context& ctx) {
         j.Field("size", st.size);
         j.Field("digest", st.digest.Hex());
         j.Field("chunks", st.chunk_count);
+        if (!st.kind.empty()) j.Field("kind", st.kind);
+        if (st.holds_table_rows()) j.Field("rows", st.rows);
         j.EndObject();
       }
       j.EndArray();

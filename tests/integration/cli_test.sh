@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The command line: --help, options before and after the command, usage errors (exit 2),
 # $PGDEDUP_REPO, snapshot selection errors (unknown and ambiguous prefixes), an unknown stream,
-# --time validation, and `backup --db` of an unreachable server.
+# --time validation, `backup --db` of an unreachable server, delta chunks and `--no-delta`, and
+# progress drawn on a terminal only.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -130,4 +131,36 @@ assert_exit 2 pgd --repo "$REPO" --cache-dir "$CACHE" backup --db "dbname=x" --s
 assert_eq "$(find "$REPO/snapshots" -type f | wc -l)" "$n" "snapshots after backup --db"
 
 assert_exit 0 pgd --repo "$REPO" --cache-dir "$CACHE" repo check
+
+# Delta chunks from the command line: the next night of a dump is stored mostly as deltas
+# (backup --json counts them), and with --no-delta as whole chunks, which take more room.
+"$GEN_DUMP" --rows 20000 --seed 5 >"$TEST_TMP/night0.sql"
+"$GEN_DUMP" --rows 20000 --night 1 --seed 5 >"$TEST_TMP/night1.sql"
+for mode in delta plain; do
+  r=$TEST_TMP/repo-$mode
+  pgd -q init --repo "$r" --kdf interactive --cache-dir "$CACHE-$mode"
+  assert_exit 0 pgd --repo "$r" --cache-dir "$CACHE-$mode" backup --stdin --name db.sql <"$TEST_TMP/night0.sql"
+  flags=()
+  [[ $mode == plain ]] && flags=(--no-delta)
+  assert_exit 0 pgd --repo "$r" --cache-dir "$CACHE-$mode" backup --stdin --name db.sql --json \
+    "${flags[@]}" <"$TEST_TMP/night1.sql"
+  declare "deltas_$mode=$(jq .new_delta_chunks "$LAST_STDOUT")"
+  declare "added_$mode=$(jq .bytes_added "$LAST_STDOUT")"
+  assert_exit 0 pgd --repo "$r" --cache-dir "$CACHE-$mode" restore latest --stream db.sql --output "$TEST_TMP/back-$mode.sql"
+  cmp -s "$TEST_TMP/back-$mode.sql" "$TEST_TMP/night1.sql" || fail "night 1 ($mode) does not restore byte for byte"
+done
+((deltas_delta > 0)) || fail "the next night stored no delta chunks"
+assert_eq "$deltas_plain" 0 "delta chunks stored with --no-delta"
+((added_delta < added_plain)) || fail "deltas did not store less: $added_delta against $added_plain bytes"
+
+# Progress: drawn on a terminal (script(1) gives the backup one), never into a file or pipe.
+slow_input() { head -c 4000000 "$TEST_TMP/night0.sql"; sleep 1; tail -c +4000001 "$TEST_TMP/night0.sql"; }
+export -f slow_input
+export TEST_TMP
+script -qefc "slow_input | '$PGDEDUP_BIN' --repo '$REPO' --cache-dir '$CACHE' backup --stdin --name progress.sql" \
+  "$TEST_TMP/tty.log" >/dev/null </dev/null
+grep -q $'\r\033\[K' "$TEST_TMP/tty.log" || fail "no progress line on a terminal: $(cat -v "$TEST_TMP/tty.log")"
+grep -qa "backup progress.sql" "$TEST_TMP/tty.log" || fail "the progress line does not name the stream"
+slow_input | pgd --repo "$REPO" --cache-dir "$CACHE" backup --stdin --name progress.sql >"$LAST_STDOUT" 2>"$LAST_STDERR"
+if grep -q $'\r' "$LAST_STDERR"; then fail "progress drawn into a file: $(cat -v "$LAST_STDERR")"; fi
 pass

@@ -67,6 +67,26 @@ for t in ("Ordérs", "order_lines", "measurements_2023", "Measurements 2024", "m
 for s in e["streams"]:
     assert isinstance(s["size"], int) and s["size"] >= 0, s
 EOF
+# The manifest's description of the source: the server's version, pg_dump's, the database's
+# size and encoding, and each table's row count, as the server and pg_dump tell them.
+python3 - "$S/snapshots1.json" "$id1" "$(psql_q awk "SHOW server_version_num")" \
+  "$(pg_dump --version)" "$(psql_q awk "SELECT pg_database_size('awk')")" \
+  "$(psql_q awk 'SELECT count(*) FROM "Sales"."Ordérs"')" <<'EOF' ||
+import json, sys
+snaps = json.load(open(sys.argv[1]))
+[e] = [s for s in snaps if s["id"] == sys.argv[2]]
+assert e["source"] == "postgresql", e["source"]
+assert e["server_version"] == int(sys.argv[3]), (e["server_version"], sys.argv[3])
+assert e["pg_dump_version"] == sys.argv[4], (e["pg_dump_version"], sys.argv[4])
+# The database grows a little between the backup and this query (statistics, the free space
+# map), never by a tenth.
+assert 0 < e["database_size"] <= int(sys.argv[5]) * 1.1, (e["database_size"], sys.argv[5])
+assert e["encoding"] == "UTF8", e["encoding"]
+[orders] = [s for s in e["streams"] if s.get("kind") == "table" and s["name"].endswith('"Ordérs"')]
+assert orders["rows"] == int(sys.argv[6]), (orders["rows"], sys.argv[6])
+assert all("rows" not in s for s in e["streams"] if s["name"].endswith(".sql")), e["streams"]
+EOF
+  fail "snapshots --json does not describe the source as the server and pg_dump do"
 
 # --- Restore into a new database, compare -------------------------------------------------------
 assert_exit 0 p restore latest --db "$(pg_conninfo awk_restored)" --create
