@@ -12,6 +12,7 @@
 
 #include "repo/backup.h"
 #include "repo/blob.h"
+#include "repo/blob_cache.h"
 #include "repo/check.h"
 #include "repo/delta_planner.h"
 #include "repo/live_blobs.h"
@@ -504,3 +505,29 @@ TEST_CASE("the delta planner faces each new chunk with the parent chunk at the s
 }
 
 }  // namespace pgdedup
+
+TEST_CASE("the cache of decoded bases stays within its bound, least recently used out first",
+          "[delta]") {
+  pgdedup::repo::BlobCache cache(3 << 10);
+  using pgdedup::repo::Id;
+  auto id = [](int i) { return Id::FromBytes(std::string(Id::kSize, static_cast<char>(i))); };
+  auto blob = [](char c) { return std::make_shared<const std::string>(1 << 10, c); };
+  cache.Put(id(1), blob('a'));
+  cache.Put(id(2), blob('b'));
+  cache.Put(id(3), blob('c'));
+  REQUIRE(cache.Get(id(1)) != nullptr);  // now the most recently used
+  cache.Put(id(4), blob('d'));           // 4 KiB > 3 KiB: the least recently used (2) goes
+  CHECK(cache.Get(id(2)) == nullptr);
+  CHECK(cache.Get(id(1)) != nullptr);
+  CHECK(cache.Get(id(3)) != nullptr);
+  CHECK(*cache.Get(id(4)) == std::string(1 << 10, 'd'));
+  // A blob larger than the whole bound is not kept, and evicts nothing.
+  cache.Put(id(5), std::make_shared<const std::string>(4 << 10, 'e'));
+  CHECK(cache.Get(id(5)) == nullptr);
+  CHECK(cache.Get(id(4)) != nullptr);
+  // Lowering the bound evicts at once, oldest first.
+  cache.SetCapacity(1 << 10);
+  CHECK(cache.Get(id(4)) != nullptr);
+  CHECK(cache.Get(id(1)) == nullptr);
+  CHECK(cache.Get(id(3)) == nullptr);
+}
