@@ -4,6 +4,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <set>
 #include <unordered_set>
 
 #include "common/log.h"
@@ -293,8 +294,11 @@ class Checker {
     auto problem = [&](const std::string& what) {
       if (++problems <= kMaxErrorsPerStream) Error(where + ": " + what);
     };
-    // A chunk's problem: an error line (while the stream has few), and listed in the report.
+    // A chunk's problem: an error line (while the stream has few), and listed in the report
+    // (once per stream, however often the stream repeats the chunk).
+    std::set<Id> listed;
     auto damaged = [&](const Id& chunk, const std::string& what) {
+      if (!listed.insert(chunk).second) return;
       problem("chunk " + chunk.Hex() + " " + what);
       std::lock_guard<std::mutex> l(mu_);
       if (report_.damaged_chunks_total++ < kMaxDamagedChunks) {
@@ -305,7 +309,8 @@ class Checker {
     for (const Id& list_id : stream.chunk_lists) {
       auto list = ReadListBlob(list_id);
       if (!list.ok()) {
-        problem("chunk list: " + list.status().message());
+        // The chunks it names are unknown: the list blob itself is what the stream lacks.
+        damaged(list_id, "(a chunk list) cannot be read: " + list.status().message());
         carry.clear();
         continue;
       }

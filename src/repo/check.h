@@ -31,7 +31,8 @@ struct CheckOptions {
 };
 
 // A chunk a snapshot needs that cannot be read as it is: unindexed, in a missing or damaged
-// pack, damaged itself, or a delta with such a base somewhere in its chain.
+// pack, damaged itself, or a delta with such a base somewhere in its chain; or a chunk list
+// blob of the stream that cannot be read (then `chunk` is the list's id).
 struct DamagedChunk {
   Id snapshot;
   std::string stream;

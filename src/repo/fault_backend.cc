@@ -1,5 +1,8 @@
 #include "repo/fault_backend.h"
 
+#include <algorithm>
+#include <set>
+
 namespace pgdedup::repo {
 
 bool FaultBackend::Crashed() const {
@@ -33,8 +36,13 @@ std::vector<std::string> FaultBackend::put_log() const {
 
 Status FaultBackend::DropPutsAfter(size_t kept) {
   std::lock_guard<std::mutex> l(log_mu_);
+  kept = std::min(kept, put_log_.size());
+  const std::set<std::string> synced(put_log_.begin(), put_log_.begin() + kept);
   while (put_log_.size() > kept) {
-    PGDEDUP_RETURN_IF_ERROR(base_->Delete(put_log_.back()));
+    // An object also put within the kept prefix (the same content put twice) is durable.
+    if (synced.count(put_log_.back()) == 0) {
+      PGDEDUP_RETURN_IF_ERROR(base_->Delete(put_log_.back()));
+    }
     put_log_.pop_back();
   }
   return Status::OK();

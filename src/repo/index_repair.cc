@@ -1,10 +1,13 @@
 #include "repo/index_repair.h"
 
-#include <algorithm>
+#include <deque>
+#include <future>
 #include <map>
-#include <optional>
+#include <set>
 #include <utility>
 
+#include "common/log.h"
+#include "common/thread_pool.h"
 #include "repo/index_object.h"
 #include "repo/object.h"
 #include "repo/pack.h"
@@ -12,6 +15,11 @@
 namespace pgdedup::repo {
 
 namespace {
+
+// Pack headers read at once (two small range reads each; on S3 each is a request).
+constexpr int kHeaderThreads = 8;
+// Packs whose headers are read ahead of the one being listed.
+constexpr size_t kHeaderWindow = 64;
 
 class IndexRepair {
  public:
@@ -26,12 +34,18 @@ class IndexRepair {
     PGDEDUP_RETURN_IF_ERROR(DeleteOldIndex());
     // A cache that merged any of the deleted index objects rebuilds itself from scratch (as
     // every sync does when a merged object is gone); one that merged none takes the new ones.
-    PGDEDUP_RETURN_IF_ERROR(repo_->SyncIndex());
+    // The repository is repaired either way: a cache that cannot be brought up to date now
+    // (another process holds it) is brought up to date by the next command.
+    if (Status s = repo_->SyncIndex(); !s.ok()) {
+      LogWarning(s.WithContext("updating the local index cache after the repair").ToString());
+    }
     return std::move(stats_);
   }
 
  private:
-  // Step 1: which old index object lists each pack (the first readable one that does).
+  // Step 1: which old index object lists each pack (the first readable one that does). Only
+  // an object that reads back wrong (Corruption) is damaged; any other failure (the backend
+  // unreachable, a read error) stops the repair before it has changed anything.
   Status ReadOldIndex() {
     auto ids = repo_->ListObjects(ObjectType::kIndex);
     if (!ids.ok()) return ids.status();
@@ -39,9 +53,13 @@ class IndexRepair {
       old_index_names_.push_back(ObjectDir(ObjectType::kIndex) + id.Hex());
       auto index = LoadIndex(id);
       if (!index.ok()) {
+        if (!index.status().IsCorruption()) {
+          return index.status().WithContext("reading index object " + id.Hex());
+        }
+        damaged_index_names_.insert(old_index_names_.back());
         stats_.index_objects_damaged++;
         stats_.replaced.push_back("index object " + id.Hex() +
-                                  " is damaged and was replaced: " + index.status().message());
+                                  " is damaged: " + index.status().message());
         continue;
       }
       stats_.index_objects_read++;
@@ -56,57 +74,94 @@ class IndexRepair {
     return DecodeIndexObject(*plain);
   }
 
-  // The packs in the backend, by id. Packs that old index objects list but the backend lacks
-  // are reported: nothing can list their blobs again.
+  // The packs in the backend, by id. A pack an old index object lists but the listing lacks is
+  // asked for by name (a listing may lag behind the store): one that is there after all is
+  // indexed like the others; one that is gone keeps its old listing, so that `repo check`
+  // goes on naming it and the snapshots that need it.
   Status ListPacks() {
     auto objects = repo_->backend()->List("data/");
     if (!objects.ok()) return objects.status();
     for (const ObjectInfo& o : *objects) {
       if (auto id = PackIdFromName(o.name)) packs_.emplace(*id, o.size);
     }
-    stats_.packs = packs_.size();
     for (const auto& [pack_id, index_id] : listed_by_) {
       if (packs_.count(pack_id) > 0) continue;
+      auto size = repo_->backend()->Size(PackObjectName(pack_id));
+      if (size.ok()) {
+        packs_.emplace(pack_id, *size);
+        continue;
+      }
+      if (!size.status().IsNotFound()) return size.status();
+      missing_.push_back(pack_id);
+    }
+    stats_.packs = packs_.size();
+    return Status::OK();
+  }
+
+  // Step 2. Headers are read kHeaderThreads at a time, in pack order.
+  Status IndexPacks() {
+    std::vector<std::pair<Id, uint64_t>> packs(packs_.begin(), packs_.end());
+    uint64_t done = 0, total = 0;
+    for (const auto& p : packs) total += p.second;
+    ThreadPool pool(kHeaderThreads);
+    std::deque<std::future<Result<std::vector<BlobEntry>>>> ahead;
+    size_t next = 0;
+    auto submit = [&] {
+      const auto& [pack_id, size] = packs[next++];
+      ahead.push_back(pool.Submit([this, name = PackObjectName(pack_id), size = size] {
+        return ReadPackHeader(repo_->keys(), repo_->backend(), name, size);
+      }));
+    };
+    for (size_t i = 0; i < packs.size(); ++i) {
+      while (next < packs.size() && ahead.size() < kHeaderWindow) submit();
+      Result<std::vector<BlobEntry>> entries = ahead.front().get();
+      ahead.pop_front();
+      const auto& [pack_id, size] = packs[i];
+      PGDEDUP_RETURN_IF_ERROR(IndexPack(pack_id, std::move(entries)));
+      done += size;
+      if (options_.progress) options_.progress(done, total);
+    }
+    for (const Id& pack_id : missing_) {
+      auto old = OldEntries(pack_id, listed_by_.at(pack_id));
+      if (!old.ok()) return old.status();
       stats_.packs_missing++;
       stats_.problems.push_back("pack " + pack_id.Hex() + " is missing (index object " +
-                                index_id.Hex() + " lists it): its blobs are lost");
+                                listed_by_.at(pack_id).Hex() +
+                                " lists it): its blobs are lost; still listed, so that `repo "
+                                "check` names the snapshots that need them");
+      PGDEDUP_RETURN_IF_ERROR(Add(PackContents{pack_id, std::move(*old)}));
     }
     return Status::OK();
   }
 
-  // Step 2.
-  Status IndexPacks() {
-    uint64_t done = 0, total = 0;
-    for (const auto& [pack_id, size] : packs_) total += size;
-    for (const auto& [pack_id, size] : packs_) {
-      const std::string name = PackObjectName(pack_id);
-      auto entries = ReadPackHeader(repo_->keys(), repo_->backend(), name, size);
-      auto listed = listed_by_.find(pack_id);
-      if (entries.ok()) {
-        stats_.packs_from_headers++;
-        if (listed == listed_by_.end()) stats_.packs_newly_indexed++;
-        PGDEDUP_RETURN_IF_ERROR(Add(PackContents{pack_id, std::move(*entries)}));
-      } else if (listed != listed_by_.end()) {
-        auto old = OldEntries(pack_id, listed->second);
-        if (!old.ok()) return old.status();
-        stats_.packs_from_old_index++;
-        stats_.problems.push_back("pack " + pack_id.Hex() + ": its header cannot be read (" +
-                                  entries.status().message() + "); listed as index object " +
-                                  listed->second.Hex() +
-                                  " had it (run `pgdedup repo check --read-data`)");
-        PGDEDUP_RETURN_IF_ERROR(Add(PackContents{pack_id, std::move(*old)}));
-      } else if (entries.status().IsNotFound()) {
-        // Deleted since the listing (a prune cannot run meanwhile, so something else did it).
-        return entries.status().WithContext("reading the header of " + name);
-      } else {
-        stats_.packs_unreadable++;
-        stats_.problems.push_back("pack " + pack_id.Hex() + ": its header cannot be read (" +
-                                  entries.status().message() +
-                                  ") and no index object lists it: its blobs stay unindexed");
-      }
-      done += size;
-      if (options_.progress) options_.progress(done, total);
+  Status IndexPack(const Id& pack_id, Result<std::vector<BlobEntry>> entries) {
+    const std::string name = PackObjectName(pack_id);
+    auto listed = listed_by_.find(pack_id);
+    if (entries.ok()) {
+      stats_.packs_from_headers++;
+      if (listed == listed_by_.end()) stats_.packs_newly_indexed++;
+      return Add(PackContents{pack_id, std::move(*entries)});
     }
+    if (!entries.status().IsCorruption()) {
+      // Not damage: the backend failed, or the pack went away after the listing (a prune
+      // cannot run meanwhile, so something else deleted it). Nothing is deleted yet.
+      return entries.status().WithContext("reading the header of " + name);
+    }
+    if (listed != listed_by_.end()) {
+      auto old = OldEntries(pack_id, listed->second);
+      if (!old.ok()) return old.status();
+      stats_.packs_from_old_index++;
+      stats_.problems.push_back("pack " + pack_id.Hex() + ": its header cannot be read (" +
+                                entries.status().message() + "); listed as index object " +
+                                listed->second.Hex() +
+                                " had it (run `pgdedup repo check --read-data`)");
+      return Add(PackContents{pack_id, std::move(*old)});
+    }
+    stats_.packs_unreadable++;
+    stats_.problems.push_back("pack " + pack_id.Hex() + ": its header cannot be read (" +
+                              entries.status().message() +
+                              ") and no readable index object lists it: its blobs stay "
+                              "unindexed");
     return Status::OK();
   }
 
@@ -134,19 +189,25 @@ class IndexRepair {
     auto id = repo_->SaveObject(ObjectType::kIndex, EncodeIndexObject(batch_));
     if (!id.ok()) return id.status().WithContext("writing an index object");
     stats_.index_objects_written++;
-    written_.push_back(ObjectDir(ObjectType::kIndex) + id->Hex());
     batch_.packs.clear();
     batch_blobs_ = 0;
     return Status::OK();
   }
 
-  // Step 3. An old index object with the same bytes as a new one has the same name: it stays.
+  // Step 3. (New index objects never share a name with old ones: a sealed object's bytes, and
+  // so its name, differ with every nonce.) A damaged index object may have been the only
+  // listing of a pack whose header is unreadable too: while such a pack is left unindexed,
+  // damaged index objects are kept, as the last record of it.
   Status DeleteOldIndex() {
     std::vector<std::string> names;
     for (const std::string& name : old_index_names_) {
-      if (std::find(written_.begin(), written_.end(), name) == written_.end()) {
-        names.push_back(name);
+      if (stats_.packs_unreadable > 0 && damaged_index_names_.count(name) > 0) {
+        stats_.problems.push_back(name +
+                                  " is damaged and kept: it may be the only listing of "
+                                  "a pack whose header cannot be read");
+        continue;
       }
+      names.push_back(name);
     }
     PGDEDUP_RETURN_IF_ERROR(repo_->backend()->DeleteAll(names));
     stats_.index_objects_deleted = names.size();
@@ -157,11 +218,12 @@ class IndexRepair {
   const IndexRepairOptions& options_;
   IndexRepairStats stats_;
   std::vector<std::string> old_index_names_;
+  std::set<std::string> damaged_index_names_;
   std::map<Id, Id> listed_by_;    // pack id -> the first readable index object listing it
-  std::map<Id, uint64_t> packs_;  // pack id -> size, as listed by the backend
+  std::map<Id, uint64_t> packs_;  // pack id -> size, for the packs the backend has
+  std::vector<Id> missing_;       // packs old index objects list that the backend lacks
   IndexObject batch_;
   size_t batch_blobs_ = 0;
-  std::vector<std::string> written_;  // names of the new index objects
 };
 
 }  // namespace

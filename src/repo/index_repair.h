@@ -8,18 +8,20 @@
 //
 // Steps:
 //   1. read every index object: which packs each lists (the entries themselves are not kept);
-//      one that cannot be read or decoded is counted as damaged;
-//   2. read the header of every pack (two range reads each) and list its blobs in new index
-//      objects; a pack whose header cannot be read is listed as a readable old index object
-//      listed it, else left out (its blobs stay unindexed) and reported;
-//   3. only once every new index object is stored: delete the old ones (damaged ones too, so
-//      that they stop failing every command that syncs the index);
+//      one that reads back wrong (Corruption) is damaged; any other failure stops the repair;
+//   2. read the header of every pack (two range reads each, several packs at once) and list
+//      its blobs in new index objects; a pack whose header is damaged is listed as a readable
+//      old index object listed it, else left out (its blobs stay unindexed); a pack that old
+//      index objects list but the backend lacks (asked for by name, not only listed) keeps its
+//      old listing, so that `repo check` goes on naming it; each of these is reported;
+//   3. only once every new index object is stored: delete the old ones, damaged ones too (so
+//      that they stop failing every command that syncs the index), unless some pack was left
+//      unindexed: then damaged ones are kept, as they may be its only record;
 //   4. bring the local index cache up to date (it rebuilds itself: merged objects are gone).
 // A crash before step 3 leaves packs listed twice (harmless: readers take either listing, and
 // prune handles them); a crash during it leaves a subset of the old objects beside the new
-// ones. Running the repair again finishes the job. Packs that old index objects list but the
-// backend no longer has are dropped from the index and reported: their blobs are lost, and
-// `repo check` names the snapshots that needed them.
+// ones. Running the repair again finishes the job. Any backend error before step 3 stops the
+// repair with nothing deleted.
 //
 // Memory: one record per pack (its id and which old index object listed it) and one index
 // object being built (at most kMaxBlobsPerIndexObject entries, repo/index_object.h).
@@ -56,14 +58,15 @@ struct IndexRepairStats {
   uint64_t index_objects_written = 0;
   uint64_t index_objects_deleted = 0;
   // What the repair could not mend, a line each: packs whose header cannot be read, packs
-  // gone from the backend. Empty when every blob of every pack is listed again.
+  // gone from the backend, damaged index objects kept. Empty when every blob of every pack is
+  // listed again from the packs themselves.
   std::vector<std::string> problems;
-  // Damaged index objects, a line each: deleted, their packs listed from their headers.
+  // Damaged index objects, a line each (deleted unless a problem says they were kept).
   std::vector<std::string> replaced;
 };
 
-// REQUIRES: `lock` is an exclusive lock on `repo`. An error from the backend stops the repair
-// before any old index object is deleted (then nothing is lost: run it again).
+// REQUIRES: `lock` is an exclusive lock on `repo`. An error from the backend before step 3
+// stops the repair with nothing deleted (run it again).
 Result<IndexRepairStats> RepairIndex(Repository* repo, const RepoLock& lock,
                                      const IndexRepairOptions& options);
 

@@ -157,7 +157,7 @@ assert_eq "$deltas_plain" 0 "delta chunks stored with --no-delta"
 slow_input() { head -c 4000000 "$TEST_TMP/night0.sql"; sleep 1; tail -c +4000001 "$TEST_TMP/night0.sql"; }
 export -f slow_input
 export TEST_TMP
-script -qefc "slow_input | '$PGDEDUP_BIN' --repo '$REPO' --cache-dir '$CACHE' backup --stdin --name progress.sql" \
+SHELL=/bin/bash script -qefc "slow_input | '$PGDEDUP_BIN' --repo '$REPO' --cache-dir '$CACHE' backup --stdin --name progress.sql" \
   "$TEST_TMP/tty.log" >/dev/null </dev/null
 grep -q $'\r\033\[K' "$TEST_TMP/tty.log" || fail "no progress line on a terminal: $(cat -v "$TEST_TMP/tty.log")"
 grep -qa "backup progress.sql" "$TEST_TMP/tty.log" || fail "the progress line does not name the stream"
