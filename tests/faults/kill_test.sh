@@ -163,10 +163,10 @@ all_restore
 check_clean
 
 # ---- kill -9 at each commit step --------------------------------------------------------------
-# strace kills a real backup with SIGKILL just before the K-th rename(2) of one of its threads
-# (strace counts per thread). The main thread renames, in order: its lock object, the local
-# cache's files (RocksDB), the index object (after every pack is stored), the manifest; the
-# upload thread renames the packs. So K = 1, 2, ... stops the backup before the lock, inside
+# strace kills a real backup with SIGKILL just before the K-th rename(2) (or renameat, where
+# the C library uses it) of one of its threads (strace counts per thread). The main thread
+# renames, in order: its lock object, the local cache's files (RocksDB), the index object
+# (after every pack is stored), the manifest; the upload thread renames the packs. So K = 1, 2, ... stops the backup before the lock, inside
 # the cache's update, before the index object and before the manifest, until a K beyond the
 # main thread's renames lets it finish. After every kill: no new snapshot, every earlier one
 # restores, check is clean, and the cache the kill left behind serves the next backup.
@@ -180,7 +180,7 @@ while :; do
   ls_committed "$REPO/snapshots" >"$TEST_TMP/snaps.before"
   ls_committed "$REPO/index" >"$TEST_TMP/index.before"
   rc=0
-  strace -f -qq -o /dev/null -e trace=rename -e inject=rename:signal=KILL:when=$k \
+  strace -f -qq -o /dev/null -e trace=/^rename -e inject=/^rename:signal=KILL:when=$k \
     "$PGDEDUP_BIN" backup --repo "$REPO" --stdin --name "step$k.bin" --json --cache-dir "$CACHE" \
     <"$src" >"$TEST_TMP/step.out" 2>"$TEST_TMP/step.err" || rc=$?
   ls_committed "$REPO/snapshots" >"$TEST_TMP/snaps.after"
