@@ -43,14 +43,8 @@ int RunCheck(const Context& ctx, const CheckArgs& args) {
     j.Field("packs_read", report->packs_read);
     j.Field("bytes_read", report->bytes_read);
     j.Field("blobs_read", report->blobs);
-    j.Key("errors");
-    j.BeginArray();
-    for (const auto& e : report->errors) j.String(e);
-    j.EndArray();
-    j.Key("warnings");
-    j.BeginArray();
-    for (const auto& w : report->warnings) j.String(w);
-    j.EndArray();
+    j.Field("errors", report->errors);
+    j.Field("warnings", report->warnings);
     // Every chunk a snapshot cannot restore, with why (up to repo::kMaxDamagedChunks).
     j.Field("damaged_chunks_total", report->damaged_chunks_total);
     j.Key("damaged_chunks");
@@ -109,14 +103,8 @@ int RunIndexRepair(const Context& ctx) {
     j.Field("index_objects_damaged", stats->index_objects_damaged);
     j.Field("index_objects_written", stats->index_objects_written);
     j.Field("index_objects_deleted", stats->index_objects_deleted);
-    j.Key("problems");
-    j.BeginArray();
-    for (const auto& p : stats->problems) j.String(p);
-    j.EndArray();
-    j.Key("replaced");
-    j.BeginArray();
-    for (const auto& r : stats->replaced) j.String(r);
-    j.EndArray();
+    j.Field("problems", stats->problems);
+    j.Field("replaced", stats->replaced);
     j.EndObject();
     std::puts(j.str().c_str());
   } else {

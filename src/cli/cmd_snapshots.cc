@@ -48,10 +48,7 @@ int RunSnapshots(const Context& ctx) {
       j.Field("time", repo::FormatTime(m.time, m.utc_offset));
       j.Field("hostname", m.hostname);
       j.Field("username", m.username);
-      j.Key("tags");
-      j.BeginArray();
-      for (const auto& t : m.tags) j.String(t);
-      j.EndArray();
+      j.Field("tags", m.tags);
       j.Field("source", m.source);
       if (!m.database.empty()) j.Field("database", m.database);
       j.Field("program_version", m.program_version);

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pgdedup::cli {
 
@@ -61,6 +62,13 @@ class JsonWriter {
   void Field(std::string_view k, bool v) {
     Key(k);
     Bool(v);
+  }
+  // An array of strings.
+  void Field(std::string_view k, const std::vector<std::string>& v) {
+    Key(k);
+    BeginArray();
+    for (const std::string& s : v) String(s);
+    EndArray();
   }
 
   const std::string& str() const { return out_; }
