@@ -23,8 +23,9 @@
 // ones. Running the repair again finishes the job. Any backend error before step 3 stops the
 // repair with nothing deleted.
 //
-// Memory: one record per pack (its id and which old index object listed it) and one index
-// object being built (at most kMaxBlobsPerIndexObject entries, repo/index_object.h).
+// Memory: one record per pack (its id and which old index object listed it), the headers of
+// at most 64 packs read ahead, and one index object being built (at most
+// kMaxBlobsPerIndexObject entries, repo/index_object.h).
 //
 // Thread safety: one call at a time per repository (the exclusive lock sees to that).
 #pragma once
