@@ -132,8 +132,10 @@ assert_eq "$(find "$REPO/snapshots" -type f | wc -l)" "$n" "snapshots after back
 
 assert_exit 0 pgd --repo "$REPO" --cache-dir "$CACHE" repo check
 
-# Delta chunks from the command line: the next night of a dump is stored mostly as deltas
-# (backup --json counts them), and with --no-delta as whole chunks, which take more room.
+# Delta chunks from the command line: the next night of a dump stores some of its new chunks as
+# deltas (backup --json counts them), and with --no-delta none. (How much they save is
+# measured elsewhere: on one small night, two repositories' random chunker seeds make more
+# difference than deltas do.)
 "$GEN_DUMP" --rows 20000 --seed 5 >"$TEST_TMP/night0.sql"
 "$GEN_DUMP" --rows 20000 --night 1 --seed 5 >"$TEST_TMP/night1.sql"
 for mode in delta plain; do
@@ -145,13 +147,11 @@ for mode in delta plain; do
   assert_exit 0 pgd --repo "$r" --cache-dir "$CACHE-$mode" backup --stdin --name db.sql --json \
     "${flags[@]}" <"$TEST_TMP/night1.sql"
   declare "deltas_$mode=$(jq .new_delta_chunks "$LAST_STDOUT")"
-  declare "added_$mode=$(jq .bytes_added "$LAST_STDOUT")"
   assert_exit 0 pgd --repo "$r" --cache-dir "$CACHE-$mode" restore latest --stream db.sql --output "$TEST_TMP/back-$mode.sql"
   cmp -s "$TEST_TMP/back-$mode.sql" "$TEST_TMP/night1.sql" || fail "night 1 ($mode) does not restore byte for byte"
 done
 ((deltas_delta > 0)) || fail "the next night stored no delta chunks"
 assert_eq "$deltas_plain" 0 "delta chunks stored with --no-delta"
-((added_delta < added_plain)) || fail "deltas did not store less: $added_delta against $added_plain bytes"
 
 # Progress: drawn on a terminal (script(1) gives the backup one), never into a file or pipe.
 slow_input() { head -c 4000000 "$TEST_TMP/night0.sql"; sleep 1; tail -c +4000001 "$TEST_TMP/night0.sql"; }
