@@ -243,6 +243,36 @@ std::string RestrictKey(repo::BackupSession* session, const std::string& databas
   return session->KeyedName("pg_dump restrict key: " + database).substr(0, 32);
 }
 
+// After a LOCK TABLE refused for want of privileges (the server names only the first table):
+// every table the backup's role cannot read, so that one message lets the operator grant them
+// all. `failure` unchanged for any other failure, or when the list cannot be had. Ends the
+// (failed) transaction.
+Status WithUnreadableTables(Connection* c, const std::vector<TableInfo>& tables, Status failure) {
+  if (failure.message().find("permission denied") == std::string::npos) return failure;
+  c->Exec("ROLLBACK").PermitUncheckedError();
+  std::string oids = "{";
+  for (size_t i = 0; i < tables.size(); ++i) oids += (i ? "," : "") + tables[i].oid;
+  oids += "}";
+  auto rows = c->Query(
+      "SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c "
+      "WHERE c.oid = ANY($1::pg_catalog.oid[]) "
+      "AND NOT pg_catalog.has_table_privilege(c.oid, 'SELECT') ORDER BY 1",
+      {oids});
+  auto role = c->QueryValue("SELECT pg_catalog.quote_ident(current_user)");
+  if (!rows.ok() || rows->empty() || !role.ok()) return failure;
+  constexpr size_t kNamed = 10;
+  std::string names;
+  for (size_t i = 0; i < rows->size() && i < kNamed; ++i) {
+    names += (i ? ", " : "") + (*rows)[i][0].value_or("");
+  }
+  if (rows->size() > kNamed) names += " and " + std::to_string(rows->size() - kNamed) + " more";
+  return failure.WithDetail("the role " + *role + " cannot read " + std::to_string(rows->size()) +
+                            (rows->size() == 1 ? " table: " : " tables: ") + names +
+                            ". Grant it SELECT on them (on PostgreSQL 14 and later, `GRANT "
+                            "pg_read_all_data TO " +
+                            *role + "` covers every table)");
+}
+
 // pg_dump must be at least as new as the server, or its output may not restore. Returns its
 // --version line.
 Result<std::string> CheckPgDump(const DatabaseBackupOptions& options, Connection* c) {
@@ -384,7 +414,9 @@ Status CopyDatabase(const DatabaseBackupOptions& opts, repo::BackupSession* sess
         lock += (i ? ", " : "") + std::string("ONLY ") + (*tables)[i].qualified;
       }
       lock += " IN ACCESS SHARE MODE";
-      PGDEDUP_RETURN_IF_ERROR(c->Exec(lock).WithContext("locking the tables"));
+      if (Status s = c->Exec(lock); !s.ok()) {
+        return WithUnreadableTables(c, *tables, s.WithContext("locking the tables"));
+      }
     }
     // A table truncated or rewritten by a transaction still open when the snapshot was taken
     // would be copied empty: take a new snapshot, which sees that transaction's result.

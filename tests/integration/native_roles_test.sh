@@ -297,29 +297,33 @@ assert_eq "$(psql_q tsdb "$ts_q")" "${ts_before//=slow/=-}" "relations in the de
 assert_eq "$(psql_q tsdb "$db_ts_q")" "pg_default" "the database's tablespace"
 assert_eq "$(psql_q tsdb "$ts_rows_q")" "300:30:45150" "rows restored without their tablespace"
 
-# A backup role that may read every table but one (SELECT revoked on "hidden", between two it
-# may read): the backup fails (exit 6) naming that table, before pg_dump or any COPY, and adds no
-# snapshot; once granted, the same role's backup succeeds.
+# A backup role that may read every table but two (SELECT revoked on "hidden" and "hidden_too",
+# beside two it may read): the backup fails (exit 6) naming both, with the grant that would let
+# it read them, before pg_dump or any COPY, and adds no snapshot; once granted, the same role's
+# backup succeeds.
 psql_q postgres "CREATE ROLE partial_reader LOGIN" >/dev/null
 psql_q postgres "CREATE DATABASE privdb" >/dev/null
 psql_q privdb "CREATE TABLE a_open (id int PRIMARY KEY); CREATE TABLE hidden (id int PRIMARY KEY);
-  CREATE TABLE z_open (id int PRIMARY KEY);
+  CREATE TABLE z_open (id int PRIMARY KEY); CREATE TABLE hidden_too (id int PRIMARY KEY);
   INSERT INTO a_open VALUES (1); INSERT INTO hidden VALUES (1); INSERT INTO z_open VALUES (1);
   GRANT SELECT ON ALL TABLES IN SCHEMA public TO partial_reader;
-  REVOKE SELECT ON hidden FROM partial_reader" >/dev/null
+  REVOKE SELECT ON hidden, hidden_too FROM partial_reader" >/dev/null
 psql_q postgres "REVOKE CONNECT ON DATABASE privdb FROM PUBLIC;
   GRANT CONNECT ON DATABASE privdb TO partial_reader" >/dev/null
 assert_eq "$(psql_q privdb "SELECT string_agg(c.relname || '=' ||
     has_table_privilege('partial_reader', c.oid, 'SELECT'), ',' ORDER BY c.relname)
   FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'")" \
-  "a_open=true,hidden=false,z_open=true" "the partial reader's privileges"
+  "a_open=true,hidden=false,hidden_too=false,z_open=true" "the partial reader's privileges"
 snapshot_count() { pgd "${P[@]}" snapshots --json | jq length; }
 n_before=$(snapshot_count)
 assert_exit 6 pgd "${P[@]}" backup --db "$(pg_conninfo privdb) user=partial_reader"
 assert_contains "$LAST_STDERR" 'locking the tables: query failed: ERROR:  permission denied for table hidden' \
-  "a backup role without SELECT on one table"
+  "a backup role without SELECT on two tables"
+assert_contains "$LAST_STDERR" 'the role partial_reader cannot read 2 tables: public.hidden, public.hidden_too' \
+  "the failure lists every table the role cannot read"
+assert_contains "$LAST_STDERR" 'GRANT pg_read_all_data TO partial_reader' "the failure says what to grant"
 assert_eq "$(snapshot_count)" "$n_before" "no snapshot from a backup refused a table"
-psql_q privdb "GRANT SELECT ON hidden TO partial_reader" >/dev/null
+psql_q privdb "GRANT SELECT ON hidden, hidden_too TO partial_reader" >/dev/null
 assert_exit 0 pgd "${P[@]}" backup --db "$(pg_conninfo privdb) user=partial_reader"
 assert_eq "$(snapshot_count)" "$((n_before + 1))" "snapshots once the role may read every table"
 
