@@ -1,7 +1,6 @@
 // `pgdedup snapshots`: lists the snapshots.
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -55,7 +54,7 @@ int RunSnapshots(const Context& ctx) {
       if (m.source == "postgresql") {
         // What the native backup read: the server, the pg_dump that dumped the schema, and the
         // database as it was.
-        j.Field("server_version", static_cast<uint64_t>(std::max<int64_t>(m.server_version, 0)));
+        j.Field("server_version", m.server_version);
         j.Field("pg_dump_version", m.pg_dump_version);
         j.Field("database_size", m.database_size);
         j.Field("encoding", m.encoding);

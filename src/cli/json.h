@@ -55,6 +55,10 @@ class JsonWriter {
     Key(k);
     Number(v);
   }
+  void Field(std::string_view k, int64_t v) {
+    Key(k);
+    Number(v);
+  }
   void Field(std::string_view k, double v) {
     Key(k);
     Double(v);

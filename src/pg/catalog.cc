@@ -159,12 +159,16 @@ Result<ExtensionConfiguration> ListExtensionConfiguration(Connection* conn) {
   return config;
 }
 
+std::string OidArrayLiteral(const std::vector<TableInfo>& tables) {
+  std::string oids = "{";
+  for (size_t i = 0; i < tables.size(); ++i) oids += (i ? "," : "") + tables[i].oid;
+  return oids + "}";
+}
+
 Result<std::vector<std::string>> TablesRewrittenSinceSnapshot(
     Connection* conn, const std::vector<TableInfo>& tables) {
   if (tables.empty()) return std::vector<std::string>();
-  std::string oids = "{";
-  for (size_t i = 0; i < tables.size(); ++i) oids += (i ? "," : "") + tables[i].oid;
-  oids += "}";
+  const std::string oids = OidArrayLiteral(tables);
   // pg_class as the snapshot sees it, against the relation as it is now.
   auto rows = conn->Query(
       "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) "

@@ -79,6 +79,9 @@ Result<std::vector<TableInfo>> ListTables(Connection* conn);
 // them, their extensions and conditions. Their sequences are in SequenceSetvalSql's.
 Result<ExtensionConfiguration> ListExtensionConfiguration(Connection* conn);
 
+// The tables' oids as an array literal ("{16384,16390}") for a `$1::pg_catalog.oid[]` parameter.
+std::string OidArrayLiteral(const std::vector<TableInfo>& tables);
+
 // The tables (quoted names) that were rewritten (TRUNCATE, a rewriting ALTER TABLE, VACUUM
 // FULL, CLUSTER) or replaced under their name after the snapshot of `conn`'s transaction was
 // taken: their rows as the snapshot sees them are gone, and a COPY would find none. Neither is

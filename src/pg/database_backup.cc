@@ -243,21 +243,18 @@ std::string RestrictKey(repo::BackupSession* session, const std::string& databas
   return session->KeyedName("pg_dump restrict key: " + database).substr(0, 32);
 }
 
-// After a LOCK TABLE refused for want of privileges (the server names only the first table):
-// every table the backup's role cannot read, so that one message lets the operator grant them
-// all. `failure` unchanged for any other failure, or when the list cannot be had. Ends the
-// (failed) transaction.
+// After a LOCK TABLE that failed: when the backup's role lacks SELECT on some tables (the
+// server names only the first), every one of them, so that one message lets the operator
+// grant them all. The catalog decides, not the wording of the server's message (which
+// follows its lc_messages). `failure` unchanged when the role may read every table, or when
+// the list cannot be had. Ends the (failed) transaction.
 Status WithUnreadableTables(Connection* c, const std::vector<TableInfo>& tables, Status failure) {
-  if (failure.message().find("permission denied") == std::string::npos) return failure;
   c->Exec("ROLLBACK").PermitUncheckedError();
-  std::string oids = "{";
-  for (size_t i = 0; i < tables.size(); ++i) oids += (i ? "," : "") + tables[i].oid;
-  oids += "}";
   auto rows = c->Query(
       "SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c "
       "WHERE c.oid = ANY($1::pg_catalog.oid[]) "
       "AND NOT pg_catalog.has_table_privilege(c.oid, 'SELECT') ORDER BY 1",
-      {oids});
+      {OidArrayLiteral(tables)});
   auto role = c->QueryValue("SELECT pg_catalog.quote_ident(current_user)");
   if (!rows.ok() || rows->empty() || !role.ok()) return failure;
   constexpr size_t kNamed = 10;
