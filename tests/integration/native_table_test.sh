@@ -279,6 +279,17 @@ assert_contains "$LAST_STDERR" "$S/old-pg_dump is version 11 but the server is v
   "an old pg_dump is refused, both versions named"
 assert_eq "$(cat "$S/old-pg_dump.log")" "--version" "how the old pg_dump was run"
 assert_eq "$(snapshot_count)" "$n_before" "no snapshot from a backup refused for its pg_dump"
+# A program that is not pg_dump at all (its --version names no PostgreSQL version) is refused
+# by what it printed, not taken for version 0.
+cat >"$S/not-pg_dump" <<SCRIPT
+#!/bin/sh
+echo "not-pg_dump 1.0"
+SCRIPT
+chmod +x "$S/not-pg_dump"
+PGDEDUP_PG_DUMP="$S/not-pg_dump" assert_exit 6 p backup --db "$(pg_conninfo awk)"
+assert_contains "$LAST_STDERR" '--version printed "not-pg_dump 1.0", which names no PostgreSQL version' \
+  "a program that is not pg_dump is refused by what it printed"
+assert_eq "$(snapshot_count)" "$n_before" "no snapshot from a backup refused for its pg_dump"
 
 # --- Triggers on an existing table do not fire for restored rows ---------------------------
 # The rows that come back are the backup's: a BEFORE INSERT trigger must not rewrite them, an
