@@ -157,6 +157,22 @@ sum_runs "$T/psql_restore" "$T/psql_analyze" >"$T/psql_restore_analyze"
 sum_runs "$T/pgr_restore" "$T/pgr_analyze" >"$T/pgr_restore_analyze"
 row "createdb + psql -f shop.sql, then vacuumdb -j 2 --analyze-only" "$T/psql_restore_analyze" "" no-rss
 row "createdb + pg_restore -j 2, then vacuumdb -j 2 --analyze-only" "$T/pgr_restore_analyze" "" no-rss
+# Each round's pgdedup restores and pg_restore ran minutes apart, so their ratio within a round
+# is steadier than the best of each over all rounds on a machine whose speed drifts.
+ratio() {  # ratio LABEL A B: the median, lowest and highest over the rounds of A's time / B's
+  paste -d' ' "$2" "$3" | awk '{ print $1 / $3 }' | sort -n | awk -v l="$1" '
+    { r[NR] = $1 }
+    END { m = NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
+          printf "| %s | %.2f | %.2f-%.2f |\n", l, m, r[1], r[NR] }'
+}
+echo
+echo "| restore times, paired within each of the $RUNS rounds | median ratio | range |"
+echo "|---|---|---|"
+ratio "pgdedup restore / pg_restore -j 2" "$T/pgd_restore" "$T/pgr_restore"
+ratio "pgdedup restore --no-analyze / pg_restore -j 2" "$T/pgd_restore_na" "$T/pgr_restore"
+ratio "pgdedup restore / (pg_restore -j 2, then vacuumdb --analyze-only)" "$T/pgd_restore" \
+  "$T/pgr_restore_analyze"
+ratio "pgdedup restore / psql -f" "$T/pgd_restore" "$T/psql_restore"
 
 # --- nightly growth ---------------------------------------------------------------------
 if ((NIGHTS > 0)); then
