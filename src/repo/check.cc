@@ -100,12 +100,7 @@ class Checker {
     if (!ids.ok()) return ids.status();
     for (const Id& id : *ids) {
       report_.index_objects++;
-      auto plain = repo_->LoadObject(ObjectType::kIndex, id);
-      if (!plain.ok()) {
-        Error("index object " + id.Hex() + ": " + plain.status().message());
-        continue;
-      }
-      auto decoded = DecodeIndexObject(*plain);
+      auto decoded = repo_->LoadIndexObject(id);
       if (!decoded.ok()) {
         Error("index object " + id.Hex() + ": " + decoded.status().message());
         continue;

@@ -51,7 +51,7 @@ class IndexRepair {
     if (!ids.ok()) return ids.status();
     for (const Id& id : *ids) {
       old_index_names_.push_back(ObjectDir(ObjectType::kIndex) + id.Hex());
-      auto index = LoadIndex(id);
+      auto index = repo_->LoadIndexObject(id);
       if (!index.ok()) {
         if (!index.status().IsCorruption()) {
           return index.status().WithContext("reading index object " + id.Hex());
@@ -66,12 +66,6 @@ class IndexRepair {
       for (const PackContents& pack : index->packs) listed_by_.emplace(pack.pack_id, id);
     }
     return Status::OK();
-  }
-
-  Result<IndexObject> LoadIndex(const Id& id) {
-    auto plain = repo_->LoadObject(ObjectType::kIndex, id);
-    if (!plain.ok()) return plain.status();
-    return DecodeIndexObject(*plain);
   }
 
   // The packs in the backend, by id. A pack an old index object lists but the listing lacks is
@@ -167,7 +161,7 @@ class IndexRepair {
 
   // The entries an old index object gave a pack (read again: step 1 kept only pack ids).
   Result<std::vector<BlobEntry>> OldEntries(const Id& pack_id, const Id& index_id) {
-    auto index = LoadIndex(index_id);
+    auto index = repo_->LoadIndexObject(index_id);
     if (!index.ok()) return index.status().WithContext("reading index object " + index_id.Hex());
     for (PackContents& pack : index->packs) {
       if (pack.pack_id == pack_id) return std::move(pack.blobs);

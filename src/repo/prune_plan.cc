@@ -81,14 +81,9 @@ Status PrunePlan::ListPacks() {
 }
 
 Result<IndexObject> PrunePlan::LoadIndex(const Id& id) {
-  auto plain = repo_->LoadObject(ObjectType::kIndex, id);
-  if (!plain.ok()) {
-    return plain.status().WithContext("prune needs every index object; nothing was deleted");
-  }
-  auto index = DecodeIndexObject(*plain);
+  auto index = repo_->LoadIndexObject(id);
   if (!index.ok()) {
-    return index.status().WithContext("index/" + id.Hex() +
-                                      " (prune needs every index object; nothing was deleted)");
+    return index.status().WithContext("prune needs every index object; nothing was deleted");
   }
   return index;
 }

@@ -129,6 +129,14 @@ Result<std::string> Repository::LoadObject(ObjectType type, const Id& id) {
   return plain;
 }
 
+Result<IndexObject> Repository::LoadIndexObject(const Id& id) {
+  auto plain = LoadObject(ObjectType::kIndex, id);
+  if (!plain.ok()) return plain.status();
+  auto index = DecodeIndexObject(*plain);
+  if (!index.ok()) return index.status().WithContext(ObjectDir(ObjectType::kIndex) + id.Hex());
+  return index;
+}
+
 Result<std::vector<Id>> Repository::ListObjects(ObjectType type) {
   std::string dir = ObjectDir(type);
   auto objects = backend_->List(dir);
@@ -179,10 +187,8 @@ Status Repository::SyncIndex() {
   }
   for (const Id& id : present) {
     if (merged->count(id)) continue;
-    auto plain = LoadObject(ObjectType::kIndex, id);
-    if (!plain.ok()) return plain.status();
-    auto index = DecodeIndexObject(*plain);
-    if (!index.ok()) return index.status().WithContext("index/" + id.Hex());
+    auto index = LoadIndexObject(id);
+    if (!index.ok()) return index.status();
     PGDEDUP_RETURN_IF_ERROR(index_->Merge(id, *index));
   }
   return Status::OK();

@@ -24,6 +24,7 @@
 #include "repo/config.h"
 #include "repo/crypto.h"
 #include "repo/index_cache.h"
+#include "repo/index_object.h"
 #include "repo/key_file.h"
 #include "repo/manifest.h"
 #include "repo/object.h"
@@ -82,6 +83,8 @@ class Repository {
   Result<std::string> LoadObject(ObjectType type, const Id& id);
   // The ids of the content-named objects of a type (names that are not ids are skipped).
   Result<std::vector<Id>> ListObjects(ObjectType type);
+  // LoadObject of an index object, decoded; a decoding failure is Corruption naming it.
+  Result<IndexObject> LoadIndexObject(const Id& id);
 
   // Brings the local index cache up to date with the repository's index objects: merges the
   // ones not seen yet, and rebuilds from scratch when one it merged has disappeared (so entries
