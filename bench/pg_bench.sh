@@ -157,8 +157,9 @@ sum_runs "$T/psql_restore" "$T/psql_analyze" >"$T/psql_restore_analyze"
 sum_runs "$T/pgr_restore" "$T/pgr_analyze" >"$T/pgr_restore_analyze"
 row "createdb + psql -f shop.sql, then vacuumdb -j 2 --analyze-only" "$T/psql_restore_analyze" "" no-rss
 row "createdb + pg_restore -j 2, then vacuumdb -j 2 --analyze-only" "$T/pgr_restore_analyze" "" no-rss
-# Each round's pgdedup restores and pg_restore ran minutes apart, so their ratio within a round
-# is steadier than the best of each over all rounds on a machine whose speed drifts.
+# Each round's pgdedup restores, psql and pg_restore run within a minute of each other, so
+# their ratio within a round is steadier than the best of each over all rounds on a machine
+# whose speed drifts.
 ratio() {  # ratio LABEL A B: the median, lowest and highest over the rounds of A's time / B's
   paste -d' ' "$2" "$3" | awk '{ print $1 / $3 }' | sort -n | awk -v l="$1" '
     { r[NR] = $1 }
