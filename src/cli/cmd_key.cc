@@ -38,7 +38,12 @@ int RunKeyList(const Context& ctx) {
       j.Field("created", std::string(when));
       j.Field("hostname", k.hostname);
       j.Field("username", k.username);
+      j.Field("damaged", !k.damaged.empty());
+      if (!k.damaged.empty()) j.Field("problem", k.damaged);
       j.EndObject();
+    } else if (!k.damaged.empty()) {
+      std::printf("!  %-12s  damaged: %s (no password opens it; `key remove %s` deletes it)\n",
+                  k.id.substr(0, 12).c_str(), k.damaged.c_str(), k.id.substr(0, 12).c_str());
     } else {
       std::printf("%s  %-12s  %-19s  %-16s  %s\n", current ? "*" : " ", k.id.substr(0, 12).c_str(),
                   when, k.hostname.c_str(), k.username.c_str());

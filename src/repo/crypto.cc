@@ -138,8 +138,8 @@ Status DeriveKey(std::string_view password, std::string_view salt, uint64_t opsl
                  uint64_t memlimit, SecretBytes* key) {
   PGDEDUP_RETURN_IF_ERROR(InitCrypto());
   if (salt.size() != crypto_pwhash_SALTBYTES) return Status::Corruption("key file: bad salt size");
-  if (opslimit < crypto_pwhash_OPSLIMIT_MIN || memlimit < crypto_pwhash_MEMLIMIT_MIN ||
-      memlimit > (uint64_t{4} << 30)) {
+  if (opslimit < crypto_pwhash_OPSLIMIT_MIN || opslimit > kMaxArgonOpslimit ||
+      memlimit < crypto_pwhash_MEMLIMIT_MIN || memlimit > kMaxArgonMemlimit) {
     return Status::Corruption("key file: implausible Argon2id parameters");
   }
   if (crypto_pwhash(key->data(), key->size(), password.data(), password.size(),

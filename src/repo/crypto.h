@@ -111,8 +111,16 @@ class Sha256Hasher {
 // Random bytes from the operating system's CSPRNG.
 std::string RandomBytes(size_t n);
 
-// Derives a 32-byte key from a password with Argon2id (crypto_pwhash). Returns IOError when the
-// parameters need more memory than the machine can give.
+// The largest Argon2id parameters a key file may ask for: 4 times the passes and memory of
+// libsodium's "sensitive" preset. Beyond them a damaged key file would tie up a repository's
+// every open in a key derivation that does not end, or fail for want of memory, before the
+// unwrap could say it is damaged.
+inline constexpr uint64_t kMaxArgonOpslimit = 16;
+inline constexpr uint64_t kMaxArgonMemlimit = uint64_t{4} << 30;
+
+// Derives a 32-byte key from a password with Argon2id (crypto_pwhash). Corruption for
+// parameters outside libsodium's minimums and the maximums above; IOError when they need more
+// memory than the machine can give.
 Status DeriveKey(std::string_view password, std::string_view salt, uint64_t opslimit,
                  uint64_t memlimit, SecretBytes* key);
 

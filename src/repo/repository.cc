@@ -83,9 +83,18 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<Backend> ba
   if (key_objects->empty()) return Status::Permission("the repository has no key files");
 
   std::unique_ptr<Repository> repo(new Repository());
+  std::vector<std::string> damaged;
   for (const auto& obj : *key_objects) {
     auto bytes = backend->Get(obj.name);
     if (!bytes.ok()) return bytes.status();
+    // A key file is named by its hash: a damaged one is skipped before its key derivation,
+    // which its damaged parameters could make endless or impossible.
+    auto named = Id::FromHex(std::string_view(obj.name).substr(sizeof(kKeysDir) - 1));
+    if (named && Sha256(*bytes) != *named) {
+      LogWarning(obj.name + ": content does not match its name (damaged); skipped");
+      damaged.push_back(obj.name);
+      continue;
+    }
     auto keys = UnwrapKeyFile(*bytes, password);
     if (keys.ok()) {
       repo->keys_ = std::move(*keys);
@@ -94,7 +103,17 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<Backend> ba
     }
     if (keys.status().code() != StatusCode::kPermission) {
       LogWarning(keys.status().WithContext("key " + obj.name).ToString());
+      if (keys.status().IsCorruption()) damaged.push_back(obj.name);
     }
+  }
+  if (!repo->keys_ && !damaged.empty()) {
+    std::string names;
+    for (const auto& n : damaged) names += (names.empty() ? "" : ", ") + n;
+    return Status::Corruption("no key of the repository at " + backend->Location() +
+                              " opens with this password, and " + std::to_string(damaged.size()) +
+                              " of its " + std::to_string(key_objects->size()) +
+                              " key files are damaged: " + names +
+                              " (if one was this password's, restore it from a copy)");
   }
   if (!repo->keys_) {
     return Status::Permission("wrong password: no key of the repository at " + backend->Location() +
@@ -331,9 +350,18 @@ Result<std::vector<KeyFileInfo>> ListKeys(Repository* repo) {
   for (const auto& obj : *objects) {
     auto bytes = repo->backend()->Get(obj.name);
     if (!bytes.ok()) return bytes.status();
+    const std::string id = obj.name.substr(sizeof(kKeysDir) - 1);
     auto info = ParseKeyFile(*bytes);
-    if (!info.ok()) return info.status().WithContext(obj.name);
-    info->id = obj.name.substr(sizeof(kKeysDir) - 1);
+    if (!info.ok()) {
+      KeyFileInfo unreadable;
+      unreadable.damaged = info.status().message();
+      info = std::move(unreadable);
+    }
+    auto named = Id::FromHex(id);
+    if (named && Sha256(*bytes) != *named) {
+      info->damaged = "content does not match its name";
+    }
+    info->id = id;
     out.push_back(std::move(*info));
   }
   std::sort(out.begin(), out.end(),
@@ -354,9 +382,13 @@ Status RemoveKey(Repository* repo, std::string_view key_id_prefix) {
   auto keys = ListKeys(repo);
   if (!keys.ok()) return keys.status();
   std::vector<std::string> matches;
+  size_t sound = 0;
+  bool match_sound = false;
   for (const auto& k : *keys) {
+    if (k.damaged.empty()) sound++;
     if (!key_id_prefix.empty() && k.id.compare(0, key_id_prefix.size(), key_id_prefix) == 0) {
       matches.push_back(k.id);
+      match_sound = k.damaged.empty();
     }
   }
   if (matches.empty())
@@ -366,7 +398,7 @@ Status RemoveKey(Repository* repo, std::string_view key_id_prefix) {
     return Status::InvalidArgument(
         "refusing to remove the key this command was opened with; open with another key");
   }
-  if (keys->size() <= 1) return Status::InvalidArgument("refusing to remove the last key");
+  if (match_sound && sound <= 1) return Status::InvalidArgument("refusing to remove the last key");
   return repo->backend()->Delete(kKeysDir + matches[0]);
 }
 

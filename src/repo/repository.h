@@ -60,8 +60,10 @@ class Repository {
   // when the backend already holds a repository.
   static Status Init(Backend* backend, std::string_view password, const InitOptions& options);
 
-  // Unlocks the repository with `password` (tried against every key file). Permission when no
-  // key opens; NotFound when the backend holds no repository.
+  // Unlocks the repository with `password` (tried against every key file; one whose content
+  // does not match its name is skipped, with a warning, before its key derivation). Permission
+  // when no key opens; Corruption when none opens and some key file is damaged (it may have
+  // been this password's); NotFound when the backend holds no repository.
   static Result<std::unique_ptr<Repository>> Open(std::unique_ptr<Backend> backend,
                                                   std::string_view password,
                                                   const OpenOptions& options);
@@ -133,11 +135,12 @@ class Repository {
   BlobCache base_cache_{kBaseCacheBytes};
 };
 
-// Key management on an opened repository.
+// Key management on an opened repository. ListKeys lists damaged key files too (their
+// `damaged` says why; they open with no password), so that they can be seen and removed.
 Result<std::vector<KeyFileInfo>> ListKeys(Repository* repo);
 // Adds a key for `password`; returns its id.
 Result<std::string> AddKey(Repository* repo, std::string_view password, KdfStrength kdf);
-// Removes a key. InvalidArgument for the key in use or the last key.
+// Removes a key. InvalidArgument for the key in use or the last sound key.
 Status RemoveKey(Repository* repo, std::string_view key_id_prefix);
 
 }  // namespace pgdedup::repo

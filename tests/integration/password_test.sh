@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Passwords and keys: a wrong password (exit 3), no password and no terminal (exit 3),
-# --password-file, key add / list / remove / passwd, init on an existing repository, and a
-# repository path that does not exist.
+# --password-file, key add / list / remove / passwd, a damaged key file, init on an existing
+# repository, and a repository path that does not exist.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -126,6 +126,32 @@ assert_exit 0 env PGDEDUP_PASSWORD="$PW3" "$PGDEDUP_BIN" --repo "$REPO" --cache-
 assert_eq "$(snap_count <"$LAST_STDOUT")" 2 "snapshots after the second key passwd"
 export PGDEDUP_PASSWORD=$PW3
 assert_exit 0 p repo check --read-data
+
+# A damaged key file (a bit flipped among its wrapped keys): an open that reaches it skips it
+# with a warning naming it; a password only it opened fails as damage (exit 4), naming it; the
+# other key still opens; `key list` shows it as damaged and `key remove` deletes it.
+assert_exit 0 env PGDEDUP_NEW_PASSWORD="$PW1" "$PGDEDUP_BIN" --repo "$REPO" --cache-dir "$CACHE" key add --kdf interactive
+assert_exit 0 env PGDEDUP_PASSWORD="$PW1" "$PGDEDUP_BIN" --repo "$REPO" --cache-dir "$CACHE" key list --json
+keyd=$(current_key <"$LAST_STDOUT")
+python3 - "$REPO/keys/$keyd" <<'PY' || fail "could not damage the key file"
+import sys
+path = sys.argv[1]
+data = bytearray(open(path, "rb").read())
+data[-5] ^= 0x40
+open(path, "wb").write(data)
+PY
+assert_exit 4 env PGDEDUP_PASSWORD="$PW1" "$PGDEDUP_BIN" --repo "$REPO" --cache-dir "$CACHE" snapshots
+assert_contains "$LAST_STDERR" "keys/$keyd: content does not match its name" "the warning for a damaged key file"
+assert_contains "$LAST_STDERR" "1 of its 2 key files are damaged: keys/$keyd" "an open with the damaged key's password names it"
+assert_exit 0 p snapshots
+assert_exit 0 p key list --json
+assert_eq "$(python3 -c 'import json,sys; print([k["damaged"] for k in json.load(sys.stdin) if k["id"] == sys.argv[1]])' "$keyd" <"$LAST_STDOUT")" \
+  "[True]" "key list --json marks the damaged key"
+assert_exit 0 p key list
+assert_contains "$LAST_STDOUT" "${keyd:0:12}  damaged" "key list shows the damaged key"
+assert_exit 0 p key remove "${keyd:0:12}"
+[[ ! -e "$REPO/keys/$keyd" ]] || fail "key remove left the damaged key file"
+assert_exit 3 env PGDEDUP_PASSWORD="$PW1" "$PGDEDUP_BIN" --repo "$REPO" --cache-dir "$CACHE" snapshots
 
 # init on an existing repository fails clearly and changes nothing.
 before=$(find "$REPO" -type f -exec sha256sum {} + | sort)

@@ -65,6 +65,15 @@ TEST_CASE("key files wrap the master keys under a password", "[crypto][keys]") {
   tampered[30] ^= 1;  // inside the Argon2 parameters or salt: bound by the associated data
   CHECK_FALSE(UnwrapKeyFile(tampered, "correct horse").ok());
   CHECK(ParseKeyFile("PGDK").status().IsCorruption());
+
+  // Parameters no preset makes are refused before any key derivation (which, with a damaged
+  // opslimit, would not end): Corruption, not the wrong password an unwrap would report.
+  std::string slow = *file;
+  slow[13] ^= 0x01;  // the top byte of opslimit: 2^56 more passes
+  CHECK(UnwrapKeyFile(slow, "correct horse").status().IsCorruption());
+  std::string big = *file;
+  big[21] ^= 0x01;  // the top byte of memlimit
+  CHECK(UnwrapKeyFile(big, "correct horse").status().IsCorruption());
 }
 
 TEST_CASE("sealed objects are bound to their type", "[crypto][object]") {

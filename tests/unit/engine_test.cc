@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <thread>
 
@@ -137,6 +139,69 @@ TEST_CASE("a cache that claims a removed index object is rebuilt", "[engine][cac
   auto back = testing::RestoreBytes(repo.get(), *again, "s");
   REQUIRE(back.ok());
   CHECK(*back == a);
+}
+
+namespace {
+
+Result<std::unique_ptr<Repository>> OpenWith(const TempDir& dir, const std::string& password) {
+  auto b = OpenBackend(dir.path() + "/repo");
+  REQUIRE(b.ok());
+  return Repository::Open(std::move(*b), password, {dir.path() + "/cache"});
+}
+
+// Rewrites the key file keys/<id> in place with byte `at` (from the end when negative) flipped.
+void DamageKeyFile(const TempDir& dir, const std::string& id, long at) {
+  const std::string path = dir.path() + "/repo/keys/" + id;
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    REQUIRE(in);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  REQUIRE(bytes.size() > 20);
+  const size_t i = at < 0 ? bytes.size() - static_cast<size_t>(-at) : static_cast<size_t>(at);
+  bytes[i] ^= 0x40;
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  REQUIRE(out.good());
+}
+
+}  // namespace
+
+TEST_CASE("a damaged key file is skipped before its key derivation, listed and removable",
+          "[engine][keys]") {
+  TempDir dir;
+  auto repo = testing::MakeRepo(dir);
+  auto other = AddKey(repo.get(), "other-password", KdfStrength::kInteractive);
+  REQUIRE(other.ok());
+  const std::string first = repo->key_id();
+  repo.reset();
+
+  // A flipped bit among the wrapped keys: the name no longer matches. Unwrapped, it would only
+  // have failed as a wrong password, after its key derivation.
+  DamageKeyFile(dir, *other, -5);
+  auto opened = OpenWith(dir, testing::kTestPassword);
+  REQUIRE(opened.ok());
+  auto denied = OpenWith(dir, "other-password");
+  CHECK(denied.status().IsCorruption());
+  CHECK(denied.status().message().find("keys/" + *other) != std::string::npos);
+  CHECK(OpenWith(dir, "no such password").status().IsCorruption());
+
+  auto keys = ListKeys(opened->get());
+  REQUIRE(keys.ok());
+  REQUIRE(keys->size() == 2);
+  for (const auto& k : *keys) CHECK(k.damaged.empty() == (k.id == first));
+  REQUIRE(RemoveKey(opened->get(), other->substr(0, 12)).ok());
+  keys = ListKeys(opened->get());
+  REQUIRE(keys.ok());
+  CHECK(keys->size() == 1);
+  CHECK(OpenWith(dir, "no such password").status().code() == StatusCode::kPermission);
+
+  // The only key damaged: no password can be checked, and the open says why (exit 4).
+  DamageKeyFile(dir, first, 13);  // the top byte of opslimit
+  auto lost = OpenWith(dir, testing::kTestPassword);
+  CHECK(lost.status().IsCorruption());
+  CHECK(lost.status().message().find("1 of its 1 key files are damaged") != std::string::npos);
 }
 
 TEST_CASE("a busy cache directory falls back to a private cache", "[engine][cache]") {
