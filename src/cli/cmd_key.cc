@@ -35,15 +35,18 @@ int RunKeyList(const Context& ctx) {
       j.BeginObject();
       j.Field("id", k.id);
       j.Field("current", current);
-      j.Field("created", std::string(when));
-      j.Field("hostname", k.hostname);
-      j.Field("username", k.username);
-      j.Field("damaged", !k.damaged.empty());
-      if (!k.damaged.empty()) j.Field("problem", k.damaged);
+      j.Field("usable", k.problem.empty());
+      if (k.problem.empty()) {
+        j.Field("created", std::string(when));
+        j.Field("hostname", k.hostname);
+        j.Field("username", k.username);
+      } else {
+        j.Field("problem", k.problem);
+      }
       j.EndObject();
-    } else if (!k.damaged.empty()) {
-      std::printf("!  %-12s  damaged: %s (no password opens it; `key remove %s` deletes it)\n",
-                  k.id.substr(0, 12).c_str(), k.damaged.c_str(), k.id.substr(0, 12).c_str());
+    } else if (!k.problem.empty()) {
+      std::printf("!  %-12s  %s (no password opens it; `key remove %s` deletes it)\n",
+                  k.id.substr(0, 12).c_str(), k.problem.c_str(), k.id.substr(0, 12).c_str());
     } else {
       std::printf("%s  %-12s  %-19s  %-16s  %s\n", current ? "*" : " ", k.id.substr(0, 12).c_str(),
                   when, k.hostname.c_str(), k.username.c_str());

@@ -31,9 +31,9 @@ struct KeyFileInfo {
   std::string username;
   uint64_t opslimit = 0;
   uint64_t memlimit = 0;
-  // Why the file cannot be a key (its content does not match its name, or does not parse);
-  // empty for a sound one. Only ListKeys sets it.
-  std::string damaged;
+  // Why the file under keys/ cannot be a key (its name is not a hash, its content does not
+  // match its name, or does not parse); empty for a sound one. Only ListKeys sets it.
+  std::string problem;
 };
 
 // Builds a key file wrapping `keys` under `password`. Returns the bytes; the id is their hash.

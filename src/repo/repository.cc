@@ -83,14 +83,25 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<Backend> ba
   if (key_objects->empty()) return Status::Permission("the repository has no key files");
 
   std::unique_ptr<Repository> repo(new Repository());
+  size_t key_files = 0;
   std::vector<std::string> damaged;
+  Status untried;  // the first key file the password could not be tried against, and why
   for (const auto& obj : *key_objects) {
-    auto bytes = backend->Get(obj.name);
-    if (!bytes.ok()) return bytes.status();
-    // A key file is named by its hash: a damaged one is skipped before its key derivation,
-    // which its damaged parameters could make endless or impossible.
+    // Key files are named by their hash; nothing else under keys/ is read.
     auto named = Id::FromHex(std::string_view(obj.name).substr(sizeof(kKeysDir) - 1));
-    if (named && Sha256(*bytes) != *named) {
+    if (!named) {
+      if (obj.name.size() > sizeof(kKeysDir) - 1) {
+        LogWarning(obj.name + ": not the name of a key file; ignored");
+      }
+      continue;
+    }
+    key_files++;
+    auto bytes = backend->Get(obj.name);
+    if (bytes.status().IsNotFound()) continue;  // removed since the listing (key passwd)
+    if (!bytes.ok()) return bytes.status();
+    // A damaged key file is skipped before its key derivation, which damaged parameters could
+    // make slow or memory-hungry.
+    if (Sha256(*bytes) != *named) {
       LogWarning(obj.name + ": content does not match its name (damaged); skipped");
       damaged.push_back(obj.name);
       continue;
@@ -98,12 +109,15 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<Backend> ba
     auto keys = UnwrapKeyFile(*bytes, password);
     if (keys.ok()) {
       repo->keys_ = std::move(*keys);
-      repo->key_id_ = obj.name.substr(sizeof(kKeysDir) - 1);
+      repo->key_id_ = named->Hex();
       break;
     }
-    if (keys.status().code() != StatusCode::kPermission) {
-      LogWarning(keys.status().WithContext("key " + obj.name).ToString());
-      if (keys.status().IsCorruption()) damaged.push_back(obj.name);
+    if (keys.status().code() == StatusCode::kPermission) continue;
+    // A key file this version cannot read (Corruption: another version, another derivation), or
+    // a derivation the machine could not do (IOError: out of memory).
+    LogWarning(keys.status().WithContext("key " + obj.name).ToString());
+    if (!keys.status().IsCorruption() && untried.ok()) {
+      untried = keys.status().WithContext("key " + obj.name);
     }
   }
   if (!repo->keys_ && !damaged.empty()) {
@@ -111,10 +125,10 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<Backend> ba
     for (const auto& n : damaged) names += (names.empty() ? "" : ", ") + n;
     return Status::Corruption("no key of the repository at " + backend->Location() +
                               " opens with this password, and " + std::to_string(damaged.size()) +
-                              " of its " + std::to_string(key_objects->size()) +
-                              " key files are damaged: " + names +
-                              " (if one was this password's, restore it from a copy)");
+                              " of its " + std::to_string(key_files) + " key files are damaged: " +
+                              names + " (if one was this password's, restore it from a copy)");
   }
+  if (!repo->keys_ && !untried.ok()) return untried;
   if (!repo->keys_) {
     return Status::Permission("wrong password: no key of the repository at " + backend->Location() +
                               " opens with it");
@@ -348,21 +362,24 @@ Result<std::vector<KeyFileInfo>> ListKeys(Repository* repo) {
   if (!objects.ok()) return objects.status();
   std::vector<KeyFileInfo> out;
   for (const auto& obj : *objects) {
-    auto bytes = repo->backend()->Get(obj.name);
-    if (!bytes.ok()) return bytes.status();
     const std::string id = obj.name.substr(sizeof(kKeysDir) - 1);
-    auto info = ParseKeyFile(*bytes);
-    if (!info.ok()) {
-      KeyFileInfo unreadable;
-      unreadable.damaged = info.status().message();
-      info = std::move(unreadable);
-    }
+    if (id.empty()) continue;  // the directory itself (an S3 folder marker)
+    auto bytes = repo->backend()->Get(obj.name);
+    if (bytes.status().IsNotFound()) continue;  // removed since the listing
+    if (!bytes.ok()) return bytes.status();
+    KeyFileInfo info;
     auto named = Id::FromHex(id);
-    if (named && Sha256(*bytes) != *named) {
-      info->damaged = "content does not match its name";
+    if (!named) {
+      info.problem = "not the name of a key file (ignored)";
+    } else if (Sha256(*bytes) != *named) {
+      info.problem = "damaged: its content does not match its name";
+    } else if (auto parsed = ParseKeyFile(*bytes); !parsed.ok()) {
+      info.problem = "unreadable: " + parsed.status().message();
+    } else {
+      info = std::move(*parsed);
     }
-    info->id = id;
-    out.push_back(std::move(*info));
+    info.id = id;
+    out.push_back(std::move(info));
   }
   std::sort(out.begin(), out.end(),
             [](const KeyFileInfo& a, const KeyFileInfo& b) { return a.created < b.created; });
@@ -385,10 +402,10 @@ Status RemoveKey(Repository* repo, std::string_view key_id_prefix) {
   size_t sound = 0;
   bool match_sound = false;
   for (const auto& k : *keys) {
-    if (k.damaged.empty()) sound++;
+    if (k.problem.empty()) sound++;
     if (!key_id_prefix.empty() && k.id.compare(0, key_id_prefix.size(), key_id_prefix) == 0) {
       matches.push_back(k.id);
-      match_sound = k.damaged.empty();
+      match_sound = k.problem.empty();
     }
   }
   if (matches.empty())

@@ -60,10 +60,12 @@ class Repository {
   // when the backend already holds a repository.
   static Status Init(Backend* backend, std::string_view password, const InitOptions& options);
 
-  // Unlocks the repository with `password` (tried against every key file; one whose content
-  // does not match its name is skipped, with a warning, before its key derivation). Permission
-  // when no key opens; Corruption when none opens and some key file is damaged (it may have
-  // been this password's); NotFound when the backend holds no repository.
+  // Unlocks the repository with `password`, tried against every key file (an object under
+  // keys/ named by a hash; one whose content does not match its name is skipped, with a
+  // warning, before its key derivation). When none opens: Corruption if some key file is
+  // damaged (it may have been this password's), else the first failure that kept the password
+  // from being tried against a key file (out of memory for its derivation), else Permission.
+  // NotFound when the backend holds no repository.
   static Result<std::unique_ptr<Repository>> Open(std::unique_ptr<Backend> backend,
                                                   std::string_view password,
                                                   const OpenOptions& options);
@@ -135,8 +137,9 @@ class Repository {
   BlobCache base_cache_{kBaseCacheBytes};
 };
 
-// Key management on an opened repository. ListKeys lists damaged key files too (their
-// `damaged` says why; they open with no password), so that they can be seen and removed.
+// Key management on an opened repository. ListKeys lists the files under keys/ that are not
+// sound keys too (their `problem` says why; they open with no password), so that they can be
+// seen and removed.
 Result<std::vector<KeyFileInfo>> ListKeys(Repository* repo);
 // Adds a key for `password`; returns its id.
 Result<std::string> AddKey(Repository* repo, std::string_view password, KdfStrength kdf);

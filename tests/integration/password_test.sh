@@ -145,8 +145,8 @@ assert_contains "$LAST_STDERR" "keys/$keyd: content does not match its name" "th
 assert_contains "$LAST_STDERR" "1 of its 2 key files are damaged: keys/$keyd" "an open with the damaged key's password names it"
 assert_exit 0 p snapshots
 assert_exit 0 p key list --json
-assert_eq "$(python3 -c 'import json,sys; print([k["damaged"] for k in json.load(sys.stdin) if k["id"] == sys.argv[1]])' "$keyd" <"$LAST_STDOUT")" \
-  "[True]" "key list --json marks the damaged key"
+assert_eq "$(python3 -c 'import json,sys; print([(k["usable"], k["problem"][:8]) for k in json.load(sys.stdin) if k["id"] == sys.argv[1]])' "$keyd" <"$LAST_STDOUT")" \
+  "[(False, 'damaged:')]" "key list --json marks the damaged key"
 assert_exit 0 p key list
 assert_contains "$LAST_STDOUT" "${keyd:0:12}  damaged" "key list shows the damaged key"
 assert_exit 0 p key remove "${keyd:0:12}"

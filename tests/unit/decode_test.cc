@@ -6,6 +6,8 @@
 // before anything is authenticated, so damage there is anyone's), blob entries, and the
 // operator's retention arguments. `scripts/test.sh --sanitize` runs this under AddressSanitizer
 // and UndefinedBehaviorSanitizer too.
+#include <sodium.h>
+
 #include <catch2/catch.hpp>
 #include <random>
 #include <string>
@@ -13,6 +15,7 @@
 #include "common/coding.h"
 #include "repo/blob.h"
 #include "repo/config.h"
+#include "repo/crypto.h"
 #include "repo/index_object.h"
 #include "repo/key_file.h"
 #include "repo/manifest.h"
@@ -29,18 +32,18 @@ std::string Mutate(const std::string& s, std::mt19937_64* rng) {
   std::string out = s;
   const int edits = 1 + static_cast<int>((*rng)() % 3);
   for (int i = 0; i < edits; ++i) {
-    const size_t at = out.empty() ? 0 : (*rng)() % out.size();
+    const size_t at = (*rng)() % (out.size() + 1);  // an insertion may append
     const char byte = static_cast<char>((*rng)() & 0xff);
     switch ((*rng)() % 4) {
       case 0:
       case 1:
-        if (!out.empty()) out[at] = byte;
+        if (at < out.size()) out[at] = byte;
         break;
       case 2:
         out.insert(out.begin() + static_cast<std::ptrdiff_t>(at), byte);
         break;
       default:
-        if (!out.empty()) out.erase(at, 1);
+        if (at < out.size()) out.erase(at, 1);
         break;
     }
   }
@@ -151,7 +154,8 @@ TEST_CASE("the config: prefixes fail, mutations never crash", "[decode]") {
       [](const RepoConfig& r) { return EncodeConfig(r); }, /*prefixes_fail=*/true, 20000, 3);
 }
 
-TEST_CASE("key files: damaged ones are refused before anything is derived", "[decode][keys]") {
+TEST_CASE("key files: prefixes fail; Argon2id parameters out of bounds are refused unrun",
+          "[decode][keys]") {
   auto keys = MasterKeys::Generate();
   REQUIRE(keys.ok());
   auto file = MakeKeyFile(**keys, "pw", KdfStrength::kInteractive);
@@ -160,10 +164,22 @@ TEST_CASE("key files: damaged ones are refused before anything is derived", "[de
     CHECK_FALSE(ParseKeyFile(std::string_view(*file).substr(0, n)).ok());
   }
   std::mt19937_64 rng(4);
+  int out_of_bounds = 0;
   for (int i = 0; i < 20000; ++i) {
-    auto info = ParseKeyFile(Mutate(*file, &rng));
-    if (info.ok()) CHECK(info->hostname.size() < file->size());
+    const std::string damaged = Mutate(*file, &rng);
+    auto info = ParseKeyFile(damaged);
+    if (!info.ok()) continue;
+    CHECK(info->hostname.size() + info->username.size() < damaged.size());
+    if (info->opslimit > kMaxArgonOpslimit || info->memlimit > kMaxArgonMemlimit ||
+        info->opslimit < crypto_pwhash_OPSLIMIT_MIN ||
+        info->memlimit < crypto_pwhash_MEMLIMIT_MIN) {
+      // Refused before any derivation (one would take hours, or more memory than there is):
+      // Corruption, where a derivation that ran would end in the wrong password.
+      out_of_bounds++;
+      CHECK(UnwrapKeyFile(damaged, "pw").status().IsCorruption());
+    }
   }
+  CHECK(out_of_bounds > 100);
 }
 
 TEST_CASE("pack trailers and headers: damage is refused, never read past", "[decode][pack]") {
@@ -201,14 +217,26 @@ TEST_CASE("pack trailers and headers: damage is refused, never read past", "[dec
   }
 }
 
-TEST_CASE("blob entries: random bytes are refused or decoded, never read past", "[decode]") {
+TEST_CASE("blob entries: damaged ones are refused or decoded, never read past", "[decode]") {
+  // Mutations of every form's encoding, and random bytes.
+  std::vector<std::string> valid;
+  for (const auto& pack : SampleIndex().packs) {
+    for (const BlobEntry& e : pack.blobs) EncodeBlobEntry(e, &valid.emplace_back());
+  }
   std::mt19937_64 rng(5);
+  int decoded = 0;
   for (int i = 0; i < 50000; ++i) {
-    std::string bytes(rng() % 120, '\0');
-    for (char& c : bytes) c = static_cast<char>(rng() & 0xff);
+    std::string bytes;
+    if (i % 5 == 0) {
+      bytes.assign(rng() % 120, '\0');
+      for (char& c : bytes) c = static_cast<char>(rng() & 0xff);
+    } else {
+      bytes = Mutate(valid[rng() % valid.size()], &rng);
+    }
     Reader in(bytes);
     BlobEntry e;
     if (!DecodeBlobEntry(&in, &e)) continue;
+    decoded++;
     // What decodes encodes to an entry that decodes the same.
     std::string enc;
     EncodeBlobEntry(e, &enc);
@@ -237,6 +265,7 @@ TEST_CASE("blob entries: random bytes are refused or decoded, never read past", 
       CHECK(in.remaining() == 0);
     }
   }
+  CHECK(decoded > 1000);
 }
 
 TEST_CASE("retention arguments: any text is refused or parsed, never crashes", "[decode]") {

@@ -190,15 +190,27 @@ TEST_CASE("a damaged key file is skipped before its key derivation, listed and r
   auto keys = ListKeys(opened->get());
   REQUIRE(keys.ok());
   REQUIRE(keys->size() == 2);
-  for (const auto& k : *keys) CHECK(k.damaged.empty() == (k.id == first));
+  for (const auto& k : *keys) CHECK(k.problem.empty() == (k.id == first));
   REQUIRE(RemoveKey(opened->get(), other->substr(0, 12)).ok());
   keys = ListKeys(opened->get());
   REQUIRE(keys.ok());
   CHECK(keys->size() == 1);
   CHECK(OpenWith(dir, "no such password").status().code() == StatusCode::kPermission);
 
+  // Something under keys/ that is not named by a hash is no key file: not read, no damage.
+  {
+    std::ofstream stray(dir.path() + "/repo/keys/README");
+    stray << "not a key";
+  }
+  CHECK(OpenWith(dir, "no such password").status().code() == StatusCode::kPermission);
+  keys = ListKeys(opened->get());
+  REQUIRE(keys.ok());
+  REQUIRE(keys->size() == 2);
+  for (const auto& k : *keys) CHECK(k.problem.empty() == (k.id == first));
+  REQUIRE(RemoveKey(opened->get(), "README").ok());
+
   // The only key damaged: no password can be checked, and the open says why (exit 4).
-  DamageKeyFile(dir, first, 13);  // the top byte of opslimit
+  DamageKeyFile(dir, first, 13);  // (its opslimit: no matter, the name check comes first)
   auto lost = OpenWith(dir, testing::kTestPassword);
   CHECK(lost.status().IsCorruption());
   CHECK(lost.status().message().find("1 of its 1 key files are damaged") != std::string::npos);
