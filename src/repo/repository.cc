@@ -120,6 +120,7 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<Backend> ba
       untried = keys.status().WithContext("key " + obj.name);
     }
   }
+  if (!repo->keys_ && key_files == 0) return Status::Permission("the repository has no key files");
   if (!repo->keys_ && !damaged.empty()) {
     std::string names;
     for (const auto& n : damaged) names += (names.empty() ? "" : ", ") + n;
