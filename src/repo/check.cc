@@ -54,6 +54,8 @@ class Checker {
     if (!index.ok()) return index.status();
     index_ = std::move(*index);
 
+    Phase("key files");
+    PGDEDUP_RETURN_IF_ERROR(CheckKeyFiles());
     Phase("index objects");
     PGDEDUP_RETURN_IF_ERROR(WarnAboutStrayObjects("index/"));
     PGDEDUP_RETURN_IF_ERROR(WarnAboutStrayObjects("snapshots/"));
@@ -80,6 +82,23 @@ class Checker {
   void Warning(std::string w) {
     std::lock_guard<std::mutex> l(mu_);
     report_.warnings.push_back(std::move(w));
+  }
+
+  // Every key file matches its name and parses: one that does not opens with no password, and
+  // may have been somebody's only key. Other names under keys/ are ignored by every command.
+  Status CheckKeyFiles() {
+    auto keys = ListKeys(repo_);
+    if (!keys.ok()) return keys.status();
+    for (const KeyFileInfo& k : *keys) {
+      if (k.problem.empty()) continue;
+      if (!Id::FromHex(k.id)) {
+        Warning("unexpected object keys/" + k.id + " (not a pgdedup object name; ignored)");
+      } else {
+        Error("key file keys/" + k.id + ": " + k.problem +
+              " (no password opens it; `pgdedup key remove` deletes it)");
+      }
+    }
+    return Status::OK();
   }
 
   // Objects in a content-named directory whose names are not ids are ignored by every command;

@@ -1,8 +1,9 @@
 // Check: proves a repository intact, or names what is wrong.
 //
-// Without read_data: every index object loads and matches its name; every pack an index lists
-// exists and is long enough; every manifest loads and matches its name; every chunk of every
-// snapshot is listed by an index object whose pack exists. With read_data, also: every pack is
+// Without read_data: every key file matches its name and parses; every index object loads and
+// matches its name; every pack an index lists exists and is long enough; every manifest loads
+// and matches its name; every chunk of every snapshot is listed by an index object whose pack
+// exists. With read_data, also: every pack is
 // read whole, its bytes match its name, its header authenticates and agrees with the index, and
 // every blob in it authenticates, decompresses and hashes to its id; chunks in damaged packs
 // are then reported with the snapshots that need them.

@@ -129,7 +129,8 @@ assert_exit 0 p repo check --read-data
 
 # A damaged key file (a bit flipped among its wrapped keys): an open that reaches it skips it
 # with a warning naming it; a password only it opened fails as damage (exit 4), naming it; the
-# other key still opens; `key list` shows it as damaged and `key remove` deletes it.
+# other key still opens; `key list` shows it as damaged, `repo check` finds it (exit 4), and
+# `key remove` deletes it.
 assert_exit 0 env PGDEDUP_NEW_PASSWORD="$PW1" "$PGDEDUP_BIN" --repo "$REPO" --cache-dir "$CACHE" key add --kdf interactive
 assert_exit 0 env PGDEDUP_PASSWORD="$PW1" "$PGDEDUP_BIN" --repo "$REPO" --cache-dir "$CACHE" key list --json
 keyd=$(current_key <"$LAST_STDOUT")
@@ -149,7 +150,10 @@ assert_eq "$(python3 -c 'import json,sys; print([(k["usable"], k["problem"][:8])
   "[(False, 'damaged:')]" "key list --json marks the damaged key"
 assert_exit 0 p key list
 assert_contains "$LAST_STDOUT" "${keyd:0:12}  damaged" "key list shows the damaged key"
+assert_exit 4 p repo check
+assert_contains "$LAST_STDERR" "key file keys/$keyd: damaged" "check names the damaged key file"
 assert_exit 0 p key remove "${keyd:0:12}"
+assert_exit 0 p repo check
 [[ ! -e "$REPO/keys/$keyd" ]] || fail "key remove left the damaged key file"
 assert_exit 3 env PGDEDUP_PASSWORD="$PW1" "$PGDEDUP_BIN" --repo "$REPO" --cache-dir "$CACHE" snapshots
 

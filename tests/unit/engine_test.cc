@@ -191,7 +191,15 @@ TEST_CASE("a damaged key file is skipped before its key derivation, listed and r
   REQUIRE(keys.ok());
   REQUIRE(keys->size() == 2);
   for (const auto& k : *keys) CHECK(k.problem.empty() == (k.id == first));
+  auto report = CheckRepository(opened->get(), {});
+  REQUIRE(report.ok());
+  CHECK_FALSE(report->ok());
+  REQUIRE(report->errors.size() == 1);
+  CHECK(report->errors[0].find("keys/" + *other) != std::string::npos);
   REQUIRE(RemoveKey(opened->get(), other->substr(0, 12)).ok());
+  report = CheckRepository(opened->get(), {});
+  REQUIRE(report.ok());
+  CHECK(report->ok());
   keys = ListKeys(opened->get());
   REQUIRE(keys.ok());
   CHECK(keys->size() == 1);
