@@ -19,7 +19,8 @@ struct CheckArgs {
 };
 
 int RunCheck(const Context& ctx, const CheckArgs& args) {
-  auto repo = ctx.OpenRepository();
+  // The bucket's own key files and manifests, not this machine's copies of them.
+  auto repo = ctx.OpenRepository(/*local_copies=*/false);
   if (!repo.ok()) return ctx.Fail(repo.status());
   auto lock = repo::RepoLock::Acquire(repo->get(), /*exclusive=*/false);
   if (!lock.ok()) return ctx.Fail(lock.status());

@@ -94,21 +94,22 @@ Result<repo::KdfStrength> Context::Kdf() const {
   return Status::InvalidArgument("--kdf must be interactive, moderate or sensitive");
 }
 
-Result<std::unique_ptr<repo::Backend>> Context::OpenBackend(bool create) const {
+Result<std::unique_ptr<repo::Backend>> Context::OpenBackend(bool create, bool local_copies) const {
   auto location = RepoLocation();
   if (!location.ok()) return location.status();
   repo::BackendOptions options;
   options.create = create;
   options.cacert = options_.cacert;
   options.cache_dir = options_.cache_dir.empty() ? repo::DefaultCacheRoot() : options_.cache_dir;
+  if (!local_copies) options.cache_dir.clear();
   if (options.cacert.empty()) {
     if (const char* env = std::getenv("PGDEDUP_CACERT"); env && *env) options.cacert = env;
   }
   return repo::OpenBackend(*location, options);
 }
 
-Result<std::unique_ptr<repo::Repository>> Context::OpenRepository() const {
-  auto backend = OpenBackend(/*create=*/false);
+Result<std::unique_ptr<repo::Repository>> Context::OpenRepository(bool local_copies) const {
+  auto backend = OpenBackend(/*create=*/false, local_copies);
   if (!backend.ok()) return backend.status();
   auto password = Password();
   if (!password.ok()) return password.status();

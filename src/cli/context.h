@@ -56,10 +56,12 @@ class Context {
   // --new-password-file.
   Result<std::string> NewPassword(const std::string& new_password_file) const;
   Result<repo::KdfStrength> Kdf() const;
-  // Opens the backend of the repository location (with --cacert), creating it when `create`.
-  Result<std::unique_ptr<repo::Backend>> OpenBackend(bool create) const;
-  // Opens the repository with the password.
-  Result<std::unique_ptr<repo::Repository>> OpenRepository() const;
+  // Opens the backend of the repository location (with --cacert), creating it when `create`;
+  // for a bucket, with local copies of its key files and manifests unless `local_copies` is
+  // false (repo check: what it proves is the bucket's own bytes).
+  Result<std::unique_ptr<repo::Backend>> OpenBackend(bool create, bool local_copies = true) const;
+  // Opens the repository with the password (`local_copies` as for OpenBackend).
+  Result<std::unique_ptr<repo::Repository>> OpenRepository(bool local_copies = true) const;
 
   // A repository opened to read one snapshot: a shared lock held, the snapshot found, the
   // index cache synced. (Members are destroyed in reverse order: the lock before the repo.)

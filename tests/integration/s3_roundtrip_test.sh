@@ -3,7 +3,8 @@
 # dump-like text, restores byte for byte, `repo check --read-data`, `stats --json` and the
 # backup's --json with their "backend" request counters; a nightly backup of unchanged data
 # reads almost nothing from the bucket (the local index cache), and a restore reads packs in a
-# few large ranges, not blob by blob. Path-style and virtual-host style addressing; every request
+# few large ranges, not blob by blob; check reads the bucket's manifests, not the local copies.
+# Path-style and virtual-host style addressing; every request
 # signed right (checked by the fault proxy's --verify-sigv4). Wrong or missing credentials end at once with exit 3 and
 # a message naming the bucket; a malformed location is a usage error.
 # Last, forget --keep-last 1 --prune on S3: the bucket shrinks and the kept snapshot restores.
@@ -105,6 +106,22 @@ wait "$reader"
 cmp -s "$D/from-fifo" "$D/night2" || fail "restore into a FIFO is not byte for byte"
 
 assert_exit 0 p repo check --read-data
+# check proves the bucket's own bytes, not this machine's copies of its manifests: a manifest
+# damaged in the bucket after this cache took a sound copy is found.
+manifest=$(find "$TEST_TMP/s3/data/$S3_BUCKET/nightly/repo/snapshots" -name '*._S3rver_object' | head -1)
+[[ -f "$manifest" ]] || fail "no manifest object in the bucket"
+cp "$manifest" "$TEST_TMP/manifest.sound"
+python3 - "$manifest" <<'PY' || fail "could not damage the manifest"
+import sys
+data = bytearray(open(sys.argv[1], "rb").read())
+data[len(data) // 2] ^= 0x40
+open(sys.argv[1], "wb").write(data)
+PY
+assert_exit 0 p snapshots   # served from the local copy, which is sound
+assert_exit 4 p repo check
+assert_contains "$LAST_STDERR" "snapshots/" "check names the damaged manifest"
+cp "$TEST_TMP/manifest.sound" "$manifest"
+assert_exit 0 p repo check
 assert_exit 0 p stats --json
 python3 - "$LAST_STDOUT" <<'PY' || fail "stats --json on S3"
 import json, sys
