@@ -18,9 +18,9 @@ namespace pgdedup::repo {
 
 constexpr uint8_t kIndexVersion = 1;
 
-// Index objects written by prune and by the index repair hold at most this many blob entries
-// (~2.5 MiB), so neither they nor a reader hold more than that of one in memory. (A backup's
-// are bounded by its packs per index object.)
+// Index objects written by prune and by the index repair (IndexWriter) hold at most this many
+// blob entries (~2.5 MiB), so neither they nor a reader hold more than that of one in memory.
+// (A backup's are bounded by its packs per index object.)
 constexpr size_t kMaxBlobsPerIndexObject = 40000;
 
 struct PackContents {

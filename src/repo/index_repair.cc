@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/thread_pool.h"
 #include "repo/index_object.h"
+#include "repo/index_writer.h"
 #include "repo/object.h"
 #include "repo/pack.h"
 
@@ -30,7 +31,8 @@ class IndexRepair {
     PGDEDUP_RETURN_IF_ERROR(ReadOldIndex());
     PGDEDUP_RETURN_IF_ERROR(ListPacks());
     PGDEDUP_RETURN_IF_ERROR(IndexPacks());
-    PGDEDUP_RETURN_IF_ERROR(Flush());
+    PGDEDUP_RETURN_IF_ERROR(index_.Flush());
+    stats_.index_objects_written = index_.objects_written();
     PGDEDUP_RETURN_IF_ERROR(DeleteOldIndex());
     // A cache that merged any of the deleted index objects rebuilds itself from scratch (as
     // every sync does when a merged object is gone); one that merged none takes the new ones.
@@ -171,21 +173,8 @@ class IndexRepair {
   }
 
   Status Add(PackContents pack) {
-    batch_blobs_ += pack.blobs.size();
     stats_.blobs += pack.blobs.size();
-    batch_.packs.push_back(std::move(pack));
-    if (batch_blobs_ >= kMaxBlobsPerIndexObject) return Flush();
-    return Status::OK();
-  }
-
-  Status Flush() {
-    if (batch_.packs.empty()) return Status::OK();
-    auto id = repo_->SaveObject(ObjectType::kIndex, EncodeIndexObject(batch_));
-    if (!id.ok()) return id.status().WithContext("writing an index object");
-    stats_.index_objects_written++;
-    batch_.packs.clear();
-    batch_blobs_ = 0;
-    return Status::OK();
+    return index_.Add(std::move(pack));
   }
 
   // Step 3. (New index objects never share a name with old ones: a sealed object's bytes, and
@@ -216,8 +205,7 @@ class IndexRepair {
   std::map<Id, Id> listed_by_;    // pack id -> the first readable index object listing it
   std::map<Id, uint64_t> packs_;  // pack id -> size, for the packs the backend has
   std::vector<Id> missing_;       // packs old index objects list that the backend lacks
-  IndexObject batch_;
-  size_t batch_blobs_ = 0;
+  IndexWriter index_{repo_};      // the new index objects
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/thread_pool.h"
 #include "repo/index_object.h"
+#include "repo/index_writer.h"
 #include "repo/live_blobs.h"
 #include "repo/mark_set.h"
 #include "repo/pack.h"
@@ -56,7 +57,8 @@ class Pruner {
     PGDEDUP_RETURN_IF_ERROR(Repack());
     Phase("writing the new index");
     PGDEDUP_RETURN_IF_ERROR(RelistKeptPacks());
-    PGDEDUP_RETURN_IF_ERROR(FlushIndex());
+    PGDEDUP_RETURN_IF_ERROR(index_.Flush());
+    stats_.index_objects_written = index_.objects_written();
     Phase("deleting superseded index objects and unused packs");
     PGDEDUP_RETURN_IF_ERROR(DeleteOld());
     // The job is done; a cache that fails to resync now rebuilds itself at its next use.
@@ -183,27 +185,10 @@ class Pruner {
     stats_.packs_written++;
     new_bytes_ += pack.size();
     (void)builder->Recycle(std::move(pack));  // the next pack is built in its mapped pages
-    return AddToIndex(PackContents{id, std::move(entries)});
+    return index_.Add(PackContents{id, std::move(entries)});
   }
 
   // ---- 4. index ----------------------------------------------------------------------------
-
-  Status AddToIndex(PackContents pack) {
-    batch_blobs_ += pack.blobs.size();
-    batch_.packs.push_back(std::move(pack));
-    if (batch_blobs_ >= kMaxBlobsPerIndexObject) return FlushIndex();
-    return Status::OK();
-  }
-
-  Status FlushIndex() {
-    if (batch_.packs.empty()) return Status::OK();
-    auto id = repo_->SaveObject(ObjectType::kIndex, EncodeIndexObject(batch_));
-    if (!id.ok()) return id.status();
-    stats_.index_objects_written++;
-    batch_.packs.clear();
-    batch_blobs_ = 0;
-    return Status::OK();
-  }
 
   // Re-lists, whole, every kept pack that no retained index object lists.
   Status RelistKeptPacks() {
@@ -214,7 +199,7 @@ class Pruner {
       for (PackContents& pack : index->packs) {
         if (plan_->packs()[pack.pack_id].fate != PackFate::kKeep) continue;
         if (!plan_->covered().insert(pack.pack_id).second) continue;
-        PGDEDUP_RETURN_IF_ERROR(AddToIndex(std::move(pack)));
+        PGDEDUP_RETURN_IF_ERROR(index_.Add(std::move(pack)));
       }
     }
     return Status::OK();
@@ -285,8 +270,7 @@ class Pruner {
   std::string work_dir_;
   std::unique_ptr<MarkSet> marks_;
   std::unique_ptr<PrunePlan> plan_;
-  IndexObject batch_;  // the next index object to write
-  size_t batch_blobs_ = 0;
+  IndexWriter index_{repo_};  // the new index objects
   uint64_t new_bytes_ = 0;
 };
 

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <optional>
 
 #include "common/hex.h"
 #include "common/log.h"
@@ -18,6 +19,26 @@ namespace {
 
 constexpr char kConfigName[] = "config";
 constexpr char kKeysDir[] = "keys/";
+
+// An object under keys/ as read: `named` when its name is a key file's (the hash of its bytes,
+// in hex), and then its `bytes`, `damaged` when they do not hash to that name. Objects of other
+// names are not read. NotFound when the object has gone since the listing.
+struct KeyObject {
+  std::optional<Id> named;
+  std::string bytes;
+  bool damaged = false;
+};
+
+Result<KeyObject> ReadKeyObject(Backend* backend, const std::string& name) {
+  KeyObject k;
+  k.named = Id::FromHex(std::string_view(name).substr(sizeof(kKeysDir) - 1));
+  if (!k.named) return k;
+  auto bytes = backend->Get(name);
+  if (!bytes.ok()) return bytes.status();
+  k.damaged = Sha256(*bytes) != *k.named;
+  k.bytes = std::move(*bytes);
+  return k;
+}
 
 }  // namespace
 
@@ -80,36 +101,33 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<Backend> ba
   }
   auto key_objects = backend->List(kKeysDir);
   if (!key_objects.ok()) return key_objects.status();
-  if (key_objects->empty()) return Status::Permission("the repository has no key files");
 
   std::unique_ptr<Repository> repo(new Repository());
   size_t key_files = 0;
   std::vector<std::string> damaged;
   Status untried;  // the first key file the password could not be tried against, and why
   for (const auto& obj : *key_objects) {
-    // Key files are named by their hash; nothing else under keys/ is read.
-    auto named = Id::FromHex(std::string_view(obj.name).substr(sizeof(kKeysDir) - 1));
-    if (!named) {
+    auto k = ReadKeyObject(backend.get(), obj.name);
+    if (k.status().IsNotFound()) continue;  // removed since the listing (key passwd)
+    if (!k.ok()) return k.status();
+    if (!k->named) {
       if (obj.name.size() > sizeof(kKeysDir) - 1) {
         LogWarning(obj.name + ": not the name of a key file; ignored");
       }
       continue;
     }
     key_files++;
-    auto bytes = backend->Get(obj.name);
-    if (bytes.status().IsNotFound()) continue;  // removed since the listing (key passwd)
-    if (!bytes.ok()) return bytes.status();
     // A damaged key file is skipped before its key derivation, which damaged parameters could
     // make slow or memory-hungry.
-    if (Sha256(*bytes) != *named) {
+    if (k->damaged) {
       LogWarning(obj.name + ": content does not match its name (damaged); skipped");
       damaged.push_back(obj.name);
       continue;
     }
-    auto keys = UnwrapKeyFile(*bytes, password);
+    auto keys = UnwrapKeyFile(k->bytes, password);
     if (keys.ok()) {
       repo->keys_ = std::move(*keys);
-      repo->key_id_ = named->Hex();
+      repo->key_id_ = k->named->Hex();
       break;
     }
     if (keys.status().code() == StatusCode::kPermission) continue;
@@ -120,17 +138,18 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<Backend> ba
       untried = keys.status().WithContext("key " + obj.name);
     }
   }
-  if (!repo->keys_ && key_files == 0) return Status::Permission("the repository has no key files");
-  if (!repo->keys_ && !damaged.empty()) {
-    std::string names;
-    for (const auto& n : damaged) names += (names.empty() ? "" : ", ") + n;
-    return Status::Corruption("no key of the repository at " + backend->Location() +
-                              " opens with this password, and " + std::to_string(damaged.size()) +
-                              " of its " + std::to_string(key_files) + " key files are damaged: " +
-                              names + " (if one was this password's, restore it from a copy)");
-  }
-  if (!repo->keys_ && !untried.ok()) return untried;
   if (!repo->keys_) {
+    if (key_files == 0) return Status::Permission("the repository has no key files");
+    if (!damaged.empty()) {
+      std::string names;
+      for (const auto& n : damaged) names += (names.empty() ? "" : ", ") + n;
+      return Status::Corruption("no key of the repository at " + backend->Location() +
+                                " opens with this password, and " + std::to_string(damaged.size()) +
+                                " of its " + std::to_string(key_files) +
+                                " key files are damaged: " + names +
+                                " (if one was this password's, restore it from a copy)");
+    }
+    if (!untried.ok()) return untried;
     return Status::Permission("wrong password: no key of the repository at " + backend->Location() +
                               " opens with it");
   }
@@ -365,16 +384,15 @@ Result<std::vector<KeyFileInfo>> ListKeys(Repository* repo) {
   for (const auto& obj : *objects) {
     const std::string id = obj.name.substr(sizeof(kKeysDir) - 1);
     if (id.empty()) continue;  // the directory itself (an S3 folder marker)
-    auto bytes = repo->backend()->Get(obj.name);
-    if (bytes.status().IsNotFound()) continue;  // removed since the listing
-    if (!bytes.ok()) return bytes.status();
+    auto k = ReadKeyObject(repo->backend(), obj.name);
+    if (k.status().IsNotFound()) continue;  // removed since the listing
+    if (!k.ok()) return k.status();
     KeyFileInfo info;
-    auto named = Id::FromHex(id);
-    if (!named) {
+    if (!k->named) {
       info.problem = "not the name of a key file (ignored)";
-    } else if (Sha256(*bytes) != *named) {
+    } else if (k->damaged) {
       info.problem = "damaged: its content does not match its name";
-    } else if (auto parsed = ParseKeyFile(*bytes); !parsed.ok()) {
+    } else if (auto parsed = ParseKeyFile(k->bytes); !parsed.ok()) {
       info.problem = "unreadable: " + parsed.status().message();
     } else {
       info = std::move(*parsed);

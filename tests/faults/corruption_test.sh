@@ -148,6 +148,14 @@ others_restore() {
 }
 
 done_case() { rm -rf "$R" "$C"; }
+# repair_reports COUNTER TEXT: `repo index rebuild --read-packs` exits 4, counts one pack under
+# COUNTER in its --json, and names pack $PACK_A in a problem that says TEXT.
+repair_reports() {
+  assert_exit 4 pgd repo index rebuild --read-packs --json --repo "$R" --cache-dir "$C"
+  assert_eq "$(jq ".$1" "$LAST_STDOUT")" 1 "the repair's $1"
+  jq -r '.problems[]' "$LAST_STDOUT" | grep -F "$PACK_A" | grep -q "$2" ||
+    fail "the repair does not say pack $PACK_A $2: $(cat "$LAST_STDOUT")"
+}
 
 # ---- (a) one flipped byte in the middle of a pack ---------------------------------------------
 fresh flip
@@ -179,10 +187,7 @@ jq -r '.errors[]' "$TEST_TMP/check.json" | grep -F "$PACK_A" | grep -qi missing 
 restore_fails "$R" "$C" "$SNAP_A" a.bin nonzero "$PACK_A"
 others_restore
 # The index repair cannot bring a pack back: it drops it from the index and says so (exit 4).
-assert_exit 4 pgd repo index rebuild --read-packs --json --repo "$R" --cache-dir "$C"
-assert_eq "$(jq .packs_missing "$LAST_STDOUT")" 1 "repair counts the missing pack"
-jq -r '.problems[]' "$LAST_STDOUT" | grep -F "$PACK_A" | grep -q "missing" ||
-  fail "repair does not name the missing pack: $(cat "$LAST_STDOUT")"
+repair_reports packs_missing "missing"
 check_damaged "$R" "$C" "${SNAP_A:0:8}"
 others_restore
 done_case
@@ -244,17 +249,11 @@ done_case
 fresh truncrepair
 P=$(pack_path "$R" "$PACK_A")
 truncate -s $(($(stat -c %s "$P") / 2)) "$P"
-assert_exit 4 pgd repo index rebuild --read-packs --json --repo "$R" --cache-dir "$C"
-assert_eq "$(jq .packs_from_old_index "$LAST_STDOUT")" 1 "the truncated pack keeps its old listing"
-jq -r '.problems[]' "$LAST_STDOUT" | grep -F "$PACK_A" | grep -q "header cannot be read" ||
-  fail "repair does not name the truncated pack: $(cat "$LAST_STDOUT")"
+repair_reports packs_from_old_index "header cannot be read"   # keeps its old listing
 check_damaged "$R" "$C" "$PACK_A"
 others_restore
 rm -f "$R"/index/*
-assert_exit 4 pgd repo index rebuild --read-packs --json --repo "$R" --cache-dir "$C"
-assert_eq "$(jq .packs_unreadable "$LAST_STDOUT")" 1 "the truncated, unlisted pack"
-jq -r '.problems[]' "$LAST_STDOUT" | grep -F "$PACK_A" | grep -q "stay unindexed" ||
-  fail "repair does not say the pack's blobs stay unindexed: $(cat "$LAST_STDOUT")"
+repair_reports packs_unreadable "stay unindexed"
 assert_exit 4 pgd repo index rebuild --read-packs --repo "$R" --cache-dir "$C"
 assert_contains "$LAST_STDERR" "still damaged" "plain repair output says the repository is damaged"
 restore_fails "$R" "$C" "$SNAP_A" a.bin 4

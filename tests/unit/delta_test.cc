@@ -9,6 +9,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <utility>
 
 #include "repo/backup.h"
 #include "repo/blob.h"
@@ -185,6 +186,17 @@ TEST_CASE("deltas round-trip across 32 nights of churn, chains stay within the b
   CHECK(report->errors.empty());
 }
 
+// Backs up stream "s" on two nights, the second a churn of the first (so with delta chunks
+// against it); returns the two snapshot ids.
+std::pair<repo::Id, repo::Id> BackUpTwoNights(repo::Repository* repo, uint64_t seed) {
+  std::string night1 = testing::TestData(512 << 10, seed);
+  auto first = testing::BackupBytes(repo, "s", night1, 1700000000);
+  auto second = testing::BackupBytes(repo, "s", Churn(night1, 1), 1700086400);
+  REQUIRE(first.ok());
+  REQUIRE(second.ok());
+  return {*first, *second};
+}
+
 // Flips a byte of a blob in its pack, on disk.
 void Damage(const testing::TempDir& dir, const repo::BlobLocation& loc) {
   std::string path = dir.path() + "/repo/" + repo::PackObjectName(loc.pack_id);
@@ -202,12 +214,7 @@ TEST_CASE("a damaged base is caught by check and fails the restores that need it
           "[delta][engine]") {
   testing::TempDir dir;
   auto repo = testing::MakeRepo(dir);
-  std::string night1 = testing::TestData(512 << 10, 7);
-  std::string night2 = Churn(night1, 1);
-  auto first = testing::BackupBytes(repo.get(), "s", night1, 1700000000);
-  auto second = testing::BackupBytes(repo.get(), "s", night2, 1700086400);
-  REQUIRE(first.ok());
-  REQUIRE(second.ok());
+  auto [first, second] = BackUpTwoNights(repo.get(), 7);
   // A delta of night 2 and its base, a chunk of night 1.
   std::optional<repo::BlobLocation> delta;
   REQUIRE(repo->SyncIndex().ok());
@@ -232,10 +239,10 @@ TEST_CASE("a damaged base is caught by check and fails the restores that need it
   // The base, the delta that cannot be decoded without it, and both snapshots are named.
   CHECK(all.find(delta->entry.base.Hex()) != std::string::npos);
   CHECK(all.find("blob " + delta->entry.id.Hex() + " (a delta): its base") != std::string::npos);
-  CHECK(all.find("snapshot " + first->ShortHex()) != std::string::npos);
-  CHECK(all.find("snapshot " + second->ShortHex()) != std::string::npos);
+  CHECK(all.find("snapshot " + first.ShortHex()) != std::string::npos);
+  CHECK(all.find("snapshot " + second.ShortHex()) != std::string::npos);
 
-  auto restored = testing::RestoreBytes(reopened.get(), *second, "s");
+  auto restored = testing::RestoreBytes(reopened.get(), second, "s");
   REQUIRE_FALSE(restored.ok());
   CHECK(restored.status().code() == StatusCode::kCorruption);
 }
@@ -244,12 +251,7 @@ TEST_CASE("a missing base is reported with the deltas and snapshots that need it
           "[delta][engine]") {
   testing::TempDir dir;
   auto repo = testing::MakeRepo(dir);
-  std::string night1 = testing::TestData(512 << 10, 8);
-  std::string night2 = Churn(night1, 1);
-  auto first = testing::BackupBytes(repo.get(), "s", night1, 1700000000);
-  auto second = testing::BackupBytes(repo.get(), "s", night2, 1700086400);
-  REQUIRE(first.ok());
-  REQUIRE(second.ok());
+  auto [first, second] = BackUpTwoNights(repo.get(), 8);
   // Every delta of night 2 whose base lives in one pack of night 1; that pack is deleted.
   REQUIRE(repo->SyncIndex().ok());
   std::map<Id, std::vector<Id>> deltas_by_base_pack;
@@ -275,22 +277,22 @@ TEST_CASE("a missing base is reported with the deltas and snapshots that need it
     for (const auto& e : report->errors) all += e + "\n";
     INFO("read_data " << read_data << ":\n" << all);
     CHECK(all.find(pack.Hex()) != std::string::npos);
-    CHECK(all.find("snapshot " + first->ShortHex()) != std::string::npos);
-    CHECK(all.find("snapshot " + second->ShortHex()) != std::string::npos);
+    CHECK(all.find("snapshot " + first.ShortHex()) != std::string::npos);
+    CHECK(all.find("snapshot " + second.ShortHex()) != std::string::npos);
     // The error lines stop after a few chunks a stream; the report lists every one: each delta
     // of night 2 over a base in the lost pack, with the base named.
     CHECK(report->damaged_chunks_total == report->damaged_chunks.size());
     for (const Id& d : deltas) {
       bool listed = false;
       for (const auto& dc : report->damaged_chunks) {
-        listed |= dc.chunk == d && dc.snapshot == *second &&
+        listed |= dc.chunk == d && dc.snapshot == second &&
                   dc.problem.find("is a delta whose base") != std::string::npos &&
                   dc.problem.find(pack.Hex()) != std::string::npos;
       }
       CHECK(listed);
     }
   }
-  auto restored = testing::RestoreBytes(reopened.get(), *second, "s");
+  auto restored = testing::RestoreBytes(reopened.get(), second, "s");
   REQUIRE_FALSE(restored.ok());
 }
 
