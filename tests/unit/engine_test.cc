@@ -217,11 +217,42 @@ TEST_CASE("a damaged key file is skipped before its key derivation, listed and r
   for (const auto& k : *keys) CHECK(k.problem.empty() == (k.id == first));
   REQUIRE(RemoveKey(opened->get(), "README").ok());
 
+  // A sound key file of a version this one cannot read (named by its hash, so not damaged):
+  // warned of and listed as unreadable, and a wrong password stays a wrong password.
+  {
+    std::ifstream in(dir.path() + "/repo/keys/" + first, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    bytes[4] = 99;  // the key file version
+    std::ofstream out(dir.path() + "/repo/keys/" + Sha256(bytes).Hex(), std::ios::binary);
+    out << bytes;
+  }
+  CHECK(OpenWith(dir, "no such password").status().code() == StatusCode::kPermission);
+  REQUIRE(OpenWith(dir, testing::kTestPassword).ok());
+  keys = ListKeys(opened->get());
+  REQUIRE(keys.ok());
+  REQUIRE(keys->size() == 2);
+  for (const auto& k : *keys) {
+    if (k.id != first) CHECK(k.problem.rfind("unreadable: ", 0) == 0);
+  }
+  for (const auto& k : *keys) {
+    if (k.id != first) REQUIRE(RemoveKey(opened->get(), k.id).ok());
+  }
+
   // The only key damaged: no password can be checked, and the open says why (exit 4).
   DamageKeyFile(dir, first, 13);  // (its opslimit: no matter, the name check comes first)
   auto lost = OpenWith(dir, testing::kTestPassword);
   CHECK(lost.status().IsCorruption());
   CHECK(lost.status().message().find("1 of its 1 key files are damaged") != std::string::npos);
+
+  // Nothing under keys/ but other names: the repository has no key files.
+  std::filesystem::remove(dir.path() + "/repo/keys/" + first);
+  {
+    std::ofstream stray(dir.path() + "/repo/keys/README");
+    stray << "not a key";
+  }
+  auto none = OpenWith(dir, testing::kTestPassword);
+  CHECK(none.status().code() == StatusCode::kPermission);
+  CHECK(none.status().message().find("has no key files") != std::string::npos);
 }
 
 TEST_CASE("a busy cache directory falls back to a private cache", "[engine][cache]") {
